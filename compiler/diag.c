@@ -1,0 +1,157 @@
+/* diag.c - diagnostics in clang's format:
+ *
+ *   model.nn:7:12: error: linear expects a rank-1 input, got f32[32, 14, 14]
+ *       7 | x = x |> linear(128)
+ *         |          ^~~~~~
+ *
+ * User errors are counted (the caller exits with 1 when any were reported),
+ * and printed in file order by diag_flush(), at most MAX_ERRORS of them.  internal_error() is for bugs
+ * in nncc itself and exits with 2.
+ */
+#include "nncc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static FILE *diag_out;
+static int nerrors;
+
+/* Diagnostics are collected and printed sorted by position (diag_flush), so
+ * the errors of different passes read top to bottom like the file.  A note
+ * stays with the error or warning before it. */
+typedef struct Group {
+  int off;              /* position of the error or warning in the file     */
+  int seq;              /* order of arrival, to keep the sort stable        */
+  bool is_error;
+  StrBuf text;
+} Group;
+
+static PtrVec groups;   /* Group* (in the arena: flush before arena_reset)  */
+
+void diag_init(FILE *out) {
+  diag_out = out;
+  nerrors = 0;
+  groups = (PtrVec){0};
+}
+
+int diag_error_count(void) { return nerrors; }
+
+static int compare_groups(const void *a, const void *b) {
+  const Group *x = *(Group *const *)a, *y = *(Group *const *)b;
+  if (x->off != y->off)
+    return x->off < y->off ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void diag_flush(void) {
+  FILE *out = diag_out ? diag_out : stderr;
+  qsort(groups.data, (size_t)groups.len, sizeof(void *), compare_groups);
+  int shown = 0;
+  for (int i = 0; i < groups.len; i++) {
+    Group *g = groups.data[i];
+    if (g->is_error && ++shown > MAX_ERRORS) {
+      fprintf(out, "nncc: fatal: too many errors emitted (%d), stopping now\n", MAX_ERRORS);
+      break;
+    }
+    if (g->text.len)
+      fputs(g->text.data, out);
+  }
+  fflush(out);
+  groups = (PtrVec){0};
+}
+
+const char *src_line_text(SrcLoc loc, int *len) {
+  const char *text = loc.file->text;
+  int start = loc.off;
+  if (start > (int)loc.file->len)
+    start = (int)loc.file->len;
+  while (start > 0 && text[start - 1] != '\n')
+    start--;
+  int end = start;
+  while (end < (int)loc.file->len && text[end] != '\n' && text[end] != '\r')
+    end++;
+  *len = end - start;
+  return text + start;
+}
+
+static void print_source_line(StrBuf *sb, SrcLoc loc) {
+  int len;
+  const char *line = src_line_text(loc, &len);
+  sb_printf(sb, "%5d | %.*s\n", loc.line, len, line);
+  sb_printf(sb, "      | ");
+  /* Keep tabs so the caret lines up under the token. */
+  int col0 = (int)(loc.file->text + loc.off - line);
+  for (int i = 0; i < col0 && i < len; i++)
+    sb_printf(sb, "%c", line[i] == '\t' ? '\t' : ' ');
+  sb_printf(sb, "^");
+  int under = loc.len;
+  if (col0 + under > len)
+    under = len - col0;
+  for (int i = 1; i < under; i++)
+    sb_printf(sb, "~");
+  sb_printf(sb, "\n");
+}
+
+static void vreport(const char *kind, SrcLoc loc, const char *fmt, va_list ap) {
+  Group *g;
+  if (strcmp(kind, "note") || !groups.len) {
+    g = arena_alloc(sizeof(Group));
+    g->off = loc.file ? loc.off : -1;
+    g->seq = groups.len;
+    g->is_error = !strcmp(kind, "error");
+    vec_push(&groups, g);
+  } else {
+    g = groups.data[groups.len - 1];
+  }
+  if (loc.file)
+    sb_printf(&g->text, "%s:%d:%d: %s: ", loc.file->name, loc.line, loc.col, kind);
+  else
+    sb_printf(&g->text, "nncc: %s: ", kind);
+  sb_vprintf(&g->text, fmt, ap);
+  sb_printf(&g->text, "\n");
+  if (loc.file)
+    print_source_line(&g->text, loc);
+}
+
+void error_at(SrcLoc loc, const char *fmt, ...) {
+  nerrors++;
+  va_list ap;
+  va_start(ap, fmt);
+  vreport("error", loc, fmt, ap);
+  va_end(ap);
+}
+
+void warn_at(SrcLoc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport("warning", loc, fmt, ap);
+  va_end(ap);
+}
+
+void note_at(SrcLoc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport("note", loc, fmt, ap);
+  va_end(ap);
+}
+
+void error_plain(const char *fmt, ...) {
+  nerrors++;
+  va_list ap;
+  va_start(ap, fmt);
+  SrcLoc none = {0};
+  vreport("error", none, fmt, ap);
+  va_end(ap);
+}
+
+void internal_error_at(const char *file, int line, const char *fmt, ...) {
+  diag_flush();
+  fflush(stdout);
+  fprintf(stderr, "nncc: internal error at %s:%d: ", file, line);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nThis is a bug in nncc; --print-after=all shows the IR up to it.\n");
+  abort();
+}

@@ -1,0 +1,45 @@
+/* driver.c - the front end as one call: text in, checked graph out.
+ *
+ * The checking passes (lower, infer-shapes, check-train) always run, so one
+ * file reports all its independent errors; the passes after them run only
+ * on a model without errors.
+ */
+#include "nncc.h"
+
+#include <string.h>
+
+static void dump(const Options *opt, const Graph *g, const char *pass) {
+  if (!opt->print_after)
+    return;
+  if (strcmp(opt->print_after, "all") && strcmp(opt->print_after, pass))
+    return;
+  FILE *out = opt->dump ? opt->dump : stderr;
+  fprintf(out, "// ----- IR after %s -----\n", pass);
+  print_ir(out, g, opt->print_locs);
+}
+
+static bool is_checking_pass(const Pass *p) {
+  return p->run == infer_shapes || p->run == check_train;
+}
+
+Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out) {
+  Token *tokens = tokenize(file);
+  if (!tokens)
+    return NULL;
+  Program *prog = parse(file, tokens);
+  if (ast_out)
+    *ast_out = prog;
+  Graph *g = lower(prog);
+  g->current_pass = "lower";
+  dump(opt, g, "lower");
+  for (int i = 1; i < npasses; i++) {
+    const Pass *p = &passes[i];
+    if (diag_error_count() && !is_checking_pass(p))
+      break;
+    g->current_pass = p->name;
+    p->run(g);
+    if (!diag_error_count())
+      dump(opt, g, p->name);
+  }
+  return diag_error_count() ? NULL : g;
+}

@@ -1,0 +1,217 @@
+/* ir.c - the graph IR: construction, types, and the printers behind
+ * --emit=ir, --print-after, --emit=params and --emit=summary.
+ *
+ * A Graph is a list of IrNodes in source order, which is also a topological
+ * order: a value is defined before it is used.  Each node defines one Value.
+ * The printed form numbers values in that order and shows every type:
+ *
+ *   %3 = linear(%2) {out=512, bias=true, init=he_normal} @linear0 : f32[512]  // h
+ */
+#include "nncc.h"
+
+#include <string.h>
+
+Graph *graph_new(const SrcFile *file) {
+  Graph *g = arena_alloc(sizeof(Graph));
+  g->file = file;
+  return g;
+}
+
+IrNode *graph_add_node(Graph *g, int op, SrcLoc loc, Value **in, int nin) {
+  IrNode *n = arena_alloc(sizeof(IrNode));
+  n->op = op;
+  n->loc = loc;
+  if (nin > MAX_IN)
+    internal_error("%d inputs to %s", nin, op_table[op]->name);
+  for (int i = 0; i < nin; i++)
+    n->in[i] = in[i];
+  n->nin = nin;
+  int nargs = spec_count(op_table[op]->args);
+  n->attrs = arena_alloc(sizeof(Attr) * (size_t)(nargs ? nargs : 1));
+  n->out = arena_alloc(sizeof(Value));
+  n->out->id = g->next_value_id++;
+  n->out->def = n;
+  vec_push(&g->nodes, n);
+  return n;
+}
+
+int64_t type_numel(const Type *t) {
+  int64_t n = 1;
+  for (int i = 0; i < t->rank; i++)
+    n *= t->dims[i];
+  return n;
+}
+
+Type type_f32(int rank, const int64_t *dims) {
+  Type t = {0};
+  t.kind = T_F32;
+  t.rank = rank;
+  for (int i = 0; i < rank; i++)
+    t.dims[i] = dims[i];
+  return t;
+}
+
+const char *type_str(const Type *t) {
+  switch (t->kind) {
+  case T_UNKNOWN: return "?";
+  case T_ERROR: return "<error>";
+  case T_SCALAR: return "f32 (loss)";
+  case T_CLASS: return arena_printf("class[%lld]", (long long)t->nclasses);
+  case T_F32: break;
+  }
+  StrBuf sb = {0};
+  sb_printf(&sb, "f32[");
+  for (int i = 0; i < t->rank; i++)
+    sb_printf(&sb, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
+  sb_printf(&sb, "]");
+  return sb.data;
+}
+
+static void print_node(FILE *out, const IrNode *n, bool with_locs) {
+  const OpInfo *info = op_table[n->op];
+  StrBuf sb = {0};
+  sb_printf(&sb, "%%%d = %s", n->out->id, info->name);
+  if (n->io_name) {
+    sb_printf(&sb, " \"%s\"", n->io_name);
+  } else {
+    sb_printf(&sb, "(");
+    for (int i = 0; i < n->nin; i++)
+      sb_printf(&sb, "%s%%%d", i ? ", " : "", n->in[i]->id);
+    sb_printf(&sb, ")");
+  }
+  int nargs = spec_count(info->args);
+  bool any = false;
+  for (int i = 0; i < nargs; i++) {
+    if (info->args[i].kind == ARG_NAME)
+      continue;  /* shown as @layer */
+    sb_printf(&sb, "%s%s=", any ? ", " : " {", info->args[i].name);
+    print_attr(&sb, &info->args[i], &n->attrs[i]);
+    any = true;
+  }
+  if (any)
+    sb_printf(&sb, "}");
+  if (n->layer_name)
+    sb_printf(&sb, " @%s", n->layer_name);
+  sb_printf(&sb, " : %s", type_str(&n->out->ty));
+  bool named = n->out->name && !n->io_name;
+  if (named || with_locs) {
+    sb_printf(&sb, "  //");
+    if (named)
+      sb_printf(&sb, " %s", n->out->name);
+    if (with_locs)
+      sb_printf(&sb, "%s%s:%d:%d", named ? ", " : " ", n->loc.file->name, n->loc.line,
+                n->loc.col);
+  }
+  fprintf(out, "%s\n", sb.data);
+  for (int i = 0; i < n->nparams; i++) {
+    const Param *p = n->params[i];
+    Type t = type_f32(p->rank, p->dims);
+    fprintf(out, "    %s %s : %s\n", p->trainable ? "param " : "buffer", p->name,
+            type_str(&t));
+  }
+}
+
+static void print_call_attrs(StrBuf *sb, const char *key, const Attr *a, ArgKind kind) {
+  ArgSpec s = {.name = key, .kind = kind};
+  sb_printf(sb, " %s=", key);
+  print_attr(sb, &s, a);
+}
+
+static void print_train(FILE *out, const Graph *g) {
+  const TrainConfig *t = &g->train;
+  if (t->present) {
+    StrBuf sb = {0};
+    sb_printf(&sb, "train {");
+    print_call_attrs(&sb, "optimizer", &t->optimizer, ARG_CALL);
+    print_call_attrs(&sb, "schedule", &t->schedule, ARG_CALL);
+    sb_printf(&sb, " batch=%lld epochs=%lld seed=%lld validation=%s", (long long)t->batch,
+              (long long)t->epochs, (long long)t->seed, fmt_double(t->validation));
+    if (t->has_early_stopping)
+      sb_printf(&sb, " early_stopping(patience=%s, metric=%s)",
+                fmt_double(t->early_stopping[0].v[0]), t->early_stopping[1].word);
+    for (int i = 0; i < t->naugment; i++)
+      print_call_attrs(&sb, "augment", &t->augment[i], ARG_CALL);
+    sb_printf(&sb, " }");
+    fprintf(out, "%s\n", sb.data);
+  }
+  const TestConfig *te = &g->test;
+  if (te->present) {
+    StrBuf sb = {0};
+    sb_printf(&sb, "test {");
+    if (te->has_tta) {
+      sb_printf(&sb, " tta");
+      print_call_attrs(&sb, "angles", &te->tta[0], ARG_NUMS);
+      sb_printf(&sb, " crops=%s", te->tta[1].word);
+      print_call_attrs(&sb, "sizes", &te->tta[2], ARG_INTS);
+    }
+    sb_printf(&sb, " }");
+    fprintf(out, "%s\n", sb.data);
+  }
+}
+
+void print_ir(FILE *out, const Graph *g, bool with_locs) {
+  fprintf(out, "model %s\n", g->name ? g->name : "?");
+  for (int i = 0; i < g->nodes.len; i++)
+    print_node(out, g->nodes.data[i], with_locs);
+  for (int i = 0; i < g->outputs.len; i++) {
+    const Value *v = g->outputs.data[i];
+    fprintf(out, "output %%%d : %s\n", v->id, type_str(&v->ty));
+  }
+  for (int i = 0; i < g->nlosses; i++)
+    fprintf(out, "loss %%%d weight=%s\n", g->losses[i].value->id,
+            fmt_double(g->losses[i].weight));
+  if (g->params.len || g->buffers.len)
+    fprintf(out, "params %lld floats, buffers %lld floats\n", (long long)g->num_params,
+            (long long)g->num_buffers);
+  print_train(out, g);
+}
+
+void print_params(FILE *out, const Graph *g) {
+  for (int i = 0; i < g->params.len; i++) {
+    const Param *p = g->params.data[i];
+    fprintf(out, "%s %lld ", p->name, (long long)p->offset);
+    for (int d = 0; d < p->rank; d++)
+      fprintf(out, "%s%lld", d ? "x" : "", (long long)p->dims[d]);
+    fprintf(out, "\n");
+  }
+}
+
+static const char *value_label(const Value *v) {
+  return v->name ? arena_printf("%s %s", v->name, type_str(&v->ty))
+                 : arena_printf("%%%d %s", v->id, type_str(&v->ty));
+}
+
+void print_summary(FILE *out, const Graph *g) {
+  fprintf(out, "model %s (%s)\n", g->name, g->file->name);
+  for (int i = 0; i < g->inputs.len; i++)
+    fprintf(out, "  input   %s\n", value_label(((IrNode *)g->inputs.data[i])->out));
+  for (int i = 0; i < g->labels.len; i++)
+    fprintf(out, "  label   %s\n", value_label(((IrNode *)g->labels.data[i])->out));
+  for (int i = 0; i < g->outputs.len; i++)
+    fprintf(out, "  output  %s\n", value_label(g->outputs.data[i]));
+  for (int i = 0; i < g->nlosses; i++)
+    fprintf(out, "  loss    %s (weight %s)\n", op_table[g->losses[i].value->def->op]->name,
+            fmt_double(g->losses[i].weight));
+  int layers = 0;
+  StrBuf sb = {0};
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    if (n->layer_name) {
+      sb_printf(&sb, "%s%s", layers ? ", " : "", n->layer_name);
+      layers++;
+    }
+  }
+  fprintf(out, "  layers  %d%s%s\n", layers, layers ? ": " : "", layers ? sb.data : "");
+  fprintf(out, "  params  %lld floats (%.2f MiB), buffers %lld floats\n",
+          (long long)g->num_params, (double)g->num_params * 4 / (1 << 20),
+          (long long)g->num_buffers);
+  if (g->train.present) {
+    StrBuf t = {0};
+    ArgSpec s = {.name = "optimizer", .kind = ARG_CALL};
+    print_attr(&t, &s, &g->train.optimizer);
+    sb_printf(&t, ", schedule ");
+    print_attr(&t, &s, &g->train.schedule);
+    fprintf(out, "  train   %s, batch %lld, %lld epochs\n", t.data, (long long)g->train.batch,
+            (long long)g->train.epochs);
+  }
+}

@@ -1,0 +1,416 @@
+/* lower.c - AST -> graph IR.
+ *
+ * Resolves names (a rebinding shadows the old value, SSA style), turns each
+ * call into an IrNode of the op table, binds its arguments against the op's
+ * spec, and names the layers that have parameters:
+ *
+ *   1. name="..." if given;
+ *   2. else the bound name, when the layer is the whole right-hand side
+ *      (`fc1 = linear(x, 10)` or `fc1 = x |> linear(10)`);
+ *   3. else <op><index>, the index counting that op's calls in source order
+ *      (linear0, linear1, batchnorm0, ...).
+ *
+ * Errors are reported and lowering goes on: a value whose definition failed
+ * is "poisoned" (T_ERROR) and uses of it stay quiet, so one file reports all
+ * its independent errors.
+ */
+#include "nncc.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct Binding {
+  const char *name;
+  Value *value;
+  SrcLoc loc;
+  bool declared;        /* an input or label (cannot be redeclared)         */
+} Binding;
+
+typedef struct Lowerer {
+  Graph *g;
+  PtrVec scope;         /* Binding*, latest last                            */
+  int op_count[OP_COUNT];
+  PtrVec layers;        /* IrNode* with OPF_LAYER                           */
+  PtrVec bound_names;   /* const char*: candidate layer names, per layer    */
+  Value poison;
+} Lowerer;
+
+static Binding *lookup(Lowerer *L, const char *name) {
+  for (int i = L->scope.len - 1; i >= 0; i--) {
+    Binding *b = L->scope.data[i];
+    if (!strcmp(b->name, name))
+      return b;
+  }
+  return NULL;
+}
+
+static void bind(Lowerer *L, const char *name, Value *v, SrcLoc loc, bool declared) {
+  Binding *b = arena_alloc(sizeof(Binding));
+  b->name = name;
+  b->value = v;
+  b->loc = loc;
+  b->declared = declared;
+  vec_push(&L->scope, b);
+  if (v != &L->poison && !v->name)
+    v->name = name;
+}
+
+static const char *suggest_name(Lowerer *L, const char *name) {
+  const char **cands = arena_alloc(sizeof(char *) * (size_t)(L->scope.len + 1));
+  for (int i = 0; i < L->scope.len; i++)
+    cands[i] = ((Binding *)L->scope.data[i])->name;
+  return closest_word(name, cands, L->scope.len);
+}
+
+static const char *describe_node(const AstNode *n) {
+  switch (n->kind) {
+  case ND_NUM: return arena_printf("the number %s", fmt_double(n->num));
+  case ND_STRING: return arena_printf("the string \"%s\"", n->name);
+  case ND_LIST: return "a list";
+  case ND_IDENT: return arena_printf("'%s'", n->name);
+  case ND_CALL: return arena_printf("%s(...)", n->name);
+  }
+  return "?";
+}
+
+static Value *lower_expr(Lowerer *L, AstNode *n, const char *bound_name);
+
+/* A name used where a tensor is expected. */
+static Value *lower_ident(Lowerer *L, AstNode *n) {
+  Binding *b = lookup(L, n->name);
+  if (b)
+    return b->value;
+  if (op_lookup(n->name) >= 0) {
+    error_at(n->loc, "'%s' is an op, not a value; apply it with `x |> %s` or %s(x)", n->name,
+             n->name, n->name);
+    return &L->poison;
+  }
+  const char *near = suggest_name(L, n->name);
+  if (near)
+    error_at(n->loc, "undefined name '%s'; did you mean '%s'?", n->name, near);
+  else
+    error_at(n->loc, "undefined name '%s'", n->name);
+  return &L->poison;
+}
+
+/* Could this argument be a tensor input (rather than an op argument)? */
+static bool is_tensor_arg(Lowerer *L, const Arg *a) {
+  if (a->key)
+    return false;
+  if (a->value->kind == ND_CALL)
+    return true;
+  return a->value->kind == ND_IDENT && lookup(L, a->value->name) != NULL;
+}
+
+static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
+  int op = op_lookup(n->name);
+  if (op < 0) {
+    Binding *b = lookup(L, n->name);
+    const char *near = op_suggest(n->name);
+    if (b && n->piped)
+      error_at(n->loc, "'%s' is a value, not an op; only ops can follow '|>'", n->name);
+    else if (b)
+      error_at(n->loc, "'%s' is a value, not an op; it cannot be called", n->name);
+    else if (near)
+      error_at(n->loc, "unknown op '%s'; did you mean '%s'?", n->name, near);
+    else
+      error_at(n->loc, "unknown op '%s'", n->name);
+    return &L->poison;
+  }
+  const OpInfo *info = op_table[op];
+
+  /* The leading positional arguments are the tensor inputs. */
+  int nin = 0;
+  if (info->ninputs >= 0) {
+    for (; nin < info->ninputs; nin++) {
+      if (nin >= n->nargs || n->args[nin].key) {
+        if (nin == 0)
+          error_at(n->loc, "%s needs an input: write `x |> %s%s` or %s(x%s)", info->name,
+                   info->name, n->nargs ? "(...)" : "", info->name, n->nargs ? ", ..." : "");
+        else
+          error_at(n->loc, "%s needs %d inputs, got %d", info->name, info->ninputs, nin);
+        return &L->poison;
+      }
+      const AstNode *a = n->args[nin].value;
+      if (a->kind != ND_IDENT && a->kind != ND_CALL) {
+        error_at(a->loc, "%s: input %d must be a tensor, got %s", info->name, nin + 1,
+                 describe_node(a));
+        return &L->poison;
+      }
+    }
+  } else {
+    while (nin < n->nargs && is_tensor_arg(L, &n->args[nin]))
+      nin++;
+    if (nin < 2) {
+      error_at(n->loc, "%s needs two or more inputs, got %d", info->name, nin);
+      return &L->poison;
+    }
+    if (nin > MAX_IN) {
+      error_at(n->args[MAX_IN].value->loc, "%s takes at most %d inputs", info->name, MAX_IN);
+      return &L->poison;
+    }
+  }
+
+  Value *in[MAX_IN];
+  bool poisoned = false;
+  for (int i = 0; i < nin; i++) {
+    in[i] = lower_expr(L, n->args[i].value, NULL);
+    poisoned |= in[i] == &L->poison;
+  }
+
+  if (info->flags & OPF_LOSS) {
+    for (int i = nin; i < n->nargs; i++)
+      if (n->args[i].key && !strcmp(n->args[i].key, "weight")) {
+        error_at(n->args[i].key_loc, "a loss weight goes after the loss: `loss %s(...), "
+                 "weight=%s`", info->name, describe_node(n->args[i].value));
+        return &L->poison;
+      }
+  }
+  Attr *attrs = arena_alloc(sizeof(Attr) * (size_t)(spec_count(info->args) + 1));
+  if (!bind_args(info->name, n->loc, n->args + nin, n->nargs - nin, info->args, attrs))
+    poisoned = true;
+  L->op_count[op]++;
+  if (poisoned)
+    return &L->poison;
+
+  IrNode *node = graph_add_node(L->g, op, n->loc, in, nin);
+  node->attrs = attrs;
+  if (info->flags & OPF_LAYER) {
+    /* The automatic name, until name_layers() settles the final one. */
+    node->layer_name = arena_printf("%s%d", info->name, L->op_count[op] - 1);
+    vec_push(&L->layers, node);
+    vec_push(&L->bound_names, (void *)bound_name);
+  }
+  return node->out;
+}
+
+static Value *lower_expr(Lowerer *L, AstNode *n, const char *bound_name) {
+  switch (n->kind) {
+  case ND_IDENT: return lower_ident(L, n);
+  case ND_CALL: return lower_call(L, n, bound_name);
+  default:
+    error_at(n->loc, "expected a tensor, got %s", describe_node(n));
+    return &L->poison;
+  }
+}
+
+/* Layer names: explicit, then bound, then automatic (see the top). */
+static void name_layers(Lowerer *L) {
+  PtrVec taken = {0};   /* IrNode* whose final name is set                  */
+  const char **final = arena_alloc(sizeof(char *) * (size_t)(L->layers.len + 1));
+  for (int pass = 0; pass < 3; pass++) {
+    for (int i = 0; i < L->layers.len; i++) {
+      IrNode *n = L->layers.data[i];
+      if (final[i])
+        continue;
+      const char *auto_name = n->layer_name;
+      const Attr *explicit_name = attr_get(n, "name");
+      const char *want = NULL;
+      if (pass == 0 && explicit_name->given)
+        want = explicit_name->word;
+      else if (pass == 1 && L->bound_names.data[i])
+        want = L->bound_names.data[i];
+      else if (pass == 2)
+        want = auto_name;
+      if (!want)
+        continue;
+      IrNode *clash = NULL;
+      for (int j = 0; j < taken.len && !clash; j++)
+        if (!strcmp(((IrNode *)taken.data[j])->layer_name, want))
+          clash = taken.data[j];
+      if (clash && pass == 1) {
+        warn_at(n->loc, "layer name '%s' is already used by the %s at line %d; this %s is "
+                "named '%s' (add name=\"...\" to choose)", want, op_table[clash->op]->name,
+                clash->loc.line, op_table[n->op]->name, auto_name);
+        continue;  /* falls back to the automatic name */
+      }
+      if (clash) {
+        error_at(pass == 0 ? explicit_name->loc : n->loc,
+                 "layer name '%s' is already used by the %s at line %d", want,
+                 op_table[clash->op]->name, clash->loc.line);
+        note_at(clash->loc, "'%s' is named here", want);
+        want = arena_printf("%s.dup%d", want, i);  /* keep going, quietly */
+      }
+      final[i] = want;
+      n->layer_name = want;
+      vec_push(&taken, n);
+    }
+  }
+}
+
+static bool is_c_reserved(const char *s) {
+  static const char *const words[] = {
+      "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+      "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+      "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
+      "typedef", "union", "unsigned", "void", "volatile", "while", "bool", "true", "false",
+      "main", "errno", "stdin", "stdout", "stderr", "assert", "NULL", "nnrt", "FILE", NULL};
+  for (int i = 0; words[i]; i++)
+    if (!strcmp(s, words[i]))
+      return true;
+  return s[0] == '_' || strlen(s) > 48;
+}
+
+static void lower_decl(Lowerer *L, const Stmt *s) {
+  Binding *old = lookup(L, s->name);
+  if (old && old->declared) {
+    error_at(s->name_loc, "'%s' is already declared", s->name);
+    note_at(old->loc, "the first declaration is here");
+    return;
+  }
+  if (!s->type_word) {  /* the statement did not parse */
+    bind(L, s->name, &L->poison, s->name_loc, true);
+    return;
+  }
+  Graph *g = L->g;
+  bool is_input = s->kind == ST_INPUT;
+  Type t = {0};
+  if (!strcmp(s->type_word, "f32")) {
+    t = type_f32(s->rank, s->dims);
+    if (type_numel(&t) > MAX_ELEMS || (s->rank > 1 && type_numel(&t) / s->dims[0] >
+                                                            MAX_ELEMS / s->dims[0] + 1)) {
+      error_at(s->type_loc, "%s is too large: at most %lld elements per sample", type_str(&t),
+               MAX_ELEMS);
+      bind(L, s->name, &L->poison, s->name_loc, true);
+      return;
+    }
+  } else if (!strcmp(s->type_word, "class")) {
+    if (is_input) {
+      error_at(s->type_loc, "an input is f32; class[N] is the type of a label");
+      bind(L, s->name, &L->poison, s->name_loc, true);
+      return;
+    }
+    if (s->rank != 1 || s->dims[0] < 2) {
+      error_at(s->type_loc, "a class label is written class[N] with N >= 2 classes");
+      bind(L, s->name, &L->poison, s->name_loc, true);
+      return;
+    }
+    t.kind = T_CLASS;
+    t.nclasses = s->dims[0];
+  } else {
+    const char *words[] = {"f32", "class"};
+    const char *near = closest_word(s->type_word, words, is_input ? 1 : 2);
+    error_at(s->type_loc, "unknown type '%s'; %s%s", s->type_word,
+             near ? arena_printf("did you mean '%s'? ", near) : "",
+             is_input ? "an input is f32[...]" : "a label is class[N] or f32[...]");
+    bind(L, s->name, &L->poison, s->name_loc, true);
+    return;
+  }
+  IrNode *n = graph_add_node(g, is_input ? OP_INPUT : OP_LABEL, s->name_loc, NULL, 0);
+  n->io_name = s->name;
+  n->out->ty = t;
+  n->out->is_label = !is_input;
+  vec_push(is_input ? &g->inputs : &g->labels, n);
+  bind(L, s->name, n->out, s->name_loc, true);
+}
+
+static void lower_stmt(Lowerer *L, const Stmt *s) {
+  Graph *g = L->g;
+  switch (s->kind) {
+  case ST_MODEL:
+    if (g->name) {
+      error_at(s->loc, "a file holds one model; '%s' is already declared", g->name);
+      note_at(g->name_loc, "the model is declared here");
+      return;
+    }
+    if (is_c_reserved(s->name)) {
+      error_at(s->name_loc, "'%s' cannot name a model: the generated C uses the name as a "
+               "prefix and a type, so it must not be a C keyword or a standard name, start "
+               "with '_' or exceed 48 characters", s->name);
+      return;
+    }
+    g->name = s->name;
+    g->name_loc = s->name_loc;
+    return;
+  case ST_INPUT:
+  case ST_LABEL:
+    lower_decl(L, s);
+    return;
+  case ST_BIND: {
+    Binding *old = lookup(L, s->name);
+    if (old && old->declared) {
+      error_at(s->name_loc, "cannot rebind '%s': it is declared as an %s", s->name,
+               old->value != &L->poison && old->value->is_label ? "label" : "input");
+      note_at(old->loc, "declared here");
+      return;
+    }
+    if (!s->expr) {
+      bind(L, s->name, &L->poison, s->name_loc, false);
+      return;
+    }
+    Value *v = lower_expr(L, s->expr, s->expr->kind == ND_CALL ? s->name : NULL);
+    bind(L, s->name, v, s->name_loc, false);
+    return;
+  }
+  case ST_OUTPUT:
+    for (int i = 0; i < s->noutputs; i++) {
+      Value *v = lower_ident(L, s->outputs[i]);
+      if (v == &L->poison)
+        continue;
+      for (int j = 0; j < g->outputs.len; j++)
+        if (g->outputs.data[j] == v) {
+          error_at(s->outputs[i]->loc, "'%s' is already an output", s->outputs[i]->name);
+          v = NULL;
+          break;
+        }
+      if (!v)
+        continue;
+      vec_push(&g->outputs, v);
+      SrcLoc *loc = arena_alloc(sizeof(SrcLoc));
+      *loc = s->outputs[i]->loc;
+      vec_push(&g->output_locs, loc);
+    }
+    return;
+  case ST_LOSS: {
+    if (s->has_weight && (!(s->weight > 0) || isinf(s->weight))) {
+      error_at(s->weight_loc, "a loss weight must be a positive number, got %s",
+               fmt_double(s->weight));
+      return;
+    }
+    Value *v = lower_expr(L, s->expr, NULL);
+    if (v == &L->poison)
+      return;
+    Loss *ls = arena_alloc(sizeof(Loss) * (size_t)(g->nlosses + 1));
+    if (g->nlosses)
+      memcpy(ls, g->losses, sizeof(Loss) * (size_t)g->nlosses);
+    ls[g->nlosses].value = v;
+    ls[g->nlosses].weight = s->weight;
+    ls[g->nlosses].loc = s->expr->loc;
+    g->losses = ls;
+    g->nlosses++;
+    return;
+  }
+  case ST_BLOCK: {
+    const Stmt **slot = !strcmp(s->name, "train") ? &g->train_stmt : &g->test_stmt;
+    if (*slot) {
+      error_at(s->loc, "a second '%s' block; write all its settings in one", s->name);
+      note_at((*slot)->loc, "the first is here");
+      return;
+    }
+    *slot = s;
+    return;
+  }
+  }
+}
+
+Graph *lower(Program *prog) {
+  Lowerer L = {0};
+  L.g = graph_new(prog->file);
+  L.poison.ty.kind = T_ERROR;
+  L.poison.id = -1;
+  for (const Stmt *s = prog->stmts; s; s = s->next)
+    lower_stmt(&L, s);
+  name_layers(&L);
+
+  Graph *g = L.g;
+  SrcLoc start = {.file = prog->file, .off = 0, .line = 1, .col = 1, .len = 1};
+  if (!g->name && !(prog->stmts && prog->stmts->kind == ST_MODEL))
+    error_at(prog->stmts ? prog->stmts->loc : start,
+             "missing `model NAME`: every .nn file starts by naming its model");
+  if (!g->inputs.len && diag_error_count() == 0)
+    error_at(start, "the model has no input: declare one, as in `input image : f32[784]`");
+  if (!g->outputs.len && diag_error_count() == 0)
+    error_at(start, "the model has no output: name the value inference returns, as in "
+                    "`output logits`");
+  return g;
+}

@@ -1,0 +1,466 @@
+/*
+ * nncc.h - the one internal header of the nncc compiler.
+ *
+ * The pipeline (see main.c and passes.c):
+ *
+ *   tokenize -> parse (AST) -> lower (graph IR) -> infer-shapes -> assign-params
+ *            -> check-train -> verify -> (later: autodiff, fuse, plan, emit)
+ *
+ * Each source file has a section here listing what it exports.  Anything not
+ * declared here is static to its file.  All compiler memory comes from one
+ * arena (util.c) that is released in one call, so the front end can run many
+ * times in one process (the fuzzer does).
+ */
+#ifndef NNCC_H
+#define NNCC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NNCC_VERSION "0.1.0"
+
+#define MAX_RANK 4        /* per-sample rank of any tensor                    */
+#define MAX_ERRORS 20     /* errors printed before "too many errors"          */
+#define MAX_ELEMS 2147483647LL /* elements per sample of one tensor (2^31-1)  */
+#define MAX_PARAMS (1LL << 40) /* trainable floats in one model               */
+
+/* ---------------------------------------------------------------- util.c */
+
+void *arena_alloc(size_t size);            /* zeroed, never NULL           */
+void arena_reset(void);                    /* frees everything allocated   */
+char *arena_strndup(const char *s, size_t n);
+char *arena_strdup(const char *s);
+char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable array of pointers, living in the arena. */
+typedef struct PtrVec {
+  void **data;
+  int len, cap;
+} PtrVec;
+void vec_push(PtrVec *v, void *item);
+
+/* A growable string, living in the arena. */
+typedef struct StrBuf {
+  char *data;
+  size_t len, cap;
+} StrBuf;
+void sb_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
+
+/* Shortest decimal text that reads back as the same double. */
+const char *fmt_double(double v);
+/* The candidate nearest to word by edit distance, or NULL if none is close. */
+const char *closest_word(const char *word, const char *const *cands, int n);
+
+/* ---------------------------------------------------------------- diag.c */
+
+typedef struct SrcFile {
+  const char *name;   /* as given on the command line ("<stdin>" for -)   */
+  const char *text;   /* NUL-terminated copy of the contents              */
+  size_t len;
+} SrcFile;
+
+/* A place in the source: every token, AST node and IR node carries one. */
+typedef struct SrcLoc {
+  const SrcFile *file;
+  int off;            /* byte offset of the first character              */
+  int line, col;      /* 1-based; col counts bytes                        */
+  int len;            /* bytes to underline (at least 1 for the caret)    */
+} SrcLoc;
+
+void diag_init(FILE *out);                 /* where diagnostics go          */
+void diag_flush(void);                     /* print them, sorted by place   */
+int diag_error_count(void);
+void error_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void warn_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void note_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void error_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void internal_error_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define internal_error(...) internal_error_at(__FILE__, __LINE__, __VA_ARGS__)
+/* The whole line containing loc, without its newline. */
+const char *src_line_text(SrcLoc loc, int *len);
+
+/* ------------------------------------------------------------ tokenize.c */
+
+typedef enum {
+  TK_IDENT,    /* model, x, linear, he_normal                              */
+  TK_NUMBER,   /* 128, 0.05, 5e-4 (sign is a separate '-' token)           */
+  TK_STRING,   /* "fc1"                                                    */
+  TK_PUNCT,    /* = : , ( ) [ ] { } |> - ;                                 */
+  TK_NEWLINE,  /* end of a statement (not emitted inside ( ) or [ ])       */
+  TK_EOF,
+} TokenKind;
+
+typedef struct Token {
+  TokenKind kind;
+  SrcLoc loc;
+  const char *text;   /* the lexeme, NUL-terminated (arena copy)          */
+  double num;         /* TK_NUMBER: value                                  */
+  bool is_int;        /* TK_NUMBER: written without '.' or exponent        */
+  bool int_overflow;  /* TK_NUMBER: an integer too large for int64         */
+  struct Token *next;
+} Token;
+
+/* Returns NULL after reporting errors (bytes that are not text, ...). */
+Token *tokenize(const SrcFile *file);
+
+/* --------------------------------------------------------------- parse.c */
+
+typedef enum {
+  ND_NUM,      /* 0.05                                                     */
+  ND_IDENT,    /* a name: a value, an op, or a word such as he_normal      */
+  ND_STRING,   /* "fc1"                                                    */
+  ND_LIST,     /* [3, 3]                                                   */
+  ND_CALL,     /* op(args) -- also what `a |> op(args)` desugars to        */
+} NodeKind;
+
+typedef struct Arg Arg;
+
+typedef struct AstNode {
+  NodeKind kind;
+  SrcLoc loc;
+  Token *tok;         /* representative token                              */
+  /* ND_NUM */
+  double num;
+  bool is_int;
+  /* ND_IDENT, ND_STRING, ND_CALL (callee) */
+  const char *name;
+  /* ND_CALL: arguments; ND_LIST: items (as positional Args) */
+  Arg *args;
+  int nargs;
+  bool piped;         /* ND_CALL: first argument came from a pipe          */
+  bool bare;          /* ND_CALL: written without parentheses (`|> relu`)  */
+} AstNode;
+
+struct Arg {
+  const char *key;    /* NULL for a positional argument                    */
+  SrcLoc key_loc;
+  AstNode *value;
+};
+
+typedef enum {
+  ST_MODEL,    /* model NAME                                                */
+  ST_INPUT,    /* input NAME : f32[dims]                                    */
+  ST_LABEL,    /* label NAME : class[N] | f32[dims]                         */
+  ST_BIND,     /* NAME = expr                                               */
+  ST_OUTPUT,   /* output a, b                                               */
+  ST_LOSS,     /* loss expr [weight=w]                                      */
+  ST_BLOCK,    /* train { ... } / test { ... }                              */
+} StmtKind;
+
+/* One line of a train or test block: word[(args)] [items...] */
+typedef struct BlockLine {
+  SrcLoc loc;
+  const char *word;
+  Arg *args;
+  int nargs;
+  struct BlockLine *next;
+} BlockLine;
+
+typedef struct Stmt {
+  StmtKind kind;
+  SrcLoc loc;         /* the statement's first token                        */
+  const char *name;   /* MODEL/INPUT/LABEL/BIND name; BLOCK: train|test     */
+  SrcLoc name_loc;
+  /* INPUT/LABEL: the declared type */
+  const char *type_word;      /* f32 | class                                */
+  SrcLoc type_loc;
+  int64_t dims[MAX_RANK];
+  SrcLoc dim_locs[MAX_RANK];
+  int rank;
+  /* BIND, LOSS: the expression; OUTPUT: names (ND_IDENT nodes) */
+  AstNode *expr;
+  AstNode **outputs;
+  int noutputs;
+  /* LOSS: weight */
+  double weight;
+  bool has_weight;
+  SrcLoc weight_loc;
+  /* BLOCK */
+  BlockLine *lines;
+  struct Stmt *next;
+} Stmt;
+
+typedef struct Program {
+  const SrcFile *file;
+  Stmt *stmts;
+} Program;
+
+Program *parse(const SrcFile *file, Token *tok);
+void print_ast(FILE *out, const Program *prog);
+void print_ast_expr(StrBuf *sb, const AstNode *n);
+
+/* ---------------------------------------------------------------- args.c */
+
+/* The kinds of argument an op, initializer or training word accepts. */
+typedef enum {
+  ARG_INT,     /* 128                                                      */
+  ARG_NUM,     /* 0.05 (an integer is accepted)                            */
+  ARG_BOOL,    /* true | false                                             */
+  ARG_WORD,    /* one of a fixed set of words (spec->words)                */
+  ARG_INT2,    /* 3 or [3, 3]                                              */
+  ARG_PAD,     /* 1, [1, 2], same or valid                                 */
+  ARG_NUMS,    /* 0.5 or [0.5, 0.4, 0.3]                                    */
+  ARG_INTS,    /* [24, 28] (a single int is accepted)                      */
+  ARG_INIT,    /* he_normal | normal(std=0.01) ...                         */
+  ARG_NAME,    /* "fc1": a layer name                                      */
+  ARG_CALL,    /* a word or call from spec->calls (optimizer sgd(...))     */
+} ArgKind;
+
+typedef struct ArgSpec ArgSpec;
+
+/* A word that may carry arguments: an initializer, an optimizer, ... */
+typedef struct CallSpec {
+  const char *name;
+  const ArgSpec *args;    /* NULL-name terminated                          */
+} CallSpec;
+
+struct ArgSpec {
+  const char *name;
+  ArgKind kind;
+  bool required;
+  double def;             /* default number (INT, NUM, BOOL: 0/1, INT2)    */
+  const char *def_word;   /* default for WORD / INIT / PAD ("same")        */
+  double min, max;        /* inclusive range for numbers, if has_range     */
+  bool has_range;
+  bool max_open;          /* the range excludes max ([0, 1) for dropout)   */
+  const char *const *words;   /* ARG_WORD: allowed words, NULL-terminated  */
+  const CallSpec *calls;      /* ARG_CALL / ARG_INIT: NULL-name terminated */
+};
+
+#define MAX_LIST 64
+
+/* A bound argument value. */
+typedef struct Attr {
+  bool given;             /* written by the user (else the default)        */
+  SrcLoc loc;
+  int n;                  /* number of values in v[] (lists)               */
+  double v[MAX_LIST];     /* numbers; INT2: [h, w]; PAD: [t, l, b, r]      */
+  const char *word;       /* WORD/INIT/CALL/NAME: the word; PAD: "same"    */
+  struct Attr *sub;       /* INIT/CALL: the call's own arguments           */
+  const CallSpec *call;   /* INIT/CALL: which call                          */
+} Attr;
+
+/* Bind args to spec; report errors; returns false on any error.  `what`
+ * names the callee in messages.  out[] has one Attr per spec entry. */
+bool bind_args(const char *what, SrcLoc callee_loc, const Arg *args, int nargs,
+               const ArgSpec *spec, Attr *out);
+int spec_count(const ArgSpec *spec);
+int spec_index(const ArgSpec *spec, const char *name);
+void print_attr(StrBuf *sb, const ArgSpec *spec, const Attr *a);
+
+extern const CallSpec init_calls[];   /* the initializers                 */
+
+/* ------------------------------------------------------------------ ir.c */
+
+typedef enum {
+  T_UNKNOWN,   /* not inferred yet                                          */
+  T_ERROR,     /* an error was reported upstream: stay quiet downstream     */
+  T_F32,       /* f32 tensor, per-sample shape dims[0..rank)                */
+  T_CLASS,     /* int32 class id per sample in [0, nclasses)                */
+  T_SCALAR,    /* a loss: one f32 for the whole batch                       */
+} TypeKind;
+
+typedef struct Type {
+  TypeKind kind;
+  int rank;
+  int64_t dims[MAX_RANK];
+  int64_t nclasses;
+} Type;
+
+int64_t type_numel(const Type *t);          /* elements per sample         */
+const char *type_str(const Type *t);        /* "f32[32, 14, 14]"           */
+Type type_f32(int rank, const int64_t *dims);
+
+typedef struct OpInfo OpInfo;
+typedef struct IrNode IrNode;
+
+typedef struct Value {
+  int id;             /* %id in printed IR, assigned in order              */
+  Type ty;
+  IrNode *def;
+  const char *name;   /* the .nn name it was bound to, if any              */
+  bool is_label;
+} Value;
+
+/* A trainable tensor (weight, bias, gamma, beta) or a buffer (running stats). */
+typedef struct Param {
+  const char *name;   /* dotted: "fc1.weight"                              */
+  const char *role;   /* weight | bias | running_mean | running_var         */
+  int rank;
+  int64_t dims[MAX_RANK];
+  int64_t numel;
+  int64_t offset;     /* floats into the params (or buffers) array         */
+  bool trainable;
+  IrNode *layer;
+} Param;
+
+#define MAX_IN 8
+#define MAX_PARAMS_PER_OP 4
+
+struct IrNode {
+  int op;             /* OpKind                                             */
+  SrcLoc loc;         /* the op's name in the source                        */
+  Value *in[MAX_IN];
+  int nin;
+  Value *out;
+  Attr *attrs;        /* one per entry of op_table[op]->args            */
+  const char *layer_name;   /* layers with parameters                       */
+  Param *params[MAX_PARAMS_PER_OP];
+  int nparams;
+  const char *io_name;      /* OP_INPUT / OP_LABEL: the declared name       */
+};
+
+typedef struct Loss {
+  Value *value;
+  double weight;
+  SrcLoc loc;
+} Loss;
+
+/* ----------------------------------------------------- the train block */
+
+typedef struct TrainConfig {
+  bool present;
+  Attr optimizer;           /* ARG_CALL: sgd(...) or adam(...)              */
+  Attr schedule;            /* ARG_CALL: constant | step(...) | cosine      */
+  int64_t batch, epochs, seed;
+  double validation;
+  bool has_early_stopping;
+  Attr early_stopping[2];   /* patience, metric                             */
+  Attr augment[8];          /* ARG_CALL each                                */
+  int naugment;
+  SrcLoc loc;
+} TrainConfig;
+
+typedef struct TestConfig {
+  bool present;
+  bool has_tta;
+  Attr tta[3];              /* angles, crops, sizes                          */
+  SrcLoc loc;
+} TestConfig;
+
+typedef struct Graph {
+  const SrcFile *file;
+  const char *name;         /* the model's name                             */
+  SrcLoc name_loc;
+  PtrVec nodes;             /* IrNode*, in source (= topological) order     */
+  PtrVec inputs;            /* IrNode* of OP_INPUT                          */
+  PtrVec labels;            /* IrNode* of OP_LABEL                          */
+  PtrVec outputs;           /* Value*                                       */
+  PtrVec output_locs;       /* SrcLoc*, where each output was named         */
+  Loss *losses;
+  int nlosses;
+  PtrVec params;            /* Param*, trainable, in flat-buffer order      */
+  PtrVec buffers;           /* Param*, not trainable (BN running stats)     */
+  int64_t num_params;       /* floats in the params buffer                  */
+  int64_t num_buffers;
+  int next_value_id;
+  const Stmt *train_stmt;   /* the train / test blocks, checked by train.c  */
+  const Stmt *test_stmt;
+  TrainConfig train;
+  TestConfig test;
+  const char *current_pass; /* for internal errors and dumps                */
+} Graph;
+
+Graph *graph_new(const SrcFile *file);
+IrNode *graph_add_node(Graph *g, int op, SrcLoc loc, Value **in, int nin);
+void print_ir(FILE *out, const Graph *g, bool with_locs);
+void print_params(FILE *out, const Graph *g);
+void print_summary(FILE *out, const Graph *g);
+
+/* ------------------------------------------------------ ops.def, ops/ */
+
+/* The op kinds, from the one op table ops.def. */
+typedef enum {
+#define OP(ENUM, name) OP_##ENUM,
+#include "ops.def"
+#undef OP
+  OP_COUNT
+} OpKind;
+
+enum {
+  OPF_LAYER = 1 << 0,       /* has parameters: gets a layer name            */
+  OPF_LOSS = 1 << 1,        /* produces a loss (T_SCALAR); last input may
+                               be a label (the target)                       */
+  OPF_INTERNAL = 1 << 2,    /* not callable from .nn (input, label)         */
+  OPF_ELEMENTWISE = 1 << 3, /* output shape = input shape, per element      */
+};
+
+/* Checks inputs and attributes, sets n->out->ty; reports errors at n->loc.
+ * Called only when every input has a known, valid type. */
+typedef bool (*ShapeFn)(IrNode *n);
+/* Declares the node's parameters and buffers with add_param (layers only). */
+typedef void (*ParamsFn)(Graph *g, IrNode *n);
+
+/* Everything about one op, defined beside its code in ops/<family>.c as
+ * `const OpInfo op_<name>`.  Passes look ops up here; none switches on kinds. */
+struct OpInfo {
+  const char *name;
+  int ninputs;              /* tensor inputs; -1: two or more (concat)      */
+  int flags;
+  const ArgSpec *args;      /* the op's own arguments, after the inputs     */
+  ShapeFn shape;
+  ParamsFn params;          /* layers only                                  */
+  const char *summary;      /* one line, for --help and docs                */
+};
+
+extern const OpInfo *const op_table[OP_COUNT];
+int op_lookup(const char *name);            /* OpKind or -1                */
+const char *op_suggest(const char *name);   /* nearest op name or NULL     */
+
+/* Helpers for op hooks (ops/common.c). */
+const Attr *attr_get(const IrNode *n, const char *name);
+int64_t attr_int(const IrNode *n, const char *name);
+double attr_num(const IrNode *n, const char *name);
+Param *add_param(Graph *g, IrNode *n, const char *role, bool trainable, int rank,
+                 const int64_t *dims);
+/* Reports "<op> expects a rank-R input, got T" unless input i has rank r. */
+bool expect_rank(IrNode *n, int i, int rank, const char *hint);
+/* Sets the output to f32[dims]; reports sizes that overflow. */
+bool set_out(IrNode *n, int rank, const int64_t *dims);
+bool elementwise_shape(IrNode *n);          /* out = in[0]                 */
+void conv_pads(const IrNode *n, int64_t pads[4]);  /* conv.c: [t, l, b, r] */
+void pool_stride(const IrNode *n, int64_t stride[2]);
+
+/* --------------------------------------------------------------- lower.c */
+
+/* AST -> IR.  Returns NULL if there were errors. */
+Graph *lower(Program *prog);
+
+/* ---------------------------------------------------------------- pass.c */
+
+typedef bool (*PassFn)(Graph *g);
+
+typedef struct Pass {
+  const char *name;
+  PassFn run;
+  const char *summary;
+} Pass;
+
+extern const Pass passes[];
+extern const int npasses;
+const Pass *pass_lookup(const char *name);
+
+/* passes (one file each) */
+bool infer_shapes(Graph *g);    /* shape.c   */
+bool assign_params(Graph *g);   /* params.c  */
+bool check_train(Graph *g);     /* train.c   */
+bool verify_ir(Graph *g);       /* verify.c  */
+
+/* -------------------------------------------------------------- driver.c */
+
+typedef struct Options {
+  const char *print_after;      /* a pass name, "all", or NULL             */
+  bool print_locs;
+  FILE *dump;                   /* where --print-after goes                 */
+} Options;
+
+/* Runs the whole front end on a buffer.  Returns the checked graph, or NULL
+ * after reporting errors.  Never exits on bad input. */
+Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out);
+
+#endif

@@ -1,0 +1,185 @@
+/* ops/conv.c - conv2d and pooling over f32[channels, height, width].
+ *
+ * Output sizes follow PyTorch: out = floor((in + pad_lo + pad_hi
+ * - dilation * (kernel - 1) - 1) / stride) + 1.  pad=same (stride 1 only, as
+ * PyTorch) pads dilation * (kernel - 1) in all, the odd one at the bottom/right.
+ */
+#include "../nncc.h"
+
+#include <string.h>
+
+static const char *const axis_names[2] = {"height", "width"};
+
+/* Window arithmetic shared by conv2d and the pools, for one axis.  Reports a
+ * window larger than the padded input.  Returns the output size or 0. */
+static int64_t window_out(IrNode *n, int axis, int64_t in, int64_t k, int64_t stride,
+                          int64_t pad_lo, int64_t pad_hi, int64_t dilation) {
+  int64_t span = dilation * (k - 1) + 1;
+  int64_t padded = in + pad_lo + pad_hi;
+  if (span > padded) {
+    error_at(n->loc, "%s: the %s window (%lld%s) is larger than the padded input %s (%lld)",
+             op_table[n->op]->name, axis_names[axis], (long long)k,
+             dilation > 1 ? arena_printf(", dilation %lld", (long long)dilation) : "",
+             axis_names[axis], (long long)padded);
+    return 0;
+  }
+  return (padded - span) / stride + 1;
+}
+
+/* Padding [top, left, bottom, right] of a conv2d, with pad=same resolved. */
+void conv_pads(const IrNode *n, int64_t pads[4]) {
+  const Attr *pad = attr_get(n, "pad");
+  if (pad->word && !strcmp(pad->word, "same")) {
+    const Attr *k = attr_get(n, "kernel"), *d = attr_get(n, "dilation");
+    for (int i = 0; i < 2; i++) {
+      int64_t total = (int64_t)(d->v[i] * (k->v[i] - 1));
+      pads[i] = total / 2;
+      pads[i + 2] = total - total / 2;
+    }
+    return;
+  }
+  pads[0] = pads[2] = (int64_t)pad->v[0];
+  pads[1] = pads[3] = (int64_t)pad->v[1];
+}
+
+/* ------------------------------------------------------------- conv2d */
+
+static const ArgSpec conv2d_args[] = {
+    {"filters", ARG_INT, .required = true, .min = 1, .max = 1e30, .has_range = true},
+    {"kernel", ARG_INT2, .required = true, .min = 1, .max = 1e30, .has_range = true},
+    {"stride", ARG_INT2, .def = 1, .min = 1, .max = 1e30, .has_range = true},
+    {"pad", ARG_PAD, .def = 0, .min = 0, .max = 1e30, .has_range = true},
+    {"dilation", ARG_INT2, .def = 1, .min = 1, .max = 1e30, .has_range = true},
+    {"groups", ARG_INT, .def = 1, .min = 1, .max = 1e30, .has_range = true},
+    {"bias", ARG_BOOL, .def = 1},
+    {"init", ARG_INIT, .def_word = "he_uniform", .calls = init_calls},
+    {.name = "name", .kind = ARG_NAME},
+    {0},
+};
+
+static bool shape_conv2d(IrNode *n) {
+  if (!expect_rank(n, 0, 3, n->in[0]->ty.rank == 1 ? "; declare the input as "
+                                                     "f32[channels, height, width]" : NULL))
+    return false;
+  const Type *t = &n->in[0]->ty;
+  int64_t c = t->dims[0], f = attr_int(n, "filters"), groups = attr_int(n, "groups");
+  const Attr *k = attr_get(n, "kernel"), *s = attr_get(n, "stride"), *d = attr_get(n, "dilation");
+  const Attr *pad = attr_get(n, "pad");
+  if (c % groups != 0 || f % groups != 0) {
+    error_at(attr_get(n, "groups")->given ? attr_get(n, "groups")->loc : n->loc,
+             "conv2d: groups=%lld must divide both the input channels (%lld) and the "
+             "filters (%lld)", (long long)groups, (long long)c, (long long)f);
+    return false;
+  }
+  if (pad->word && !strcmp(pad->word, "same") && (s->v[0] != 1 || s->v[1] != 1)) {
+    error_at(pad->loc, "conv2d: pad=same needs stride=1 (as in PyTorch); give the padding "
+                       "as a number");
+    return false;
+  }
+  int64_t pads[4];
+  conv_pads(n, pads);
+  int64_t out[3] = {f, 0, 0};
+  for (int i = 0; i < 2; i++) {
+    out[i + 1] = window_out(n, i, t->dims[i + 1], (int64_t)k->v[i], (int64_t)s->v[i], pads[i],
+                            pads[i + 2], (int64_t)d->v[i]);
+    if (!out[i + 1])
+      return false;
+  }
+  if (f * (c / groups) * (int64_t)k->v[0] * (int64_t)k->v[1] > MAX_PARAMS) {
+    error_at(n->loc, "conv2d: the weight is too large");
+    return false;
+  }
+  return set_out(n, 3, out);
+}
+
+/* PyTorch's nn.Conv2d: weight [filters, channels / groups, kh, kw], bias [filters]. */
+static void params_conv2d(Graph *g, IrNode *n) {
+  const Attr *k = attr_get(n, "kernel");
+  int64_t w[4] = {attr_int(n, "filters"), n->in[0]->ty.dims[0] / attr_int(n, "groups"),
+                  (int64_t)k->v[0], (int64_t)k->v[1]};
+  add_param(g, n, "weight", true, 4, w);
+  if (attr_num(n, "bias"))
+    add_param(g, n, "bias", true, 1, w);
+}
+
+const OpInfo op_conv2d = {
+    .name = "conv2d",
+    .ninputs = 1,
+    .flags = OPF_LAYER,
+    .args = conv2d_args,
+    .shape = shape_conv2d,
+    .params = params_conv2d,
+    .summary = "2-D cross-correlation, NCHW, weight [filters, channels/groups, kh, kw]",
+};
+
+/* -------------------------------------------------------------- pools */
+
+static const ArgSpec pool_args[] = {
+    {"size", ARG_INT2, .required = true, .min = 1, .max = 1e30, .has_range = true},
+    {"stride", ARG_INT2, .def = 0, .min = 1, .max = 1e30, .has_range = true},
+    {"pad", ARG_INT2, .def = 0, .min = 0, .max = 1e30, .has_range = true},
+    {0},
+};
+
+/* The pooling stride, which defaults to the window size (PyTorch). */
+void pool_stride(const IrNode *n, int64_t stride[2]) {
+  const Attr *s = attr_get(n, "stride");
+  if (!s->given)
+    s = attr_get(n, "size");
+  stride[0] = (int64_t)s->v[0];
+  stride[1] = (int64_t)s->v[1];
+}
+
+static bool shape_pool(IrNode *n) {
+  if (!expect_rank(n, 0, 3, NULL))
+    return false;
+  const Type *t = &n->in[0]->ty;
+  const Attr *k = attr_get(n, "size"), *p = attr_get(n, "pad");
+  int64_t stride[2];
+  pool_stride(n, stride);
+  int64_t out[3] = {t->dims[0], 0, 0};
+  for (int i = 0; i < 2; i++) {
+    if (p->v[i] * 2 > k->v[i]) {
+      error_at(p->loc, "%s: pad=%s is more than half the window size %s (PyTorch's limit)",
+               op_table[n->op]->name, fmt_double(p->v[i]), fmt_double(k->v[i]));
+      return false;
+    }
+    out[i + 1] = window_out(n, i, t->dims[i + 1], (int64_t)k->v[i], stride[i],
+                            (int64_t)p->v[i], (int64_t)p->v[i], 1);
+    if (!out[i + 1])
+      return false;
+  }
+  return set_out(n, 3, out);
+}
+
+const OpInfo op_maxpool = {
+    .name = "maxpool",
+    .ninputs = 1,
+    .args = pool_args,
+    .shape = shape_pool,
+    .summary = "max over size x size windows; padding never wins",
+};
+
+const OpInfo op_avgpool = {
+    .name = "avgpool",
+    .ninputs = 1,
+    .args = pool_args,
+    .shape = shape_pool,
+    .summary = "mean over size x size windows, padding counted (PyTorch's default)",
+};
+
+static const ArgSpec no_args[] = {{0}};
+
+static bool shape_global_avgpool(IrNode *n) {
+  if (!expect_rank(n, 0, 3, NULL))
+    return false;
+  return set_out(n, 1, n->in[0]->ty.dims);
+}
+
+const OpInfo op_global_avgpool = {
+    .name = "global_avgpool",
+    .ninputs = 1,
+    .args = no_args,
+    .shape = shape_global_avgpool,
+    .summary = "mean over height and width: f32[C, H, W] -> f32[C]",
+};

@@ -1,0 +1,557 @@
+/* parse.c - recursive descent from tokens to the AST (see nncc.h).
+ *
+ * The parser knows the shape of the language, not its meaning: which ops
+ * exist and what their arguments are is lower.c's and the op table's business.
+ * A pipe `a |> op(args)` is desugared here into the call `op(a, args)`.
+ *
+ * Errors: a syntax error reports itself and abandons the statement (longjmp
+ * back to the statement loop), which skips to the next line.  So every
+ * statement gets a chance, and one file reports all its independent errors.
+ */
+#include "nncc.h"
+
+#include <setjmp.h>
+#include <string.h>
+
+typedef struct Parser {
+  const SrcFile *file;
+  Token *tok;
+  jmp_buf *recover;     /* where a syntax error goes                         */
+} Parser;
+
+static const char *const stmt_words[] = {"model", "input",  "label", "output",
+                                         "loss",  "train",  "test"};
+
+static _Noreturn void fail(Parser *p, SrcLoc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(Parser *p, SrcLoc loc, const char *fmt, ...) {
+  StrBuf sb = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(&sb, fmt, ap);
+  va_end(ap);
+  error_at(loc, "%s", sb.data);
+  longjmp(*p->recover, 1);
+}
+
+static bool is_punct(const Token *t, const char *s) {
+  return t->kind == TK_PUNCT && strcmp(t->text, s) == 0;
+}
+static bool is_word(const Token *t, const char *s) {
+  return t->kind == TK_IDENT && strcmp(t->text, s) == 0;
+}
+
+static const char *describe(const Token *t) {
+  switch (t->kind) {
+  case TK_NEWLINE: return "end of line";
+  case TK_EOF: return "end of file";
+  case TK_STRING: return arena_printf("string \"%s\"", t->text);
+  default: return arena_printf("'%s'", t->text);
+  }
+}
+
+static void expect(Parser *p, const char *s, const char *context) {
+  if (!is_punct(p->tok, s))
+    fail(p, p->tok->loc, "expected '%s' %s, got %s", s, context, describe(p->tok));
+  p->tok = p->tok->next;
+}
+
+static Token *expect_ident(Parser *p, const char *what) {
+  if (p->tok->kind != TK_IDENT)
+    fail(p, p->tok->loc, "expected %s, got %s", what, describe(p->tok));
+  Token *t = p->tok;
+  p->tok = t->next;
+  return t;
+}
+
+static AstNode *new_node(NodeKind kind, Token *tok) {
+  AstNode *n = arena_alloc(sizeof(AstNode));
+  n->kind = kind;
+  n->tok = tok;
+  n->loc = tok->loc;
+  return n;
+}
+
+static AstNode *expr(Parser *p);
+
+/* args = (arg ("," arg)*)? ","?      arg = IDENT "=" expr | expr
+ * Stops before `close`. */
+static void args(Parser *p, const char *close, Arg **out, int *nout) {
+  PtrVec v = {0};
+  while (!is_punct(p->tok, close)) {
+    Arg *a = arena_alloc(sizeof(Arg));
+    if (p->tok->kind == TK_IDENT && is_punct(p->tok->next, "=")) {
+      a->key = p->tok->text;
+      a->key_loc = p->tok->loc;
+      p->tok = p->tok->next->next;
+    }
+    if (is_punct(p->tok, close) || is_punct(p->tok, ","))
+      fail(p, p->tok->loc, "expected a value%s, got %s",
+           a->key ? arena_printf(" for '%s'", a->key) : "", describe(p->tok));
+    a->value = expr(p);
+    vec_push(&v, a);
+    if (!is_punct(p->tok, ","))
+      break;
+    p->tok = p->tok->next;
+  }
+  if (!is_punct(p->tok, close))
+    fail(p, p->tok->loc, "expected ',' or '%s', got %s", close, describe(p->tok));
+  *nout = v.len;
+  *out = arena_alloc(sizeof(Arg) * (size_t)(v.len ? v.len : 1));
+  for (int i = 0; i < v.len; i++)
+    (*out)[i] = *(Arg *)v.data[i];
+}
+
+/* primary = NUMBER | "-" NUMBER | STRING | list | IDENT ("(" args ")")?
+ *         | "(" expr ")"
+ * list = "[" args "]" (positional items only) */
+static AstNode *primary(Parser *p) {
+  Token *t = p->tok;
+  if (is_punct(t, "-")) {
+    Token *num = t->next;
+    if (num->kind != TK_NUMBER)
+      fail(p, t->loc, "'-' must be followed by a number");
+    p->tok = num->next;
+    AstNode *n = new_node(ND_NUM, num);
+    n->loc = t->loc;
+    n->loc.len = num->loc.off + num->loc.len - t->loc.off;
+    n->num = -num->num;
+    n->is_int = num->is_int;
+    if (num->int_overflow)
+      fail(p, n->loc, "integer '-%s' is too large", num->text);
+    return n;
+  }
+  if (t->kind == TK_NUMBER) {
+    p->tok = t->next;
+    if (t->int_overflow)
+      fail(p, t->loc, "integer '%s' is too large", t->text);
+    AstNode *n = new_node(ND_NUM, t);
+    n->num = t->num;
+    n->is_int = t->is_int;
+    return n;
+  }
+  if (t->kind == TK_STRING) {
+    p->tok = t->next;
+    AstNode *n = new_node(ND_STRING, t);
+    n->name = t->text;
+    return n;
+  }
+  if (is_punct(t, "[")) {
+    p->tok = t->next;
+    AstNode *n = new_node(ND_LIST, t);
+    args(p, "]", &n->args, &n->nargs);
+    for (int i = 0; i < n->nargs; i++)
+      if (n->args[i].key)
+        fail(p, n->args[i].key_loc, "a list holds values, not 'key=value' pairs");
+    n->loc.len = p->tok->loc.off + 1 - t->loc.off;
+    p->tok = p->tok->next;
+    return n;
+  }
+  if (is_punct(t, "(")) {
+    p->tok = t->next;
+    AstNode *n = expr(p);
+    expect(p, ")", "to close the parenthesis");
+    return n;
+  }
+  if (t->kind == TK_IDENT) {
+    p->tok = t->next;
+    if (is_punct(p->tok, "(")) {
+      AstNode *n = new_node(ND_CALL, t);
+      n->name = t->text;
+      p->tok = p->tok->next;
+      args(p, ")", &n->args, &n->nargs);
+      p->tok = p->tok->next;
+      return n;
+    }
+    AstNode *n = new_node(ND_IDENT, t);
+    n->name = t->text;
+    return n;
+  }
+  fail(p, t->loc, "expected a value, got %s", describe(t));
+}
+
+/* expr = primary (NEWLINE? "|>" IDENT ("(" args ")")?)*
+ * `a |> op(b, k=v)` becomes `op(a, b, k=v)`; `a |> op` becomes `op(a)`. */
+static AstNode *expr(Parser *p) {
+  AstNode *lhs = primary(p);
+  for (;;) {
+    Token *t = p->tok;
+    if (t->kind == TK_NEWLINE && is_punct(t->next, "|>"))
+      t = t->next;
+    if (!is_punct(t, "|>"))
+      return lhs;
+    Token *op = t->next;
+    if (op->kind != TK_IDENT)
+      fail(p, op->loc, "expected an op name after '|>', got %s", describe(op));
+    p->tok = op->next;
+    AstNode *call = new_node(ND_CALL, op);
+    call->name = op->text;
+    call->piped = true;
+    Arg *rest = NULL;
+    int nrest = 0;
+    if (is_punct(p->tok, "(")) {
+      p->tok = p->tok->next;
+      args(p, ")", &rest, &nrest);
+      p->tok = p->tok->next;
+    } else {
+      call->bare = true;
+    }
+    call->nargs = nrest + 1;
+    call->args = arena_alloc(sizeof(Arg) * (size_t)call->nargs);
+    call->args[0].value = lhs;
+    for (int i = 0; i < nrest; i++)
+      call->args[i + 1] = rest[i];
+    lhs = call;
+  }
+}
+
+static void end_of_statement(Parser *p, const char *what) {
+  if (p->tok->kind == TK_NEWLINE || p->tok->kind == TK_EOF || is_punct(p->tok, ";")) {
+    if (p->tok->kind != TK_EOF)
+      p->tok = p->tok->next;
+    return;
+  }
+  if (is_punct(p->tok, "}"))
+    return;
+  fail(p, p->tok->loc, "unexpected %s after %s; expected the end of the line",
+       describe(p->tok), what);
+}
+
+/* type = IDENT "[" dim ("," dim)* "]"     e.g. f32[1, 28, 28], class[10] */
+static void type(Parser *p, Stmt *s) {
+  Token *word = expect_ident(p, "a type such as f32[784] or class[10]");
+  s->type_word = word->text;
+  s->type_loc = word->loc;
+  Token *open = p->tok;
+  expect(p, "[", arena_printf("after '%s' (a type is written like f32[784] or class[10])",
+                              word->text));
+  if (is_punct(p->tok, "]"))
+    fail(p, p->tok->loc, "a type needs at least one dimension, as in %s[10]", word->text);
+  for (;;) {
+    AstNode *d = primary(p);
+    if (d->kind != ND_NUM)
+      fail(p, d->loc, "a dimension must be a positive integer");
+    if (s->rank == MAX_RANK)
+      fail(p, d->loc, "too many dimensions: at most %d per sample", MAX_RANK);
+    if (!d->is_int)
+      fail(p, d->loc, "a dimension must be a positive integer, got %s", d->tok->text);
+    if (d->num < 1)
+      fail(p, d->loc, "a dimension must be a positive integer, got %s",
+           fmt_double(d->num));
+    if (d->num > (double)MAX_ELEMS)
+      fail(p, d->loc, "dimension %s is too large (the limit is %lld)", d->tok->text,
+           MAX_ELEMS);
+    s->dims[s->rank] = (int64_t)d->num;
+    s->dim_locs[s->rank] = d->loc;
+    s->rank++;
+    if (!is_punct(p->tok, ","))
+      break;
+    p->tok = p->tok->next;
+  }
+  if (!is_punct(p->tok, "]"))
+    fail(p, p->tok->loc, "expected ',' or ']' to close the type opened here at %d:%d, got %s",
+         open->loc.line, open->loc.col, describe(p->tok));
+  p->tok = p->tok->next;
+}
+
+static void skip_line(Parser *p) {
+  while (p->tok->kind != TK_NEWLINE && p->tok->kind != TK_EOF && !is_punct(p->tok, "}"))
+    p->tok = p->tok->next;
+  if (p->tok->kind == TK_NEWLINE)
+    p->tok = p->tok->next;
+}
+
+/* blockline = IDENT ("(" args ")")? (arg (","? arg)*)?  up to the line's end */
+static BlockLine *block_line(Parser *p) {
+  Token *word = expect_ident(p, "a setting name");
+  BlockLine *l = arena_alloc(sizeof(BlockLine));
+  l->loc = word->loc;
+  l->word = word->text;
+  PtrVec v = {0};
+  if (is_punct(p->tok, "(")) {
+    p->tok = p->tok->next;
+    Arg *a;
+    int n;
+    args(p, ")", &a, &n);
+    p->tok = p->tok->next;
+    for (int i = 0; i < n; i++)
+      vec_push(&v, &a[i]);
+  }
+  while (p->tok->kind != TK_NEWLINE && p->tok->kind != TK_EOF && !is_punct(p->tok, "}") &&
+         !is_punct(p->tok, ";")) {
+    Arg *a = arena_alloc(sizeof(Arg));
+    if (p->tok->kind == TK_IDENT && is_punct(p->tok->next, "=")) {
+      a->key = p->tok->text;
+      a->key_loc = p->tok->loc;
+      p->tok = p->tok->next->next;
+    }
+    a->value = expr(p);
+    vec_push(&v, a);
+    if (is_punct(p->tok, ","))
+      p->tok = p->tok->next;
+  }
+  l->nargs = v.len;
+  l->args = arena_alloc(sizeof(Arg) * (size_t)(v.len ? v.len : 1));
+  for (int i = 0; i < v.len; i++)
+    l->args[i] = *(Arg *)v.data[i];
+  return l;
+}
+
+/* block = ("train" | "test") "{" (blockline? NEWLINE)* "}" */
+static void block(Parser *p, Stmt *s) {
+  Token *open = p->tok;
+  expect(p, "{", arena_printf("after '%s'", s->name));
+  BlockLine head = {0}, *cur = &head;
+  jmp_buf *outer = p->recover;
+  jmp_buf here;
+  for (;;) {
+    while (p->tok->kind == TK_NEWLINE || is_punct(p->tok, ";"))
+      p->tok = p->tok->next;
+    if (is_punct(p->tok, "}")) {
+      p->tok = p->tok->next;
+      break;
+    }
+    if (p->tok->kind == TK_EOF) {
+      p->recover = outer;
+      error_at(open->loc, "unterminated '%s' block: expected '}' before the end of the file",
+               s->name);
+      note_at(s->loc, "the block starts here");
+      longjmp(*p->recover, 1);
+    }
+    p->recover = &here;
+    if (setjmp(here) == 0) {
+      cur = cur->next = block_line(p);
+    } else {
+      skip_line(p);
+    }
+    p->recover = outer;
+  }
+  s->lines = head.next;
+}
+
+static Stmt *new_stmt(StmtKind kind, Token *tok) {
+  Stmt *s = arena_alloc(sizeof(Stmt));
+  s->kind = kind;
+  s->loc = tok->loc;
+  return s;
+}
+
+/* stmt = "model" IDENT | ("input" | "label") IDENT ":" type
+ *      | IDENT "=" expr | "output" IDENT ("," IDENT)*
+ *      | "loss" expr (","? "weight" "=" NUMBER)? | ("train" | "test") block */
+static Stmt *stmt(Parser *p) {
+  Token *t = p->tok;
+  if (t->kind == TK_IDENT && is_punct(t->next, "=")) {
+    Stmt *s = new_stmt(ST_BIND, t);
+    s->name = t->text;
+    s->name_loc = t->loc;
+    p->tok = t->next->next;
+    if (p->tok->kind == TK_NEWLINE || p->tok->kind == TK_EOF)
+      fail(p, p->tok->loc, "expected an expression after '%s ='", t->text);
+    s->expr = expr(p);
+    end_of_statement(p, "the expression");
+    return s;
+  }
+  if (is_word(t, "model")) {
+    Stmt *s = new_stmt(ST_MODEL, t);
+    p->tok = t->next;
+    Token *name = expect_ident(p, "the model's name after 'model'");
+    s->name = name->text;
+    s->name_loc = name->loc;
+    end_of_statement(p, "the model's name");
+    return s;
+  }
+  if (is_word(t, "input") || is_word(t, "label")) {
+    Stmt *s = new_stmt(is_word(t, "input") ? ST_INPUT : ST_LABEL, t);
+    p->tok = t->next;
+    Token *name = expect_ident(p, arena_printf("a name after '%s'", t->text));
+    s->name = name->text;
+    s->name_loc = name->loc;
+    expect(p, ":", arena_printf("after the %s's name (as in `%s %s : f32[784]`)", t->text,
+                                t->text, name->text));
+    type(p, s);
+    end_of_statement(p, "the type");
+    return s;
+  }
+  if (is_word(t, "output")) {
+    Stmt *s = new_stmt(ST_OUTPUT, t);
+    p->tok = t->next;
+    PtrVec v = {0};
+    do {
+      if (v.len)
+        p->tok = p->tok->next;
+      Token *name = expect_ident(p, "the name of a value after 'output'");
+      vec_push(&v, new_node(ND_IDENT, name));
+      ((AstNode *)v.data[v.len - 1])->name = name->text;
+    } while (is_punct(p->tok, ","));
+    s->outputs = (AstNode **)v.data;
+    s->noutputs = v.len;
+    end_of_statement(p, "the output's name");
+    return s;
+  }
+  if (is_word(t, "loss")) {
+    Stmt *s = new_stmt(ST_LOSS, t);
+    p->tok = t->next;
+    if (p->tok->kind == TK_NEWLINE || p->tok->kind == TK_EOF)
+      fail(p, p->tok->loc, "expected a loss after 'loss', as in "
+                           "`loss softmax_cross_entropy(logits, target)`");
+    s->expr = expr(p);
+    s->weight = 1.0;
+    Token *w = is_punct(p->tok, ",") ? p->tok->next : p->tok;
+    if (is_word(w, "weight")) {
+      s->weight_loc = w->loc;
+      p->tok = w->next;
+      expect(p, "=", "after 'weight'");
+      AstNode *v = primary(p);
+      if (v->kind != ND_NUM)
+        fail(p, v->loc, "a loss weight must be a number");
+      s->weight = v->num;
+      s->has_weight = true;
+      s->weight_loc = v->loc;
+    }
+    end_of_statement(p, "the loss");
+    return s;
+  }
+  if (is_word(t, "train") || is_word(t, "test")) {
+    Stmt *s = new_stmt(ST_BLOCK, t);
+    s->name = t->text;
+    p->tok = t->next;
+    block(p, s);
+    end_of_statement(p, "the block");
+    return s;
+  }
+  if (t->kind == TK_IDENT) {
+    const char *near = closest_word(t->text, stmt_words, 7);
+    if (near)
+      fail(p, t->loc, "unknown statement '%s'; did you mean '%s'?", t->text, near);
+    if (is_punct(t->next, "|>") || is_punct(t->next, "("))
+      fail(p, t->loc, "an expression must be bound to a name: `y = %s ...`", t->text);
+    fail(p, t->loc, "unknown statement '%s'; expected `name = expr`, model, input, "
+                    "label, output, loss, train or test", t->text);
+  }
+  if (is_punct(t, "}"))
+    fail(p, t->loc, "unexpected '}' outside a train or test block");
+  fail(p, t->loc, "expected a statement, got %s", describe(t));
+}
+
+Program *parse(const SrcFile *file, Token *tok) {
+  Parser p = {.file = file, .tok = tok};
+  Program *prog = arena_alloc(sizeof(Program));
+  prog->file = file;
+  Stmt head = {0}, *cur = &head;
+  jmp_buf recover;
+  p.recover = &recover;
+  while (p.tok->kind != TK_EOF) {
+    if (p.tok->kind == TK_NEWLINE || is_punct(p.tok, ";")) {
+      p.tok = p.tok->next;
+      continue;
+    }
+    Token *start = p.tok;
+    if (setjmp(recover) == 0) {
+      cur = cur->next = stmt(&p);
+    } else {
+      /* Keep the name the broken statement meant to define, as a poisoned
+       * binding (no expression or type), so its uses stay quiet. */
+      Token *name = NULL;
+      if (start->kind == TK_IDENT && is_punct(start->next, "="))
+        name = start;
+      else if ((is_word(start, "input") || is_word(start, "label")) &&
+               start->next->kind == TK_IDENT)
+        name = start->next;
+      if (name) {
+        Stmt *s = new_stmt(name == start ? ST_BIND : is_word(start, "input") ? ST_INPUT
+                                                                              : ST_LABEL,
+                           start);
+        s->name = name->text;
+        s->name_loc = name->loc;
+        cur = cur->next = s;
+      }
+      skip_line(&p);
+      if (is_punct(p.tok, "}"))
+        p.tok = p.tok->next;
+    }
+  }
+  prog->stmts = head.next;
+  return prog;
+}
+
+/* ------------------------------------------------------------ printing */
+
+static void print_args(StrBuf *sb, const Arg *a, int n) {
+  for (int i = 0; i < n; i++) {
+    if (i)
+      sb_printf(sb, ", ");
+    if (a[i].key)
+      sb_printf(sb, "%s=", a[i].key);
+    print_ast_expr(sb, a[i].value);
+  }
+}
+
+void print_ast_expr(StrBuf *sb, const AstNode *n) {
+  switch (n->kind) {
+  case ND_NUM: sb_printf(sb, "%s", fmt_double(n->num)); break;
+  case ND_IDENT: sb_printf(sb, "%s", n->name); break;
+  case ND_STRING: sb_printf(sb, "\"%s\"", n->name); break;
+  case ND_LIST:
+    sb_printf(sb, "[");
+    print_args(sb, n->args, n->nargs);
+    sb_printf(sb, "]");
+    break;
+  case ND_CALL:
+    sb_printf(sb, "%s(", n->name);
+    print_args(sb, n->args, n->nargs);
+    sb_printf(sb, ")");
+    break;
+  }
+}
+
+/* The AST printed back as canonical .nn (pipes desugared, one statement per
+ * line, each with its line:col), which reads back to the same AST. */
+void print_ast(FILE *out, const Program *prog) {
+  for (const Stmt *s = prog->stmts; s; s = s->next) {
+    StrBuf sb = {0};
+    switch (s->kind) {
+    case ST_MODEL: sb_printf(&sb, "model %s", s->name); break;
+    case ST_INPUT:
+    case ST_LABEL:
+      sb_printf(&sb, "%s %s : %s[", s->kind == ST_INPUT ? "input" : "label", s->name,
+                s->type_word);
+      for (int i = 0; i < s->rank; i++)
+        sb_printf(&sb, "%s%lld", i ? ", " : "", (long long)s->dims[i]);
+      sb_printf(&sb, "]");
+      break;
+    case ST_BIND:
+      sb_printf(&sb, "%s = ", s->name);
+      print_ast_expr(&sb, s->expr);
+      break;
+    case ST_OUTPUT:
+      sb_printf(&sb, "output ");
+      for (int i = 0; i < s->noutputs; i++)
+        sb_printf(&sb, "%s%s", i ? ", " : "", s->outputs[i]->name);
+      break;
+    case ST_LOSS:
+      sb_printf(&sb, "loss ");
+      print_ast_expr(&sb, s->expr);
+      if (s->has_weight)
+        sb_printf(&sb, ", weight=%s", fmt_double(s->weight));
+      break;
+    case ST_BLOCK:
+      fprintf(out, "%-60s # %d:%d\n", arena_printf("%s {", s->name), s->loc.line, s->loc.col);
+      for (const BlockLine *l = s->lines; l; l = l->next) {
+        StrBuf line = {0};
+        sb_printf(&line, "  %s", l->word);
+        for (int i = 0; i < l->nargs; i++) {
+          sb_printf(&line, i ? ", " : " ");
+          if (l->args[i].key)
+            sb_printf(&line, "%s=", l->args[i].key);
+          print_ast_expr(&line, l->args[i].value);
+        }
+        fprintf(out, "%-60s # %d:%d\n", line.data, l->loc.line, l->loc.col);
+      }
+      fprintf(out, "}\n");
+      continue;
+    }
+    fprintf(out, "%-60s # %d:%d\n", sb.data, s->loc.line, s->loc.col);
+  }
+}

@@ -1,0 +1,162 @@
+/* util.c - the arena, growable arrays and strings, number formatting, and
+ * the edit distance behind "did you mean" suggestions. */
+#include "nncc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The arena is a list of chunks.  A compile allocates freely and never frees;
+ * arena_reset() returns everything at once (the fuzzer calls it per input). */
+typedef struct Chunk {
+  struct Chunk *next;
+  size_t used, size;
+  _Alignas(16) unsigned char data[];
+} Chunk;
+
+static Chunk *chunks;
+
+void *arena_alloc(size_t size) {
+  size = (size + 15) & ~(size_t)15;
+  if (!chunks || chunks->used + size > chunks->size) {
+    size_t cap = size > (1u << 16) ? size : (1u << 16);
+    Chunk *c = malloc(sizeof(Chunk) + cap);
+    if (!c) {
+      fprintf(stderr, "nncc: out of memory\n");
+      exit(2);
+    }
+    c->next = chunks;
+    c->used = 0;
+    c->size = cap;
+    chunks = c;
+  }
+  void *p = chunks->data + chunks->used;
+  chunks->used += size;
+  memset(p, 0, size);
+  return p;
+}
+
+void arena_reset(void) {
+  while (chunks) {
+    Chunk *next = chunks->next;
+    free(chunks);
+    chunks = next;
+  }
+}
+
+char *arena_strndup(const char *s, size_t n) {
+  char *p = arena_alloc(n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+char *arena_strdup(const char *s) { return arena_strndup(s, strlen(s)); }
+
+char *arena_printf(const char *fmt, ...) {
+  StrBuf sb = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(&sb, fmt, ap);
+  va_end(ap);
+  return sb.data ? sb.data : arena_strdup("");
+}
+
+void vec_push(PtrVec *v, void *item) {
+  if (v->len == v->cap) {
+    int cap = v->cap ? v->cap * 2 : 8;
+    void **data = arena_alloc(sizeof(void *) * (size_t)cap);
+    if (v->len)
+      memcpy(data, v->data, sizeof(void *) * (size_t)v->len);
+    v->data = data;
+    v->cap = cap;
+  }
+  v->data[v->len++] = item;
+}
+
+void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0)
+    internal_error("bad format string '%s'", fmt);
+  if (sb->len + (size_t)n + 1 > sb->cap) {
+    size_t cap = sb->cap ? sb->cap * 2 : 64;
+    while (cap < sb->len + (size_t)n + 1)
+      cap *= 2;
+    char *data = arena_alloc(cap);
+    if (sb->len)
+      memcpy(data, sb->data, sb->len);
+    sb->data = data;
+    sb->cap = cap;
+  }
+  vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+  sb->len += (size_t)n;
+}
+
+void sb_printf(StrBuf *sb, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(sb, fmt, ap);
+  va_end(ap);
+}
+
+const char *fmt_double(double v) {
+  char buf[64];
+  if (v == (double)(long long)v && v > -1e15 && v < 1e15) {
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return arena_strdup(buf);
+  }
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v)
+      break;
+  }
+  return arena_strdup(buf);
+}
+
+static int edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64)
+    return 1 << 20;
+  int row[65];
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int up = row[j];
+      int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      int best = diag + cost;
+      if (row[j] + 1 < best)
+        best = row[j] + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+const char *closest_word(const char *word, const char *const *cands, int n) {
+  const char *best = NULL;
+  int best_d = 1 << 20;
+  for (int i = 0; i < n; i++) {
+    if (!cands[i])
+      continue;
+    int d = edit_distance(word, cands[i]);
+    if (d < best_d) {
+      best_d = d;
+      best = cands[i];
+    }
+  }
+  /* Close enough to be a typo: a third of the word, at least one edit. */
+  int limit = (int)strlen(word) / 3;
+  if (limit < 1)
+    limit = 1;
+  if (limit > 3)
+    limit = 3;
+  return best_d <= limit ? best : NULL;
+}

@@ -1,0 +1,40 @@
+/* fuzz_front.c - libFuzzer target for the whole front end: tokenizer,
+ * parser, lowering, shape inference, parameter layout and the train-block
+ * checks.  Any input must end in a checked graph or in reported errors;
+ * a crash, a sanitizer report, an internal error or a leak is a bug.
+ *
+ *   cmake -B build-fuzz -DCMAKE_C_COMPILER=clang -DNNCC_FUZZ=ON
+ *   cmake --build build-fuzz --target fuzz_front
+ *   ./build-fuzz/fuzz_front -dict=tests/fuzz/nn.dict corpus/ tests/fuzz/seeds/
+ */
+#include "../../compiler/nncc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static FILE *sink;
+  if (!sink)
+    sink = fopen("/dev/null", "w");
+  char *text = malloc(size + 1);
+  memcpy(text, data, size);
+  text[size] = '\0';
+  SrcFile file = {"fuzz.nn", text, size};
+  Options opt = {0};
+  diag_init(sink);
+  Program *prog = NULL;
+  Graph *g = compile_source(&file, &opt, &prog);
+  if (g) {
+    /* Exercise the printers too: they walk everything the passes built. */
+    print_ir(sink, g, true);
+    print_params(sink, g);
+    print_summary(sink, g);
+    print_ast(sink, prog);
+  }
+  diag_flush();
+  arena_reset();
+  free(text);
+  return 0;
+}
