@@ -45,7 +45,8 @@ static int compare_groups(const void *a, const void *b) {
 
 void diag_flush(void) {
   FILE *out = diag_out ? diag_out : stderr;
-  qsort(groups.data, (size_t)groups.len, sizeof(void *), compare_groups);
+  if (groups.len)
+    qsort(groups.data, (size_t)groups.len, sizeof(void *), compare_groups);
   int shown = 0;
   for (int i = 0; i < groups.len; i++) {
     Group *g = groups.data[i];
