@@ -1,5 +1,8 @@
-/* status.c - status codes as text. */
+/* status.c - status codes as text, and the per-thread last-error message. */
 #include "nnrt.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *nnrt_status_str(nnrt_status s) {
   switch (s) {
@@ -20,4 +23,24 @@ const char *nnrt_status_str(nnrt_status s) {
 
 const char *nnrt_version(void) {
   return STR(NNRT_VERSION_MAJOR) "." STR(NNRT_VERSION_MINOR) "." STR(NNRT_VERSION_PATCH);
+}
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_THREADS__)
+#define NNRT_THREAD_LOCAL _Thread_local
+#elif defined(__GNUC__)
+#define NNRT_THREAD_LOCAL __thread
+#else
+#define NNRT_THREAD_LOCAL
+#endif
+
+static NNRT_THREAD_LOCAL char last_error[512];
+
+const char *nnrt_errmsg(void) { return last_error; }
+
+nnrt_status nnrt_fail(nnrt_status s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+  return s;
 }

@@ -8,6 +8,9 @@
 #ifndef NNRT_H
 #define NNRT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -34,6 +37,100 @@ const char *nnrt_status_str(nnrt_status s);
 
 /* The library's version as "major.minor.patch". */
 const char *nnrt_version(void);
+
+/* The detailed message of the last failure in this thread ("model.ckpt: CRC
+ * mismatch: the file is corrupted"), or "" if none.  Calls that fail set it;
+ * calls that succeed leave it alone. */
+const char *nnrt_errmsg(void);
+/* Sets the message and returns s, so a failure is one line:
+ *   return nnrt_fail(NNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); */
+nnrt_status nnrt_fail(nnrt_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* -------------------------------------------------------------- gemm.c */
+
+/* C = alpha * op(A) op(B) + beta * C, row-major; op(X) is X or X^T.
+ * op(A) is m x k, op(B) is k x n, C is m x n; lda, ldb, ldc are row strides.
+ * Through OpenBLAS (cblas_sgemm) unless libnnrt was built with
+ * NNRT_PORTABLE_GEMM, which uses a blocked C loop nest instead. */
+void nnrt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void nnrt_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha, const double *a,
+                int lda, const double *b, int ldb, double beta, double *c, int ldc);
+/* The naive triple loop, kept as the reference the fast paths are tested
+ * against (accumulates in double). */
+void nnrt_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
+/* "openblas" or "portable". */
+const char *nnrt_gemm_backend(void);
+
+/* --------------------------------------------------------------- rng.c */
+
+/* A small, seeded generator (xoshiro256**, seeded through splitmix64): the
+ * same seed gives the same numbers on every machine. */
+typedef struct nnrt_rng {
+  uint64_t s[4];
+} nnrt_rng;
+
+void nnrt_rng_seed(nnrt_rng *r, uint64_t seed);
+uint64_t nnrt_rng_next(nnrt_rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+double nnrt_rng_uniform(nnrt_rng *r);
+/* Standard normal (Box-Muller; no cached second value, so the stream is
+ * simple to reproduce). */
+double nnrt_rng_normal(nnrt_rng *r);
+/* Uniform integer in [0, n), unbiased. */
+uint64_t nnrt_rng_below(nnrt_rng *r, uint64_t n);
+
+/* -------------------------------------------------------------- init.c */
+
+/* Parameter initializers, as PyTorch's nn.init.  fan_in and fan_out are
+ * those of the tensor (for a conv weight [o, i, kh, kw]: i*kh*kw, o*kh*kw). */
+typedef enum nnrt_init_kind {
+  NNRT_INIT_ZEROS,
+  NNRT_INIT_ONES,
+  NNRT_INIT_NORMAL,          /* N(0, std^2), std = arg                      */
+  NNRT_INIT_UNIFORM,         /* U(-a, a), a = arg                           */
+  NNRT_INIT_XAVIER_NORMAL,   /* std = sqrt(2 / (fan_in + fan_out))          */
+  NNRT_INIT_XAVIER_UNIFORM,  /* a = sqrt(6 / (fan_in + fan_out))            */
+  NNRT_INIT_HE_NORMAL,       /* std = sqrt(2 / fan_in)                      */
+  NNRT_INIT_HE_UNIFORM       /* a = sqrt(6 / fan_in)                        */
+} nnrt_init_kind;
+
+void nnrt_init_f32(nnrt_rng *r, float *w, size_t n, nnrt_init_kind kind, double arg,
+                   double fan_in, double fan_out);
+void nnrt_init_f64(nnrt_rng *r, double *w, size_t n, nnrt_init_kind kind, double arg,
+                   double fan_in, double fan_out);
+
+/* -------------------------------------------------------------- ckpt.c */
+
+/* A checkpoint: a header (magic "NNRTCKPT", format version, the model's
+ * structure fingerprint, element size, step, the section sizes), the
+ * sections' bytes, and a CRC-32 of everything before it.  Saving writes a
+ * temporary file in the same directory, syncs it, and renames it over the
+ * old one, so a crash never leaves a half-written checkpoint.  Loading reads
+ * and checks the whole file before copying anything into the sections, so a
+ * refused file leaves them as they were. */
+#define NNRT_CKPT_VERSION 1
+#define NNRT_CKPT_MAX_SECTIONS 8
+
+typedef struct nnrt_ckpt_section {
+  void *data;
+  uint64_t bytes;
+} nnrt_ckpt_section;
+
+nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem_size,
+                           uint64_t step, const nnrt_ckpt_section *sections, int nsections);
+nnrt_status nnrt_ckpt_load(const char *path, uint64_t fingerprint, uint32_t elem_size,
+                           uint64_t *step, const nnrt_ckpt_section *sections, int nsections);
+
+/* CRC-32 (IEEE 802.3, as zlib's crc32), continuing from crc (start with 0). */
+uint32_t nnrt_crc32(uint32_t crc, const void *data, size_t n);
+/* FNV-1a 64-bit hash of a string: model fingerprints. */
+uint64_t nnrt_fnv1a64(const char *s);
 
 #ifdef __cplusplus
 }

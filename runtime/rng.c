@@ -1,0 +1,54 @@
+/* rng.c - xoshiro256** (Blackman and Vigna), seeded through splitmix64.
+ * Integer arithmetic only until the float conversions, so a seed gives the
+ * same stream on every machine. */
+#include "nnrt.h"
+
+#include <math.h>
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void nnrt_rng_seed(nnrt_rng *r, uint64_t seed) {
+  for (int i = 0; i < 4; i++)
+    r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t nnrt_rng_next(nnrt_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t result = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+double nnrt_rng_uniform(nnrt_rng *r) { return (double)(nnrt_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double nnrt_rng_normal(nnrt_rng *r) {
+  const double two_pi = 6.283185307179586476925286766559;
+  double u1 = 1.0 - nnrt_rng_uniform(r); /* (0, 1]: log is finite */
+  double u2 = nnrt_rng_uniform(r);
+  return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
+}
+
+uint64_t nnrt_rng_below(nnrt_rng *r, uint64_t n) {
+  if (n <= 1)
+    return 0;
+  /* Reject the top partial range so every value is equally likely. */
+  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t x;
+  do
+    x = nnrt_rng_next(r);
+  while (x >= limit);
+  return x % n;
+}
