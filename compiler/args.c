@@ -145,14 +145,13 @@ static const char *call_names(const CallSpec *calls, const char **cands, int *n)
 static void unknown_word(const char *what, const ArgSpec *s, const char *word, SrcLoc loc,
                          const char *const *cands, int ncands, const char *list) {
   const char *near = closest_word(word, cands, ncands);
+  /* "unknown optimizer 'rmsprop'", "early_stopping: unknown metric 'x'" */
+  const char *prefix = strcmp(what, s->name) ? arena_printf("%s: ", what) : "";
+  const char *noun = s->kind == ARG_INIT ? "initializer" : s->name;
   if (near)
-    error_at(loc, "%s: unknown %s '%s'; did you mean '%s'?", what,
-             s->kind == ARG_INIT ? "initializer" : arena_printf("value for '%s'", s->name),
-             word, near);
+    error_at(loc, "%sunknown %s '%s'; did you mean '%s'?", prefix, noun, word, near);
   else
-    error_at(loc, "%s: unknown %s '%s'; expected one of: %s", what,
-             s->kind == ARG_INIT ? "initializer" : arena_printf("value for '%s'", s->name),
-             word, list);
+    error_at(loc, "%sunknown %s '%s'; expected one of: %s", prefix, noun, word, list);
 }
 
 /* INIT / CALL: a word (with default arguments) or a call. */

@@ -75,21 +75,48 @@ const char *src_line_text(SrcLoc loc, int *len) {
   return text + start;
 }
 
+/* Bytes in the character at p (one screen column), or 0 for a byte that is
+ * not text (a control character or broken UTF-8), shown as '?'. */
+static int char_bytes(const unsigned char *p, const unsigned char *end) {
+  int n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+        : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+  if ((p[0] < 0x20 && p[0] != '\t') || p[0] == 0x7f || n == 0 || end - p < n)
+    return 0;
+  for (int i = 1; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  return n;
+}
+
 static void print_source_line(StrBuf *sb, SrcLoc loc) {
   int len;
   const char *line = src_line_text(loc, &len);
-  sb_printf(sb, "%5d | %.*s\n", loc.line, len, line);
-  sb_printf(sb, "      | ");
-  /* Keep tabs so the caret lines up under the token. */
+  const unsigned char *s = (const unsigned char *)line, *end = s + len;
+  sb_printf(sb, "%5d | ", loc.line);
+  for (const unsigned char *q = s; q < end;) {
+    int n = char_bytes(q, end);
+    sb_printf(sb, "%.*s", n ? n : 1, n ? (const char *)q : "?");
+    q += n ? n : 1;
+  }
+  sb_printf(sb, "\n      | ");
+  /* One column per character; keep tabs so the caret lines up under the
+   * token. */
   int col0 = (int)(loc.file->text + loc.off - line);
-  for (int i = 0; i < col0 && i < len; i++)
-    sb_printf(sb, "%c", line[i] == '\t' ? '\t' : ' ');
+  const unsigned char *q = s;
+  while (q < s + col0 && q < end) {
+    sb_printf(sb, "%c", *q == '\t' ? '\t' : ' ');
+    int n = char_bytes(q, end);
+    q += n ? n : 1;
+  }
   sb_printf(sb, "^");
-  int under = loc.len;
-  if (col0 + under > len)
-    under = len - col0;
-  for (int i = 1; i < under; i++)
-    sb_printf(sb, "~");
+  const unsigned char *stop = s + col0 + loc.len < end ? s + col0 + loc.len : end;
+  if (q < stop) {
+    int n = char_bytes(q, end);
+    q += n ? n : 1;
+  }
+  for (; q < stop; q++)
+    if ((*q & 0xc0) != 0x80)
+      sb_printf(sb, "~");
   sb_printf(sb, "\n");
 }
 

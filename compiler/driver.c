@@ -35,7 +35,7 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
   for (int i = 1; i < npasses; i++) {
     const Pass *p = &passes[i];
     if (diag_error_count() && !is_checking_pass(p))
-      break;
+      continue;  /* skip it, but still run the checking passes after it */
     g->current_pass = p->name;
     p->run(g);
     if (!diag_error_count())

@@ -67,7 +67,7 @@ const char *type_str(const Type *t) {
   return sb.data;
 }
 
-static void print_node(FILE *out, const IrNode *n, bool with_locs) {
+const char *ir_node_str(const IrNode *n) {
   const OpInfo *info = op_table[n->op];
   StrBuf sb = {0};
   sb_printf(&sb, "%%%d = %s", n->out->id, info->name);
@@ -93,6 +93,12 @@ static void print_node(FILE *out, const IrNode *n, bool with_locs) {
   if (n->layer_name)
     sb_printf(&sb, " @%s", n->layer_name);
   sb_printf(&sb, " : %s", type_str(&n->out->ty));
+  return sb.data;
+}
+
+static void print_node(FILE *out, const IrNode *n, bool with_locs) {
+  StrBuf sb = {0};
+  sb_printf(&sb, "%s", ir_node_str(n));
   bool named = n->out->name && !n->io_name;
   if (named || with_locs) {
     sb_printf(&sb, "  //");

@@ -33,6 +33,7 @@ typedef struct Lowerer {
   PtrVec layers;        /* IrNode* with OPF_LAYER                           */
   PtrVec bound_names;   /* const char*: candidate layer names, per layer    */
   Value poison;
+  const Program *prog;
 } Lowerer;
 
 static Binding *lookup(Lowerer *L, const char *name) {
@@ -85,6 +86,13 @@ static Value *lower_ident(Lowerer *L, AstNode *n) {
              n->name, n->name);
     return &L->poison;
   }
+  for (const Stmt *s = L->prog->stmts; s; s = s->next)
+    if ((s->kind == ST_BIND || s->kind == ST_INPUT || s->kind == ST_LABEL) && s->name &&
+        !strcmp(s->name, n->name) && s->name_loc.off > n->loc.off) {
+      error_at(n->loc, "'%s' is used before it is defined", n->name);
+      note_at(s->name_loc, "'%s' is defined here, on a later line", n->name);
+      return &L->poison;
+    }
   const char *near = suggest_name(L, n->name);
   if (near)
     error_at(n->loc, "undefined name '%s'; did you mean '%s'?", n->name, near);
@@ -94,12 +102,14 @@ static Value *lower_ident(Lowerer *L, AstNode *n) {
 }
 
 /* Could this argument be a tensor input (rather than an op argument)? */
-static bool is_tensor_arg(Lowerer *L, const Arg *a) {
+static bool is_tensor_arg(const Arg *a) {
   if (a->key)
     return false;
   if (a->value->kind == ND_CALL)
     return true;
-  return a->value->kind == ND_IDENT && lookup(L, a->value->name) != NULL;
+  /* A name that is not a bound value is still taken as an input, so an
+   * undefined one is reported as such (concat has no positional options). */
+  return a->value->kind == ND_IDENT;
 }
 
 static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
@@ -123,7 +133,9 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
   int nin = 0;
   if (info->ninputs >= 0) {
     for (; nin < info->ninputs; nin++) {
-      if (nin >= n->nargs || n->args[nin].key) {
+      bool no_tensor = nin == 0 && !n->piped && nin < n->nargs &&
+                       n->args[0].value->kind != ND_IDENT && n->args[0].value->kind != ND_CALL;
+      if (nin >= n->nargs || n->args[nin].key || no_tensor) {  /* linear(3): no x */
         if (nin == 0)
           error_at(n->loc, "%s needs an input: write `x |> %s%s` or %s(x%s)", info->name,
                    info->name, n->nargs ? "(...)" : "", info->name, n->nargs ? ", ..." : "");
@@ -139,7 +151,7 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
       }
     }
   } else {
-    while (nin < n->nargs && is_tensor_arg(L, &n->args[nin]))
+    while (nin < n->nargs && is_tensor_arg(&n->args[nin]))
       nin++;
     if (nin < 2) {
       error_at(n->loc, "%s needs two or more inputs, got %d", info->name, nin);
@@ -157,12 +169,35 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
     in[i] = lower_expr(L, n->args[i].value, NULL);
     poisoned |= in[i] == &L->poison;
   }
+  /* A label may only be a loss's target, and a loss only feeds `loss`:
+   * checked here, where each input's own place in the source is known. */
+  for (int i = 0; i < nin; i++) {
+    const Value *v = in[i];
+    const AstNode *a = n->args[i].value;
+    if (v == &L->poison)
+      continue;
+    if (v->is_label && !((info->flags & OPF_LOSS) && i == nin - 1)) {
+      if (info->flags & OPF_LOSS)
+        error_at(a->loc, "%s: label %s must be the loss's target, its last argument",
+                 info->name, describe_node(a));
+      else
+        error_at(a->loc, "label %s can only be the target of a loss, not an input of %s",
+                 describe_node(a), info->name);
+      poisoned = true;
+    } else if (v->def && (op_table[v->def->op]->flags & OPF_LOSS)) {
+      error_at(a->loc, "%s: input %s is a loss; a loss value can only be used in a `loss` "
+               "line", info->name, describe_node(a));
+      poisoned = true;
+    }
+  }
 
   if (info->flags & OPF_LOSS) {
     for (int i = nin; i < n->nargs; i++)
       if (n->args[i].key && !strcmp(n->args[i].key, "weight")) {
+        StrBuf w = {0};
+        print_ast_expr(&w, n->args[i].value);
         error_at(n->args[i].key_loc, "a loss weight goes after the loss: `loss %s(...), "
-                 "weight=%s`", info->name, describe_node(n->args[i].value));
+                 "weight=%s`", info->name, w.data);
         return &L->poison;
       }
   }
@@ -218,6 +253,16 @@ static void name_layers(Lowerer *L) {
       for (int j = 0; j < taken.len && !clash; j++)
         if (!strcmp(((IrNode *)taken.data[j])->layer_name, want))
           clash = taken.data[j];
+      if (clash && pass == 2) {
+        /* The automatic name is taken by a name the user chose: number on. */
+        for (int k = 1; clash; k++) {
+          want = arena_printf("%s_%d", auto_name, k);
+          clash = NULL;
+          for (int j = 0; j < taken.len && !clash; j++)
+            if (!strcmp(((IrNode *)taken.data[j])->layer_name, want))
+              clash = taken.data[j];
+        }
+      }
       if (clash && pass == 1) {
         warn_at(n->loc, "layer name '%s' is already used by the %s at line %d; this %s is "
                 "named '%s' (add name=\"...\" to choose)", want, op_table[clash->op]->name,
@@ -238,19 +283,6 @@ static void name_layers(Lowerer *L) {
   }
 }
 
-static bool is_c_reserved(const char *s) {
-  static const char *const words[] = {
-      "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-      "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-      "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
-      "typedef", "union", "unsigned", "void", "volatile", "while", "bool", "true", "false",
-      "main", "errno", "stdin", "stdout", "stderr", "assert", "NULL", "nnrt", "FILE", NULL};
-  for (int i = 0; words[i]; i++)
-    if (!strcmp(s, words[i]))
-      return true;
-  return s[0] == '_' || strlen(s) > 48;
-}
-
 static void lower_decl(Lowerer *L, const Stmt *s) {
   Binding *old = lookup(L, s->name);
   if (old && old->declared) {
@@ -267,8 +299,13 @@ static void lower_decl(Lowerer *L, const Stmt *s) {
   Type t = {0};
   if (!strcmp(s->type_word, "f32")) {
     t = type_f32(s->rank, s->dims);
-    if (type_numel(&t) > MAX_ELEMS || (s->rank > 1 && type_numel(&t) / s->dims[0] >
-                                                            MAX_ELEMS / s->dims[0] + 1)) {
+    int64_t numel = 1;
+    bool too_large = false;
+    for (int i = 0; i < s->rank && !too_large; i++) {
+      too_large = numel > MAX_ELEMS / s->dims[i];  /* dims are >= 1 (parse.c) */
+      numel *= too_large ? 1 : s->dims[i];
+    }
+    if (too_large) {
       error_at(s->type_loc, "%s is too large: at most %lld elements per sample", type_str(&t),
                MAX_ELEMS);
       bind(L, s->name, &L->poison, s->name_loc, true);
@@ -313,10 +350,10 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
       note_at(g->name_loc, "the model is declared here");
       return;
     }
-    if (is_c_reserved(s->name)) {
+    if (c_name_reserved(s->name)) {
       error_at(s->name_loc, "'%s' cannot name a model: the generated C uses the name as a "
-               "prefix and a type, so it must not be a C keyword or a standard name, start "
-               "with '_' or exceed 48 characters", s->name);
+               "prefix and a type, so it must not be a C keyword or a C library name, end in "
+               "'_t', start with '_' or 'nnrt', or exceed 48 characters", s->name);
       return;
     }
     g->name = s->name;
@@ -329,7 +366,8 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
   case ST_BIND: {
     Binding *old = lookup(L, s->name);
     if (old && old->declared) {
-      error_at(s->name_loc, "cannot rebind '%s': it is declared as an %s", s->name,
+      error_at(s->name_loc, "cannot rebind '%s': it is declared as an %s; give the result "
+               "a new name", s->name,
                old->value != &L->poison && old->value->is_label ? "label" : "input");
       note_at(old->loc, "declared here");
       return;
@@ -395,6 +433,7 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
 
 Graph *lower(Program *prog) {
   Lowerer L = {0};
+  L.prog = prog;
   L.g = graph_new(prog->file);
   L.poison.ty.kind = T_ERROR;
   L.poison.id = -1;
@@ -407,6 +446,8 @@ Graph *lower(Program *prog) {
   if (!g->name && !(prog->stmts && prog->stmts->kind == ST_MODEL))
     error_at(prog->stmts ? prog->stmts->loc : start,
              "missing `model NAME`: every .nn file starts by naming its model");
+  if (g->name)
+    start = g->name_loc;  /* what the model lacks is reported at its name */
   if (!g->inputs.len && diag_error_count() == 0)
     error_at(start, "the model has no input: declare one, as in `input image : f32[784]`");
   if (!g->outputs.len && diag_error_count() == 0)

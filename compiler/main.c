@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
   diag_init(stderr);
   atexit(diag_flush);
   Options opt = {0};
-  const char *path = NULL, *out_path = NULL, *emit = NULL, *dtype = "f32";
+  const char *path = NULL, *out_path = NULL, *emit = NULL, *dtype = "f32", *header = NULL;
   static const char *const flags[] = {"-o", "--header", "--emit", "--print-after",
                                       "--print-locs", "--list-passes", "-O0", "-O2",
                                       "--dtype", "--help", "--version"};
@@ -138,7 +138,7 @@ int main(int argc, char **argv) {
     } else if ((v = flag_value(argc, argv, &i, "-o"))) {
       out_path = v;
     } else if ((v = flag_value(argc, argv, &i, "--header"))) {
-      (void)v;
+      header = v;
     } else if ((v = flag_value(argc, argv, &i, "--emit"))) {
       emit = v;
     } else if ((v = flag_value(argc, argv, &i, "--print-after"))) {
@@ -173,11 +173,11 @@ int main(int argc, char **argv) {
       k++;
     if (k == NEMIT) {
       const char *near = closest_word(emit, emit_kinds, NEMIT);
-      error_plain("unknown --emit=%s%s; expected ast, ir, params or summary", emit,
+      error_plain("unknown --emit=%s%s; expected ast, ir, params, summary or c", emit,
                   near ? arena_printf(" (did you mean '%s'?)", near) : "");
       return 1;
     }
-    if (k >= 4) {
+    if (k >= 4 && strcmp(emit, "c")) {
       error_plain("--emit=%s is not available yet in nncc %s", emit, NNCC_VERSION);
       return 1;
     }
@@ -201,16 +201,38 @@ int main(int argc, char **argv) {
     return 1;
   Program *prog = NULL;
   Graph *g = compile_source(&file, &opt, &prog);
-  if (!g)
+  if (!g) {
+    free((void *)file.text);  /* diagnostics hold their own copy of the lines */
     return 1;
+  }
 
-  if (!emit) {
-    if (out_path) {
-      error_plain("cannot write '%s': C emission is not implemented yet in nncc %s "
-                  "(the model checks; try --emit=ir)", out_path, NNCC_VERSION);
-      return 1;
-    }
+  if (!emit && !out_path) {  /* check only */
+    free((void *)file.text);
     return 0;
+  }
+  if (!emit || !strcmp(emit, "c")) {
+    EmitOptions eo = {0};
+    eo.f64 = !strcmp(dtype, "f64");
+    eo.c_path = out_path ? out_path : "-";
+    if (header) {
+      eo.h_path = header;
+    } else if (out_path) {
+      size_t n = strlen(out_path);
+      eo.h_path = n > 2 && !strcmp(out_path + n - 2, ".c")
+                      ? arena_printf("%.*s.h", (int)(n - 2), out_path)
+                      : arena_printf("%s.h", out_path);
+    }
+    const char *h = eo.h_path ? eo.h_path : arena_printf("%s.h", g->name);
+    const char *slash = strrchr(h, '/');
+    eo.h_include = slash ? slash + 1 : h;
+    StrBuf cmd = {0};
+    sb_printf(&cmd, "nncc");
+    for (int i = 1; i < argc; i++)
+      sb_printf(&cmd, " %s", argv[i]);
+    eo.command_line = cmd.data;
+    bool ok = emit_c(g, &eo);
+    free((void *)file.text);
+    return ok ? 0 : 1;
   }
   FILE *out = stdout;
   if (out_path && !(out = fopen(out_path, "w"))) {

@@ -1,12 +1,13 @@
 /*
  * nncc.h - the one internal header of the nncc compiler.
  *
- * The pipeline (see main.c and passes.c):
+ * The pipeline (see driver.c and pass.c):
  *
  *   tokenize -> parse (AST) -> lower (graph IR) -> infer-shapes -> assign-params
  *            -> check-train -> verify -> (later: autodiff, fuse, plan, emit)
  *
- * Each source file has a section here listing what it exports.  Anything not
+ * Each source file has a section here listing what it exports; pass.c holds
+ * the pass registry.  Anything not
  * declared here is static to its file.  All compiler memory comes from one
  * arena (util.c) that is released in one call, so the front end can run many
  * times in one process (the fuzzer does).
@@ -102,6 +103,8 @@ typedef struct Token {
   double num;         /* TK_NUMBER: value                                  */
   bool is_int;        /* TK_NUMBER: written without '.' or exponent        */
   bool int_overflow;  /* TK_NUMBER: an integer too large for int64         */
+  bool bad;           /* the lexer reported an error in or beside it: the
+                         parser drops its statement without further errors */
   struct Token *next;
 } Token;
 
@@ -297,6 +300,10 @@ typedef struct Param {
   int64_t offset;     /* floats into the params (or buffers) array         */
   bool trainable;
   IrNode *layer;
+  /* How create() fills it: an initializer word (he_uniform, zeros, ones...)
+   * and its argument (std of normal, a of uniform). */
+  const char *init;
+  double init_arg;
 } Param;
 
 #define MAX_IN 8
@@ -369,6 +376,7 @@ typedef struct Graph {
 Graph *graph_new(const SrcFile *file);
 IrNode *graph_add_node(Graph *g, int op, SrcLoc loc, Value **in, int nin);
 void print_ir(FILE *out, const Graph *g, bool with_locs);
+const char *ir_node_str(const IrNode *n);   /* one node, as print_ir shows it */
 void print_params(FILE *out, const Graph *g);
 void print_summary(FILE *out, const Graph *g);
 
@@ -388,6 +396,8 @@ enum {
                                be a label (the target)                       */
   OPF_INTERNAL = 1 << 2,    /* not callable from .nn (input, label)         */
   OPF_ELEMENTWISE = 1 << 3, /* output shape = input shape, per element      */
+  OPF_TRAIN_DIFFERS = 1 << 4, /* its kernel differs in training (batchnorm,
+                                 dropout); others share one kernel            */
 };
 
 /* Checks inputs and attributes, sets n->out->ty; reports errors at n->loc.
@@ -395,6 +405,10 @@ enum {
 typedef bool (*ShapeFn)(IrNode *n);
 /* Declares the node's parameters and buffers with add_param (layers only). */
 typedef void (*ParamsFn)(Graph *g, IrNode *n);
+typedef struct Emitter Emitter;
+/* Writes the node's kernel (emit_c.c's k_* helpers); e->training says
+ * whether it is the training or the inference forward pass. */
+typedef void (*EmitFn)(Emitter *e, const IrNode *n);
 
 /* Everything about one op, defined beside its code in ops/<family>.c as
  * `const OpInfo op_<name>`.  Passes look ops up here; none switches on kinds. */
@@ -405,6 +419,7 @@ struct OpInfo {
   const ArgSpec *args;      /* the op's own arguments, after the inputs     */
   ShapeFn shape;
   ParamsFn params;          /* layers only                                  */
+  EmitFn emit;              /* forward kernel                               */
   const char *summary;      /* one line, for --help and docs                */
 };
 
@@ -417,13 +432,17 @@ const Attr *attr_get(const IrNode *n, const char *name);
 int64_t attr_int(const IrNode *n, const char *name);
 double attr_num(const IrNode *n, const char *name);
 Param *add_param(Graph *g, IrNode *n, const char *role, bool trainable, int rank,
-                 const int64_t *dims);
+                 const int64_t *dims, const char *init, double init_arg);
+/* add_param for a weight initialised by the node's init= argument. */
+Param *add_weight(Graph *g, IrNode *n, int rank, const int64_t *dims);
 /* Reports "<op> expects a rank-R input, got T" unless input i has rank r. */
 bool expect_rank(IrNode *n, int i, int rank, const char *hint);
 /* Sets the output to f32[dims]; reports sizes that overflow. */
 bool set_out(IrNode *n, int rank, const int64_t *dims);
 bool elementwise_shape(IrNode *n);          /* out = in[0]                 */
 void conv_pads(const IrNode *n, int64_t pads[4]);  /* conv.c: [t, l, b, r] */
+/* A kernel y[i] = f(x[i]) over the whole batch; expr reads the input as v. */
+void emit_map(Emitter *e, const IrNode *n, const char *expr);
 void pool_stride(const IrNode *n, int64_t stride[2]);
 
 /* --------------------------------------------------------------- lower.c */
@@ -450,6 +469,56 @@ bool infer_shapes(Graph *g);    /* shape.c   */
 bool assign_params(Graph *g);   /* params.c  */
 bool check_train(Graph *g);     /* train.c   */
 bool verify_ir(Graph *g);       /* verify.c  */
+
+/* -------------------------------------------------------------- emit_c.c */
+
+struct Emitter {
+  const Graph *g;
+  bool f64;                 /* --dtype f64                                  */
+  const char *T;            /* "float" or "double"                          */
+  bool training;            /* emitting the training forward pass           */
+  int64_t *offset;          /* per value id: per-sample arena offset, or -1 */
+  int64_t arena_per_sample; /* floats per sample in the arena               */
+  int64_t arena_fixed;      /* floats not scaled by the batch (scratch)     */
+  StrBuf kernels;           /* the static kernel functions                  */
+  StrBuf body;              /* the calls of the function being written      */
+  /* the kernel being written (k_begin .. k_end) */
+  StrBuf ksig, kargs, kbody;
+  const IrNode *knode;
+  int indent;
+  int nkernels;
+  const char **calls;       /* per value id: the call of its kernel          */
+};
+
+/* Writing one kernel: k_begin, then its pointer arguments, then its body
+ * lines ("{" at the end of a line indents, "}" at the start dedents), then
+ * k_end, which writes the function and its call. */
+void k_begin(Emitter *e, const IrNode *n, const char *what);
+void k_in(Emitter *e, const char *name, int input);      /* const T *name  */
+void k_out(Emitter *e, const char *name);                /* T *name        */
+void k_param(Emitter *e, const char *name, const Param *p, bool writable);
+/* Scratch floats for this kernel: per_sample * batch + fixed, planned. */
+void k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed);
+void k_rng(Emitter *e);                                  /* nnrt_rng *rng  */
+void k_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void k_end(Emitter *e);
+const char *lit(const Emitter *e, double v);   /* 0.5f, or 0.5 for f64    */
+const char *mathfn(const Emitter *e, const char *name);  /* expf / exp     */
+const char *gemm_fn(const Emitter *e);         /* nnrt_sgemm / nnrt_dgemm */
+
+typedef struct EmitOptions {
+  const char *c_path;       /* the .c file                                  */
+  const char *h_path;       /* the header                                   */
+  const char *h_include;    /* how the .c includes the header               */
+  bool f64;
+  const char *command_line; /* recorded in the header comment               */
+} EmitOptions;
+
+/* Writes both files (each through a temporary file and a rename); on
+ * failure reports an error and leaves no file behind. */
+bool emit_c(const Graph *g, const EmitOptions *opt);
+/* Would this name break the C as a model name (a keyword, a libc name...)? */
+bool c_name_reserved(const char *s);
 
 /* -------------------------------------------------------------- driver.c */
 

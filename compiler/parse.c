@@ -17,6 +17,7 @@ typedef struct Parser {
   const SrcFile *file;
   Token *tok;
   jmp_buf *recover;     /* where a syntax error goes                         */
+  Token *stmt_start;    /* first token of the statement (or block line)      */
 } Parser;
 
 static const char *const stmt_words[] = {"model", "input",  "label", "output",
@@ -25,13 +26,27 @@ static const char *const stmt_words[] = {"model", "input",  "label", "output",
 static _Noreturn void fail(Parser *p, SrcLoc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Did the lexer report an error in this statement, up to and including
+ * `upto`?  Then that error explains it: the parser adds none of its own and
+ * drops the statement, so a bad number or character does not cascade. */
+static bool lexer_failed(const Parser *p, const Token *upto) {
+  for (const Token *t = p->stmt_start; t; t = t->next) {
+    if (t->bad)
+      return true;
+    if (t == upto || t->kind == TK_EOF)
+      break;
+  }
+  return false;
+}
+
 static void fail(Parser *p, SrcLoc loc, const char *fmt, ...) {
   StrBuf sb = {0};
   va_list ap;
   va_start(ap, fmt);
   sb_vprintf(&sb, fmt, ap);
   va_end(ap);
-  error_at(loc, "%s", sb.data);
+  if (!lexer_failed(p, p->tok))
+    error_at(loc, "%s", sb.data);
   longjmp(*p->recover, 1);
 }
 
@@ -76,8 +91,8 @@ static AstNode *new_node(NodeKind kind, Token *tok) {
 static AstNode *expr(Parser *p);
 
 /* args = (arg ("," arg)*)? ","?      arg = IDENT "=" expr | expr
- * Stops before `close`. */
-static void args(Parser *p, const char *close, Arg **out, int *nout) {
+ * Stops before `close`, which matches `open`. */
+static void args(Parser *p, const Token *open, const char *close, Arg **out, int *nout) {
   PtrVec v = {0};
   while (!is_punct(p->tok, close)) {
     Arg *a = arena_alloc(sizeof(Arg));
@@ -95,8 +110,16 @@ static void args(Parser *p, const char *close, Arg **out, int *nout) {
       break;
     p->tok = p->tok->next;
   }
-  if (!is_punct(p->tok, close))
+  if (!is_punct(p->tok, close)) {
+    /* Left open to the end of the line: show the bracket it should match. */
+    if (!lexer_failed(p, p->tok) && (p->tok->kind == TK_NEWLINE || p->tok->kind == TK_EOF ||
+                                     p->tok->loc.line != open->loc.line)) {
+      error_at(p->tok->loc, "expected ',' or '%s', got %s", close, describe(p->tok));
+      note_at(open->loc, "to match this '%s'", open->text);
+      longjmp(*p->recover, 1);
+    }
     fail(p, p->tok->loc, "expected ',' or '%s', got %s", close, describe(p->tok));
+  }
   *nout = v.len;
   *out = arena_alloc(sizeof(Arg) * (size_t)(v.len ? v.len : 1));
   for (int i = 0; i < v.len; i++)
@@ -140,7 +163,7 @@ static AstNode *primary(Parser *p) {
   if (is_punct(t, "[")) {
     p->tok = t->next;
     AstNode *n = new_node(ND_LIST, t);
-    args(p, "]", &n->args, &n->nargs);
+    args(p, t, "]", &n->args, &n->nargs);
     for (int i = 0; i < n->nargs; i++)
       if (n->args[i].key)
         fail(p, n->args[i].key_loc, "a list holds values, not 'key=value' pairs");
@@ -160,7 +183,7 @@ static AstNode *primary(Parser *p) {
       AstNode *n = new_node(ND_CALL, t);
       n->name = t->text;
       p->tok = p->tok->next;
-      args(p, ")", &n->args, &n->nargs);
+      args(p, t->next, ")", &n->args, &n->nargs);
       p->tok = p->tok->next;
       return n;
     }
@@ -182,6 +205,13 @@ static AstNode *expr(Parser *p) {
     if (!is_punct(t, "|>"))
       return lhs;
     Token *op = t->next;
+    if (op->kind == TK_NEWLINE && op->next->kind == TK_IDENT && op->next->loc.col > 1) {
+      /* `x |>` then an indented `relu`: say where the pipe goes, read on. */
+      if (!lexer_failed(p, op))
+        error_at(t->loc, "'|>' cannot end a line; start the continued line with it, as in "
+                         "`  |> %s`", op->next->text);
+      op = op->next;
+    }
     if (op->kind != TK_IDENT)
       fail(p, op->loc, "expected an op name after '|>', got %s", describe(op));
     p->tok = op->next;
@@ -192,7 +222,7 @@ static AstNode *expr(Parser *p) {
     int nrest = 0;
     if (is_punct(p->tok, "(")) {
       p->tok = p->tok->next;
-      args(p, ")", &rest, &nrest);
+      args(p, op->next, ")", &rest, &nrest);
       p->tok = p->tok->next;
     } else {
       call->bare = true;
@@ -207,6 +237,8 @@ static AstNode *expr(Parser *p) {
 }
 
 static void end_of_statement(Parser *p, const char *what) {
+  if (lexer_failed(p, p->tok))
+    longjmp(*p->recover, 1);  /* parsed, but on a bad token: drop it quietly */
   if (p->tok->kind == TK_NEWLINE || p->tok->kind == TK_EOF || is_punct(p->tok, ";")) {
     if (p->tok->kind != TK_EOF)
       p->tok = p->tok->next;
@@ -231,7 +263,7 @@ static void type(Parser *p, Stmt *s) {
   for (;;) {
     AstNode *d = primary(p);
     if (d->kind != ND_NUM)
-      fail(p, d->loc, "a dimension must be a positive integer");
+      fail(p, d->loc, "a dimension must be a positive integer, got %s", describe(d->tok));
     if (s->rank == MAX_RANK)
       fail(p, d->loc, "too many dimensions: at most %d per sample", MAX_RANK);
     if (!d->is_int)
@@ -269,11 +301,18 @@ static BlockLine *block_line(Parser *p) {
   l->loc = word->loc;
   l->word = word->text;
   PtrVec v = {0};
+  if (is_punct(p->tok, "=") && !lexer_failed(p, p->tok)) {
+    /* `batch = 128`: say so, then read the line as if the '=' were not there. */
+    const Token *v = p->tok->next;
+    error_at(p->tok->loc, "a setting's value follows its name without '=': write `%s %s`",
+             word->text, v->kind == TK_NUMBER || v->kind == TK_IDENT ? v->text : "...");
+    p->tok = p->tok->next;
+  }
   if (is_punct(p->tok, "(")) {
     p->tok = p->tok->next;
     Arg *a;
     int n;
-    args(p, ")", &a, &n);
+    args(p, word->next, ")", &a, &n);
     p->tok = p->tok->next;
     for (int i = 0; i < n; i++)
       vec_push(&v, &a[i]);
@@ -298,9 +337,15 @@ static BlockLine *block_line(Parser *p) {
   return l;
 }
 
-/* block = ("train" | "test") "{" (blockline? NEWLINE)* "}" */
-static void block(Parser *p, Stmt *s) {
+/* block = ("train" | "test") "{" (blockline? NEWLINE)* "}"
+ * Returns false when the block is left open (reported): it then ends before
+ * the end of the file or the next statement, which is parsed as usual. */
+static bool block(Parser *p, Stmt *s) {
   Token *open = p->tok;
+  if (open->kind == TK_NEWLINE && is_punct(open->next, "{")) {
+    error_at(open->next->loc, "put '{' on the same line as '%s'", s->name);
+    p->tok = open = open->next;
+  }
   expect(p, "{", arena_printf("after '%s'", s->name));
   BlockLine head = {0}, *cur = &head;
   jmp_buf *outer = p->recover;
@@ -312,22 +357,35 @@ static void block(Parser *p, Stmt *s) {
       p->tok = p->tok->next;
       break;
     }
-    if (p->tok->kind == TK_EOF) {
-      p->recover = outer;
-      error_at(open->loc, "unterminated '%s' block: expected '}' before the end of the file",
-               s->name);
-      note_at(s->loc, "the block starts here");
-      longjmp(*p->recover, 1);
+    /* No setting is named like a statement, and a statement starting at
+     * column 1 with `name =` is not a setting either: the '}' is missing. */
+    Token *t = p->tok;
+    bool stmt_next = t->kind == TK_IDENT && t->loc.col == 1 && is_punct(t->next, "=");
+    for (int i = 0; i < 7; i++)
+      stmt_next |= is_word(t, stmt_words[i]);
+    if (t->kind == TK_EOF || stmt_next) {
+      error_at(open->loc, "unterminated '%s' block: expected '}' before %s", s->name,
+               t->kind == TK_EOF ? "the end of the file"
+                                 : arena_printf("'%s' on line %d", t->text, t->loc.line));
+      s->lines = head.next;
+      p->stmt_start = p->tok;
+      return false;
     }
     p->recover = &here;
+    p->stmt_start = p->tok;
     if (setjmp(here) == 0) {
-      cur = cur->next = block_line(p);
+      BlockLine *l = block_line(p);
+      if (lexer_failed(p, p->tok))
+        longjmp(here, 1);  /* the lexer's error explains this line */
+      cur = cur->next = l;
     } else {
       skip_line(p);
     }
     p->recover = outer;
   }
   s->lines = head.next;
+  p->stmt_start = p->tok;
+  return true;
 }
 
 static Stmt *new_stmt(StmtKind kind, Token *tok) {
@@ -417,8 +475,8 @@ static Stmt *stmt(Parser *p) {
     Stmt *s = new_stmt(ST_BLOCK, t);
     s->name = t->text;
     p->tok = t->next;
-    block(p, s);
-    end_of_statement(p, "the block");
+    if (block(p, s))
+      end_of_statement(p, "the block");
     return s;
   }
   if (t->kind == TK_IDENT) {
@@ -448,6 +506,7 @@ Program *parse(const SrcFile *file, Token *tok) {
       continue;
     }
     Token *start = p.tok;
+    p.stmt_start = start;
     if (setjmp(recover) == 0) {
       cur = cur->next = stmt(&p);
     } else {
@@ -459,6 +518,9 @@ Program *parse(const SrcFile *file, Token *tok) {
       else if ((is_word(start, "input") || is_word(start, "label")) &&
                start->next->kind == TK_IDENT)
         name = start->next;
+      else if (start->kind == TK_IDENT && start->next->kind == TK_IDENT &&
+               is_punct(start->next->next, ":"))
+        name = start->next;  /* a misspelt declaration: `inptu x : f32[4]` */
       if (name) {
         Stmt *s = new_stmt(name == start ? ST_BIND : is_word(start, "input") ? ST_INPUT
                                                                               : ST_LABEL,

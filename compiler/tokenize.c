@@ -18,6 +18,8 @@ typedef struct Lexer {
   int line;
   const char *line_start;
   int depth;            /* ( and [ nesting: newlines inside are ignored     */
+  int bad_line;         /* a bad character began this line: mark the next
+                           token on it bad (see Token.bad)                  */
   Token head, *cur;
 } Lexer;
 
@@ -36,6 +38,10 @@ static Token *push(Lexer *lx, TokenKind kind, const char *start, int len) {
   t->kind = kind;
   t->loc = loc_here(lx, start, len);
   t->text = arena_strndup(start, (size_t)len);
+  if (lx->bad_line == lx->line && kind != TK_NEWLINE && kind != TK_EOF) {
+    t->bad = true;
+    lx->bad_line = 0;
+  }
   lx->cur = lx->cur->next = t;
   return t;
 }
@@ -145,6 +151,7 @@ static void read_number(Lexer *lx) {
   lx->p = q;
   if (!ok) {
     error_at(t->loc, "invalid number '%s'", t->text);
+    t->bad = true;
     t->num = 0;
     t->is_int = true;
     return;
@@ -161,8 +168,10 @@ static void read_number(Lexer *lx) {
     }
   } else {
     t->num = strtod(t->text, NULL);
-    if (errno == ERANGE && isinf(t->num))
+    if (errno == ERANGE && isinf(t->num)) {
       error_at(t->loc, "number '%s' is too large", t->text);
+      t->bad = true;
+    }
   }
 }
 
@@ -173,6 +182,7 @@ static void read_string(Lexer *lx) {
   if (*q != '"') {
     Token *t = push(lx, TK_STRING, start, (int)(q - start));
     error_at(t->loc, "unterminated string: expected '\"' before the end of the line");
+    t->bad = true;
     t->text = "";
     lx->p = q;
     return;
@@ -193,7 +203,17 @@ static bool starts_statement(const char *p) {
   bool space = *p == ' ' || *p == '\t';
   while (*p == ' ' || *p == '\t')
     p++;
-  return (*p == '=' && p[1] != '=') || *p == '{' || (space && is_ident_start(*p));
+  if (!((*p == '=' && p[1] != '=') || *p == '{' || (space && is_ident_start(*p))))
+    return false;
+  /* `kernel=3)` closes a bracket the line did not open: a continuation. */
+  int depth = 0;
+  for (; *p && *p != '\n' && *p != '#'; p++) {
+    if (*p == '(' || *p == '[')
+      depth++;
+    else if ((*p == ')' || *p == ']') && --depth < 0)
+      return false;
+  }
+  return true;
 }
 
 Token *tokenize(const SrcFile *file) {
@@ -237,9 +257,11 @@ Token *tokenize(const SrcFile *file) {
       while (is_ident_char(*q))
         q++;
       Token *t = push(&lx, TK_IDENT, lx.p, (int)(q - lx.p));
-      if (q - lx.p > 255)
+      if (q - lx.p > 255) {
         error_at(t->loc, "name is too long (%d characters; the limit is 255)",
                  (int)(q - lx.p));
+        t->bad = true;
+      }
       lx.p = q;
       continue;
     }
@@ -269,11 +291,28 @@ Token *tokenize(const SrcFile *file) {
     SrcLoc loc = loc_here(&lx, lx.p, n);
     if (c == '|')
       error_at(loc, "unexpected '|'; the pipe operator is '|>'");
+    else if (c == '+')
+      error_at(loc, "unexpected '+'; tensors are added with add(a, b)");
     else if (n > 1)
       error_at(loc, "unexpected character '%.*s'; names and operators are ASCII", n, lx.p);
     else
       error_at(loc, "unexpected character '%c'", c);
+    /* Its statement is dropped quietly: mark the token before it on this
+     * line, or else the next one. */
+    if (lx.cur != &lx.head && lx.cur->kind != TK_NEWLINE && lx.cur->loc.line == lx.line)
+      lx.cur->bad = true;
+    else
+      lx.bad_line = lx.line;
     lx.p += n;
+  }
+  /* "got end of file" points at the end of the last line, not at the empty
+   * line after its newline. */
+  if (lx.p > file->text && lx.p[-1] == '\n') {
+    lx.p--;
+    lx.line--;
+    lx.line_start = lx.p;
+    while (lx.line_start > file->text && lx.line_start[-1] != '\n')
+      lx.line_start--;
   }
   if (lx.cur->kind != TK_NEWLINE && lx.cur != &lx.head)
     push(&lx, TK_NEWLINE, lx.p, 0);

@@ -235,7 +235,9 @@ bool check_train(Graph *g) {
   int before = diag_error_count();
   check_train_block(g);
   check_test_block(g);
-  if (g->train_stmt && g->nlosses == 0)
+  /* As "no output" (lower.c): only in an otherwise clean model, since a
+   * `loss` line whose expression failed is missing from g->losses. */
+  if (g->train_stmt && g->nlosses == 0 && diag_error_count() == 0)
     error_at(g->train_stmt->loc, "a train block needs a loss to minimise: add a `loss` line, "
                                  "such as `loss softmax_cross_entropy(logits, target)`");
   return diag_error_count() == before;

@@ -103,7 +103,7 @@ void sb_printf(StrBuf *sb, const char *fmt, ...) {
 
 const char *fmt_double(double v) {
   char buf[64];
-  if (v == (double)(long long)v && v > -1e15 && v < 1e15) {
+  if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
     snprintf(buf, sizeof buf, "%lld", (long long)v);
     return arena_strdup(buf);
   }
@@ -116,33 +116,39 @@ const char *fmt_double(double v) {
 }
 
 static int edit_distance(const char *a, const char *b) {
+  /* Levenshtein plus adjacent transpositions ("inptu" -> "input" is one
+   * edit), the optimal-string-alignment distance. */
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64)
     return 1 << 20;
-  int row[65];
+  int prev2[65], prev[65], row[65];
   for (size_t j = 0; j <= lb; j++)
-    row[j] = (int)j;
+    prev[j] = (int)j;
   for (size_t i = 1; i <= la; i++) {
-    int diag = row[0];
     row[0] = (int)i;
     for (size_t j = 1; j <= lb; j++) {
-      int up = row[j];
       int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      int best = diag + cost;
-      if (row[j] + 1 < best)
-        best = row[j] + 1;
+      int best = prev[j - 1] + cost;
+      if (prev[j] + 1 < best)
+        best = prev[j] + 1;
       if (row[j - 1] + 1 < best)
         best = row[j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          prev2[j - 2] + 1 < best)
+        best = prev2[j - 2] + 1;
       row[j] = best;
-      diag = up;
     }
+    memcpy(prev2, prev, sizeof prev);
+    memcpy(prev, row, sizeof row);
   }
-  return row[lb];
+  return prev[lb];
 }
 
 const char *closest_word(const char *word, const char *const *cands, int n) {
   const char *best = NULL;
   int best_d = 1 << 20;
+  if (!word[0])
+    return NULL;  /* nothing was typed: no typo to correct */
   for (int i = 0; i < n; i++) {
     if (!cands[i])
       continue;

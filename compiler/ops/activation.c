@@ -3,16 +3,23 @@
 
 static const ArgSpec no_args[] = {{0}};
 
+static void emit_relu(Emitter *e, const IrNode *n) { emit_map(e, n, "v > 0 ? v : 0"); }
+
 const OpInfo op_relu = {
     .name = "relu",
     .ninputs = 1,
     .flags = OPF_ELEMENTWISE,
     .args = no_args,
     .shape = elementwise_shape,
+    .emit = emit_relu,
     .summary = "max(x, 0)",
 };
 
 static const ArgSpec leaky_relu_args[] = {{"slope", ARG_NUM, .def = 0.01}, {0}};
+
+static void emit_leaky_relu(Emitter *e, const IrNode *n) {
+  emit_map(e, n, arena_printf("v > 0 ? v : %s * v", lit(e, attr_num(n, "slope"))));
+}
 
 const OpInfo op_leaky_relu = {
     .name = "leaky_relu",
@@ -20,8 +27,15 @@ const OpInfo op_leaky_relu = {
     .flags = OPF_ELEMENTWISE,
     .args = leaky_relu_args,
     .shape = elementwise_shape,
+    .emit = emit_leaky_relu,
     .summary = "x if x > 0 else slope * x",
 };
+
+/* Stable both ways: exp of a negative number only. */
+static void emit_sigmoid(Emitter *e, const IrNode *n) {
+  const char *ex = mathfn(e, "exp");
+  emit_map(e, n, arena_printf("v >= 0 ? 1 / (1 + %s(-v)) : %s(v) / (1 + %s(v))", ex, ex, ex));
+}
 
 const OpInfo op_sigmoid = {
     .name = "sigmoid",
@@ -29,8 +43,13 @@ const OpInfo op_sigmoid = {
     .flags = OPF_ELEMENTWISE,
     .args = no_args,
     .shape = elementwise_shape,
+    .emit = emit_sigmoid,
     .summary = "1 / (1 + exp(-x))",
 };
+
+static void emit_tanh(Emitter *e, const IrNode *n) {
+  emit_map(e, n, arena_printf("%s(v)", mathfn(e, "tanh")));
+}
 
 const OpInfo op_tanh = {
     .name = "tanh",
@@ -38,6 +57,7 @@ const OpInfo op_tanh = {
     .flags = OPF_ELEMENTWISE,
     .args = no_args,
     .shape = elementwise_shape,
+    .emit = emit_tanh,
     .summary = "tanh(x)",
 };
 
@@ -59,11 +79,59 @@ static bool shape_softmax(IrNode *n) {
   return elementwise_shape(n);
 }
 
+/* Along one axis: the values are [outer, n, inner] per sample; subtract the
+ * maximum before exp, so no input overflows. */
+static void emit_softmax(Emitter *e, const IrNode *n) {
+  const Type *t = &n->in[0]->ty;
+  int axis = (int)attr_int(n, "axis");
+  if (axis < 0)
+    axis += t->rank;
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; i++)
+    outer *= t->dims[i];
+  for (int i = axis + 1; i < t->rank; i++)
+    inner *= t->dims[i];
+  bool log = n->op == OP_LOG_SOFTMAX;
+  k_begin(e, n, NULL);
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_line(e, "const int outer = %lld, n = %lld, inner = %lld;", (long long)outer,
+         (long long)t->dims[axis], (long long)inner);
+  k_line(e, "for (size_t o = 0; o < (size_t)batch * outer; o++) {");
+  k_line(e, "for (int i = 0; i < inner; i++) {");
+  k_line(e, "const %s *xs = x + o * n * inner + i;", e->T);
+  k_line(e, "%s *ys = y + o * n * inner + i;", e->T);
+  k_line(e, "%s max = xs[0];", e->T);
+  k_line(e, "for (int k = 1; k < n; k++) {");
+  k_line(e, "if (xs[k * inner] > max) {");
+  k_line(e, "max = xs[k * inner];");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "double sum = 0;");
+  k_line(e, "for (int k = 0; k < n; k++) {");
+  k_line(e, "sum += %s(xs[k * inner] - max);", mathfn(e, "exp"));
+  k_line(e, "}");
+  if (log) {
+    k_line(e, "%s lse = max + (%s)log(sum);", e->T, e->T);
+    k_line(e, "for (int k = 0; k < n; k++) {");
+    k_line(e, "ys[k * inner] = xs[k * inner] - lse;");
+  } else {
+    k_line(e, "%s inv = (%s)(1.0 / sum);", e->T, e->T);
+    k_line(e, "for (int k = 0; k < n; k++) {");
+    k_line(e, "ys[k * inner] = %s(xs[k * inner] - max) * inv;", mathfn(e, "exp"));
+  }
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
 const OpInfo op_softmax = {
     .name = "softmax",
     .ninputs = 1,
     .args = softmax_args,
     .shape = shape_softmax,
+    .emit = emit_softmax,
     .summary = "exp(x) / sum(exp(x)) along axis (default 0: features or channels)",
 };
 
@@ -72,5 +140,6 @@ const OpInfo op_log_softmax = {
     .ninputs = 1,
     .args = softmax_args,
     .shape = shape_softmax,
+    .emit = emit_softmax,
     .summary = "x - log(sum(exp(x))) along axis",
 };

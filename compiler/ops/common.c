@@ -40,7 +40,7 @@ int64_t attr_int(const IrNode *n, const char *name) { return (int64_t)attr_get(n
 double attr_num(const IrNode *n, const char *name) { return attr_get(n, name)->v[0]; }
 
 Param *add_param(Graph *g, IrNode *n, const char *role, bool trainable, int rank,
-                 const int64_t *dims) {
+                 const int64_t *dims, const char *init, double init_arg) {
   if (n->nparams == MAX_PARAMS_PER_OP)
     internal_error("too many parameters on %s", n->layer_name);
   Param *p = arena_alloc(sizeof(Param));
@@ -54,6 +54,8 @@ Param *add_param(Graph *g, IrNode *n, const char *role, bool trainable, int rank
   }
   p->trainable = trainable;
   p->layer = n;
+  p->init = init;
+  p->init_arg = init_arg;
   if (trainable) {
     p->offset = g->num_params;
     g->num_params += p->numel;
@@ -65,6 +67,12 @@ Param *add_param(Graph *g, IrNode *n, const char *role, bool trainable, int rank
   }
   n->params[n->nparams++] = p;
   return p;
+}
+
+Param *add_weight(Graph *g, IrNode *n, int rank, const int64_t *dims) {
+  const Attr *init = attr_get(n, "init");
+  double arg = init->sub && spec_count(init->call->args) ? init->sub[0].v[0] : 0;
+  return add_param(g, n, "weight", true, rank, dims, init->word, arg);
 }
 
 bool expect_rank(IrNode *n, int i, int rank, const char *hint) {
@@ -100,4 +108,16 @@ bool set_out(IrNode *n, int rank, const int64_t *dims) {
 bool elementwise_shape(IrNode *n) {
   const Type *t = &n->in[0]->ty;
   return set_out(n, t->rank, t->dims);
+}
+
+void emit_map(Emitter *e, const IrNode *n, const char *expr) {
+  k_begin(e, n, NULL);
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
+         (long long)type_numel(&n->out->ty));
+  k_line(e, "%s v = x[i];", e->T);
+  k_line(e, "y[i] = %s;", expr);
+  k_line(e, "}");
+  k_end(e);
 }

@@ -85,7 +85,9 @@ static bool shape_conv2d(IrNode *n) {
     if (!out[i + 1])
       return false;
   }
-  if (f * (c / groups) * (int64_t)k->v[0] * (int64_t)k->v[1] > MAX_PARAMS) {
+  /* Each factor is below 2^31 and the window fits the padded input, but
+   * their product may not fit: divide instead of multiplying. */
+  if ((double)f * (double)(c / groups) * k->v[0] * k->v[1] > (double)MAX_PARAMS) {
     error_at(n->loc, "conv2d: the weight is too large");
     return false;
   }
@@ -97,9 +99,80 @@ static void params_conv2d(Graph *g, IrNode *n) {
   const Attr *k = attr_get(n, "kernel");
   int64_t w[4] = {attr_int(n, "filters"), n->in[0]->ty.dims[0] / attr_int(n, "groups"),
                   (int64_t)k->v[0], (int64_t)k->v[1]};
-  add_param(g, n, "weight", true, 4, w);
+  add_weight(g, n, 4, w);
   if (attr_num(n, "bias"))
-    add_param(g, n, "bias", true, 1, w);
+    add_param(g, n, "bias", true, 1, w, "zeros", 0);
+}
+
+/* Per sample and group: im2col into scratch (skipped for 1x1, stride 1,
+ * unpadded), then one GEMM W_g[F/G, K] x col[K, Ho*Wo], K = C/G*kh*kw. */
+static void emit_conv2d(Emitter *e, const IrNode *n) {
+  const Type *t = &n->in[0]->ty, *o = &n->out->ty;
+  const Attr *k = attr_get(n, "kernel"), *s = attr_get(n, "stride"), *d = attr_get(n, "dilation");
+  int64_t pads[4], groups = attr_int(n, "groups");
+  conv_pads(n, pads);
+  int64_t cg = t->dims[0] / groups, fg = o->dims[0] / groups;
+  int64_t kk = cg * (int64_t)k->v[0] * (int64_t)k->v[1], hw = o->dims[1] * o->dims[2];
+  bool direct = k->v[0] == 1 && k->v[1] == 1 && s->v[0] == 1 && s->v[1] == 1 &&
+                pads[0] == 0 && pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
+  bool bias = n->nparams > 1;
+  k_begin(e, n, direct ? "1x1 convolution: one GEMM per sample and group" : "im2col + GEMM");
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_param(e, "w", n->params[0], false);
+  if (bias)
+    k_param(e, "b", n->params[1], false);
+  if (!direct)
+    k_scratch(e, "col", 0, kk * hw);
+  k_line(e, "const int C = %lld, H = %lld, W = %lld, F = %lld, Ho = %lld, Wo = %lld;",
+         (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
+         (long long)o->dims[0], (long long)o->dims[1], (long long)o->dims[2]);
+  k_line(e, "const int G = %lld, Cg = %lld, Fg = %lld, K = %lld;", (long long)groups,
+         (long long)cg, (long long)fg, (long long)kk);
+  if (!direct)
+    k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PT = %lld, PL = %lld, "
+              "DH = %lld, DW = %lld;",
+           (long long)k->v[0], (long long)k->v[1], (long long)s->v[0], (long long)s->v[1],
+           (long long)pads[0], (long long)pads[1], (long long)d->v[0], (long long)d->v[1]);
+  k_line(e, "(void)H;");
+  k_line(e, "(void)W;");
+  k_line(e, "for (int s = 0; s < batch; s++) {");
+  k_line(e, "const %s *xs = x + (size_t)s * C * H * W;", e->T);
+  k_line(e, "%s *ys = y + (size_t)s * F * Ho * Wo;", e->T);
+  k_line(e, "for (int g = 0; g < G; g++) {");
+  if (direct) {
+    k_line(e, "const %s *col = xs + (size_t)g * Cg * H * W;", e->T);
+  } else {
+    k_line(e, "for (int c = 0; c < Cg; c++) {");
+    k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+    k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+    k_line(e, "%s *row = col + ((size_t)(c * KH + ki) * KW + kj) * Ho * Wo;", e->T);
+    k_line(e, "const %s *xc = xs + (size_t)(g * Cg + c) * H * W;", e->T);
+    k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
+    k_line(e, "int ih = oh * SH - PT + ki * DH;");
+    k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
+    k_line(e, "int iw = ow * SW - PL + kj * DW;");
+    k_line(e, "row[oh * Wo + ow] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0;");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+  }
+  k_line(e, "%s(0, 0, Fg, Ho * Wo, K, %s, w + (size_t)g * Fg * K, K, col, Ho * Wo, %s,",
+         gemm_fn(e), lit(e, 1), lit(e, 0));
+  k_line(e, "           ys + (size_t)g * Fg * Ho * Wo, Ho * Wo);");
+  k_line(e, "}");
+  if (bias) {
+    k_line(e, "for (int f = 0; f < F; f++) {");
+    k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
+    k_line(e, "ys[(size_t)f * Ho * Wo + i] += b[f];");
+    k_line(e, "}");
+    k_line(e, "}");
+  }
+  k_line(e, "}");
+  k_end(e);
+  (void)hw;
 }
 
 const OpInfo op_conv2d = {
@@ -109,6 +182,7 @@ const OpInfo op_conv2d = {
     .args = conv2d_args,
     .shape = shape_conv2d,
     .params = params_conv2d,
+    .emit = emit_conv2d,
     .summary = "2-D cross-correlation, NCHW, weight [filters, channels/groups, kh, kw]",
 };
 
@@ -137,6 +211,9 @@ static bool shape_pool(IrNode *n) {
   const Attr *k = attr_get(n, "size"), *p = attr_get(n, "pad");
   int64_t stride[2];
   pool_stride(n, stride);
+  /* Record the resolved default so the IR shows stride=size, not the 0 sentinel. */
+  n->attrs[spec_index(pool_args, "stride")].v[0] = (double)stride[0];
+  n->attrs[spec_index(pool_args, "stride")].v[1] = (double)stride[1];
   int64_t out[3] = {t->dims[0], 0, 0};
   for (int i = 0; i < 2; i++) {
     if (p->v[i] * 2 > k->v[i]) {
@@ -152,11 +229,57 @@ static bool shape_pool(IrNode *n) {
   return set_out(n, 3, out);
 }
 
+/* maxpool: padding never wins (it is -inf).  avgpool: padding counts as
+ * zeros in the mean, as PyTorch's count_include_pad=True. */
+static void emit_pool(Emitter *e, const IrNode *n) {
+  const Type *t = &n->in[0]->ty, *o = &n->out->ty;
+  const Attr *k = attr_get(n, "size"), *p = attr_get(n, "pad");
+  int64_t stride[2];
+  pool_stride(n, stride);
+  bool max = n->op == OP_MAXPOOL;
+  k_begin(e, n, NULL);
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_line(e, "const int C = %lld, H = %lld, W = %lld, Ho = %lld, Wo = %lld;",
+         (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
+         (long long)o->dims[1], (long long)o->dims[2]);
+  k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PH = %lld, PW = %lld;",
+         (long long)k->v[0], (long long)k->v[1], (long long)stride[0], (long long)stride[1],
+         (long long)p->v[0], (long long)p->v[1]);
+  k_line(e, "for (size_t sc = 0; sc < (size_t)batch * C; sc++) {");
+  k_line(e, "const %s *xc = x + sc * H * W;", e->T);
+  k_line(e, "%s *yc = y + sc * Ho * Wo;", e->T);
+  k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
+  k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
+  k_line(e, max ? "%s acc = -INFINITY;" : "%s acc = 0;", e->T);
+  k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+  k_line(e, "int ih = oh * SH - PH + ki;");
+  k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+  k_line(e, "int iw = ow * SW - PW + kj;");
+  k_line(e, "if (ih >= 0 && ih < H && iw >= 0 && iw < W) {");
+  if (max)
+    k_line(e, "acc = xc[ih * W + iw] > acc ? xc[ih * W + iw] : acc;");
+  else
+    k_line(e, "acc += xc[ih * W + iw];");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  if (max)
+    k_line(e, "yc[oh * Wo + ow] = acc;");
+  else
+    k_line(e, "yc[oh * Wo + ow] = acc / (KH * KW);");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
 const OpInfo op_maxpool = {
     .name = "maxpool",
     .ninputs = 1,
     .args = pool_args,
     .shape = shape_pool,
+    .emit = emit_pool,
     .summary = "max over size x size windows; padding never wins",
 };
 
@@ -165,6 +288,7 @@ const OpInfo op_avgpool = {
     .ninputs = 1,
     .args = pool_args,
     .shape = shape_pool,
+    .emit = emit_pool,
     .summary = "mean over size x size windows, padding counted (PyTorch's default)",
 };
 
@@ -176,10 +300,27 @@ static bool shape_global_avgpool(IrNode *n) {
   return set_out(n, 1, n->in[0]->ty.dims);
 }
 
+static void emit_global_avgpool(Emitter *e, const IrNode *n) {
+  const Type *t = &n->in[0]->ty;
+  k_begin(e, n, NULL);
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_line(e, "const int HW = %lld;", (long long)(t->dims[1] * t->dims[2]));
+  k_line(e, "for (size_t sc = 0; sc < (size_t)batch * %lld; sc++) {", (long long)t->dims[0]);
+  k_line(e, "double sum = 0;");
+  k_line(e, "for (int i = 0; i < HW; i++) {");
+  k_line(e, "sum += x[sc * HW + i];");
+  k_line(e, "}");
+  k_line(e, "y[sc] = (%s)(sum / HW);", e->T);
+  k_line(e, "}");
+  k_end(e);
+}
+
 const OpInfo op_global_avgpool = {
     .name = "global_avgpool",
     .ninputs = 1,
     .args = no_args,
     .shape = shape_global_avgpool,
+    .emit = emit_global_avgpool,
     .summary = "mean over height and width: f32[C, H, W] -> f32[C]",
 };

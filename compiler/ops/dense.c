@@ -28,9 +28,29 @@ static bool shape_linear(IrNode *n) {
 /* PyTorch's nn.Linear: weight [out, in], then bias [out]. */
 static void params_linear(Graph *g, IrNode *n) {
   int64_t w[2] = {attr_int(n, "out"), n->in[0]->ty.dims[0]};
-  add_param(g, n, "weight", true, 2, w);
+  add_weight(g, n, 2, w);
   if (attr_num(n, "bias"))
-    add_param(g, n, "bias", true, 1, w);
+    add_param(g, n, "bias", true, 1, w, "zeros", 0);
+}
+
+/* Y[batch, out] = X[batch, in] W^T + b: one GEMM, the bias preloaded. */
+static void emit_linear(Emitter *e, const IrNode *n) {
+  int64_t in = n->in[0]->ty.dims[0], out = attr_int(n, "out");
+  bool bias = n->nparams > 1;
+  k_begin(e, n, NULL);
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_param(e, "w", n->params[0], false);
+  if (bias)
+    k_param(e, "b", n->params[1], false);
+  k_line(e, "const int in = %lld, out = %lld;", (long long)in, (long long)out);
+  if (bias) {
+    k_line(e, "for (int s = 0; s < batch; s++)");
+    k_line(e, "  memcpy(y + (size_t)s * out, b, out * sizeof(%s));", e->T);
+  }
+  k_line(e, "%s(0, 1, batch, out, in, %s, x, in, w, in, %s, y, out);", gemm_fn(e), lit(e, 1),
+         lit(e, bias ? 1 : 0));
+  k_end(e);
 }
 
 const OpInfo op_linear = {
@@ -40,6 +60,7 @@ const OpInfo op_linear = {
     .args = linear_args,
     .shape = shape_linear,
     .params = params_linear,
+    .emit = emit_linear,
     .summary = "y = x W^T + b, W: [out, in]",
 };
 
@@ -66,19 +87,73 @@ static bool shape_batchnorm(IrNode *n) {
  * running_mean and running_var are buffers, saved but not trained. */
 static void params_batchnorm(Graph *g, IrNode *n) {
   int64_t c = n->in[0]->ty.dims[0];
-  add_param(g, n, "weight", true, 1, &c);
-  add_param(g, n, "bias", true, 1, &c);
-  add_param(g, n, "running_mean", false, 1, &c);
-  add_param(g, n, "running_var", false, 1, &c);
+  add_param(g, n, "weight", true, 1, &c, "ones", 0);
+  add_param(g, n, "bias", true, 1, &c, "zeros", 0);
+  add_param(g, n, "running_mean", false, 1, &c, "zeros", 0);
+  add_param(g, n, "running_var", false, 1, &c, "ones", 0);
+}
+
+/* Inference: the running statistics.  Training: the batch's mean and biased
+ * variance (saved for the backward pass), and the running statistics move
+ * by momentum, the variance by its unbiased estimate (as PyTorch). */
+static void emit_batchnorm(Emitter *e, const IrNode *n) {
+  const Type *t = &n->in[0]->ty;
+  int64_t c = t->dims[0], inner = type_numel(t) / c;
+  double momentum = attr_num(n, "momentum"), eps = attr_num(n, "eps");
+  k_begin(e, n, e->training ? "training: batch statistics" : "inference: running statistics");
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_param(e, "gamma", n->params[0], false);
+  k_param(e, "beta", n->params[1], false);
+  k_param(e, "running_mean", n->params[2], e->training);
+  k_param(e, "running_var", n->params[3], e->training);
+  if (e->training)
+    k_scratch(e, "saved", 0, 2 * c);  /* mean, then 1/sqrt(var + eps) */
+  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
+  k_line(e, "for (int c = 0; c < C; c++) {");
+  if (e->training) {
+    k_line(e, "double sum = 0, sq = 0;");
+    k_line(e, "for (int s = 0; s < batch; s++)");
+    k_line(e, "  for (int i = 0; i < inner; i++)");
+    k_line(e, "    sum += x[((size_t)s * C + c) * inner + i];");
+    k_line(e, "double count = (double)batch * inner, mean = sum / count;");
+    k_line(e, "for (int s = 0; s < batch; s++)");
+    k_line(e, "  for (int i = 0; i < inner; i++) {");
+    k_line(e, "    double d = x[((size_t)s * C + c) * inner + i] - mean;");
+    k_line(e, "    sq += d * d;");
+    k_line(e, "  }");
+    k_line(e, "double var = sq / count;");
+    k_line(e, "%s inv = (%s)(1.0 / sqrt(var + %s));", e->T, e->T, fmt_double(eps));
+    k_line(e, "saved[c] = (%s)mean;", e->T);
+    k_line(e, "saved[C + c] = inv;");
+    k_line(e, "running_mean[c] = (%s)(%s * running_mean[c] + %s * mean);", e->T,
+           fmt_double(1 - momentum), fmt_double(momentum));
+    k_line(e, "running_var[c] = (%s)(%s * running_var[c] + %s * (count > 1 ? var * count / "
+              "(count - 1) : var));", e->T, fmt_double(1 - momentum), fmt_double(momentum));
+    k_line(e, "%s scale = gamma[c] * inv, shift = beta[c] - (%s)mean * scale;", e->T, e->T);
+  } else {
+    k_line(e, "%s scale = gamma[c] / %s(running_var[c] + %s);", e->T, mathfn(e, "sqrt"),
+           lit(e, eps));
+    k_line(e, "%s shift = beta[c] - running_mean[c] * scale;", e->T);
+  }
+  k_line(e, "for (int s = 0; s < batch; s++) {");
+  k_line(e, "const %s *xs = x + ((size_t)s * C + c) * inner;", e->T);
+  k_line(e, "%s *ys = y + ((size_t)s * C + c) * inner;", e->T);
+  k_line(e, "for (int i = 0; i < inner; i++)");
+  k_line(e, "  ys[i] = xs[i] * scale + shift;");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
 }
 
 const OpInfo op_batchnorm = {
     .name = "batchnorm",
     .ninputs = 1,
-    .flags = OPF_LAYER,
+    .flags = OPF_LAYER | OPF_TRAIN_DIFFERS,
     .args = batchnorm_args,
     .shape = shape_batchnorm,
     .params = params_batchnorm,
+    .emit = emit_batchnorm,
     .summary = "batch normalisation over features (rank 1) or channels (rank 3)",
 };
 
@@ -89,12 +164,39 @@ static const ArgSpec dropout_args[] = {
     {0},
 };
 
+/* Inference: the identity.  Training: keep each value with probability 1 - p
+ * and scale it by 1 / (1 - p); the mask is saved for the backward pass. */
+static void emit_dropout(Emitter *e, const IrNode *n) {
+  int64_t numel = type_numel(&n->out->ty);
+  double p = attr_num(n, "p");
+  if (!e->training || p == 0) {
+    k_begin(e, n, "inference: the identity");
+    k_in(e, "x", 0);
+    k_out(e, "y");
+    k_line(e, "memcpy(y, x, (size_t)batch * %lld * sizeof(%s));", (long long)numel, e->T);
+    k_end(e);
+    return;
+  }
+  k_begin(e, n, "training: inverted dropout");
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_scratch(e, "mask", numel, 0);
+  k_rng(e);
+  k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", (long long)numel);
+  k_line(e, "mask[i] = nnrt_rng_uniform(rng) >= %s ? %s : %s;", fmt_double(p),
+         lit(e, 1.0 / (1.0 - p)), lit(e, 0));
+  k_line(e, "y[i] = x[i] * mask[i];");
+  k_line(e, "}");
+  k_end(e);
+}
+
 const OpInfo op_dropout = {
     .name = "dropout",
     .ninputs = 1,
-    .flags = OPF_ELEMENTWISE,
+    .flags = OPF_ELEMENTWISE | OPF_TRAIN_DIFFERS,
     .args = dropout_args,
     .shape = elementwise_shape,
+    .emit = emit_dropout,
     .summary = "training: zero with probability p, scale the rest by 1/(1-p); eval: identity",
 };
 
@@ -124,11 +226,41 @@ static bool shape_normalize(IrNode *n) {
   return elementwise_shape(n);
 }
 
+/* (x - mean) / std, with one mean and std or one per channel. */
+static void emit_normalize(Emitter *e, const IrNode *n) {
+  const Type *t = &n->in[0]->ty;
+  const Attr *mean = attr_get(n, "mean"), *std = attr_get(n, "std");
+  if (mean->n == 1 && std->n == 1) {
+    emit_map(e, n, arena_printf("(v - %s) / %s", lit(e, mean->v[0]), lit(e, std->v[0])));
+    return;
+  }
+  int64_t c = t->dims[0], inner = type_numel(t) / c;
+  k_begin(e, n, NULL);
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  StrBuf m = {0}, s = {0};
+  for (int64_t i = 0; i < c; i++) {
+    sb_printf(&m, "%s%s", i ? ", " : "", lit(e, mean->v[mean->n == 1 ? 0 : i]));
+    sb_printf(&s, "%s%s", i ? ", " : "", lit(e, std->v[std->n == 1 ? 0 : i]));
+  }
+  k_line(e, "static const %s mean[%lld] = {%s};", e->T, (long long)c, m.data);
+  k_line(e, "static const %s std[%lld] = {%s};", e->T, (long long)c, s.data);
+  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
+  k_line(e, "for (int s = 0; s < batch; s++)");
+  k_line(e, "  for (int c = 0; c < C; c++)");
+  k_line(e, "    for (int i = 0; i < inner; i++) {");
+  k_line(e, "      size_t k = ((size_t)s * C + c) * inner + i;");
+  k_line(e, "      y[k] = (x[k] - mean[c]) / std[c];");
+  k_line(e, "    }");
+  k_end(e);
+}
+
 const OpInfo op_normalize = {
     .name = "normalize",
     .ninputs = 1,
     .flags = OPF_ELEMENTWISE,
     .args = normalize_args,
     .shape = shape_normalize,
+    .emit = emit_normalize,
     .summary = "(x - mean) / std with constant mean and std, per channel or overall",
 };

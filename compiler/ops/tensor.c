@@ -8,11 +8,23 @@ static bool shape_flatten(IrNode *n) {
   return set_out(n, 1, &numel);
 }
 
+/* The same values in the same order: a copy (the memory planner may make
+ * it an alias). */
+static void emit_copy(Emitter *e, const IrNode *n) {
+  k_begin(e, n, NULL);
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  k_line(e, "memcpy(y, x, (size_t)batch * %lld * sizeof(%s));",
+         (long long)type_numel(&n->out->ty), e->T);
+  k_end(e);
+}
+
 const OpInfo op_flatten = {
     .name = "flatten",
     .ninputs = 1,
     .args = no_args,
     .shape = shape_flatten,
+    .emit = emit_copy,
     .summary = "f32[C, H, W] -> f32[C * H * W] (row-major, as PyTorch)",
 };
 
@@ -34,12 +46,25 @@ static bool shape_add(IrNode *n) {
   return elementwise_shape(n);
 }
 
+static void emit_add(Emitter *e, const IrNode *n) {
+  k_begin(e, n, NULL);
+  k_in(e, "a", 0);
+  k_in(e, "b", 1);
+  k_out(e, "y");
+  k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
+         (long long)type_numel(&n->out->ty));
+  k_line(e, "y[i] = a[i] + b[i];");
+  k_line(e, "}");
+  k_end(e);
+}
+
 const OpInfo op_add = {
     .name = "add",
     .ninputs = 2,
     .flags = OPF_ELEMENTWISE,
     .args = no_args,
     .shape = shape_add,
+    .emit = emit_add,
     .summary = "a + b, same shapes",
 };
 
@@ -83,10 +108,41 @@ static bool shape_concat(IrNode *n) {
   return set_out(n, t0->rank, dims);
 }
 
+/* Per sample the output is [outer, sum of the inputs' axis sizes, inner];
+ * each input fills its slice of every row. */
+static void emit_concat(Emitter *e, const IrNode *n) {
+  const Type *t = &n->out->ty;
+  int axis = (int)attr_int(n, "axis");
+  if (axis < 0)
+    axis += t->rank;
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; i++)
+    outer *= t->dims[i];
+  for (int i = axis + 1; i < t->rank; i++)
+    inner *= t->dims[i];
+  k_begin(e, n, NULL);
+  for (int i = 0; i < n->nin; i++)
+    k_in(e, arena_printf("x%d", i), i);
+  k_out(e, "y");
+  k_line(e, "const size_t row = %lld;  /* output values per outer index */",
+         (long long)(t->dims[axis] * inner));
+  k_line(e, "for (size_t o = 0; o < (size_t)batch * %lld; o++) {", (long long)outer);
+  int64_t at = 0;
+  for (int i = 0; i < n->nin; i++) {
+    int64_t len = n->in[i]->ty.dims[axis] * inner;
+    k_line(e, "memcpy(y + o * row + %lld, x%d + o * %lld, %lld * sizeof(%s));", (long long)at, i,
+           (long long)len, (long long)len, e->T);
+    at += len;
+  }
+  k_line(e, "}");
+  k_end(e);
+}
+
 const OpInfo op_concat = {
     .name = "concat",
     .ninputs = -1,
     .args = concat_args,
     .shape = shape_concat,
+    .emit = emit_concat,
     .summary = "join two or more tensors along a per-sample axis",
 };

@@ -132,6 +132,34 @@ uint32_t nnrt_crc32(uint32_t crc, const void *data, size_t n);
 /* FNV-1a 64-bit hash of a string: model fingerprints. */
 uint64_t nnrt_fnv1a64(const char *s);
 
+/* ------------------------------------------------------------- model */
+
+/* What a generated model tells the runtime about itself (NAME_model()), so
+ * the trainer drives any model through one interface.  Data pointers are
+ * void: they point at float, or double for models built with --dtype f64
+ * (elem_size says which).  Functions a model lacks are NULL. */
+typedef struct nnrt_model {
+  const char *name;
+  int elem_size;           /* 4: float, 8: double                          */
+  int num_inputs, num_outputs;
+  long input_size;         /* values per sample, all inputs                */
+  long output_size;        /* values per sample, all outputs               */
+  long label_size;         /* label values per sample                      */
+  int label_is_float;      /* labels are float (else int32 class ids)      */
+  long num_classes;        /* for class labels, else 0                     */
+  long num_params;
+  void *(*create)(int max_batch, uint64_t seed);
+  void (*destroy)(void *m);
+  void *(*params)(void *m);
+  void *(*grads)(void *m);
+  void (*forward)(void *m, int batch, const void *x, void *out, int training);
+  double (*loss_and_grad)(void *m, int batch, const void *x, const void *y);
+  double (*train_step)(void *m, int batch, const void *x, const void *y);
+  int (*save)(const void *m, const char *path);
+  int (*load)(void *m, const char *path);
+  void (*set_learning_rate)(void *m, double lr);
+} nnrt_model;
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,9 +3,9 @@
  * checks.  Any input must end in a checked graph or in reported errors;
  * a crash, a sanitizer report, an internal error or a leak is a bug.
  *
- *   cmake -B build-fuzz -DCMAKE_C_COMPILER=clang -DNNCC_FUZZ=ON
- *   cmake --build build-fuzz --target fuzz_front
- *   ./build-fuzz/fuzz_front -dict=tests/fuzz/nn.dict corpus/ tests/fuzz/seeds/
+ * CMake builds it with clang whenever clang is installed (target fuzzers);
+ * scripts/fuzz.sh SECONDS runs it over a corpus seeded from models/ and the
+ * lit tests (tests/fuzz/run.sh).
  */
 #include "../../compiler/nncc.h"
 

@@ -1,0 +1,612 @@
+/* emit_c.c - the C emitter: a checked graph -> NAME.c and NAME.h.
+ *
+ * The header is the whole contract of DESIGN.md section 2.  The .c file has
+ * one static function per kernel (written by the op's emit hook through the
+ * k_* helpers below), each headed by the .nn line and the IR node it came
+ * from, then the schedules that call them, then the public functions.
+ *
+ * Memory: one allocation per model holds the parameters, their gradients,
+ * the buffers (batchnorm running statistics) and the activation arena.  A
+ * value's place in the arena is a per-sample offset scaled by the batch
+ * (A + off * batch), so any batch up to max_batch fits the same plan.
+ *
+ * Nothing from the .nn file reaches the C except through this file: names
+ * in code are the model's name (checked to be a safe identifier prefix) and
+ * generated ones (k3_linear); source text only appears inside comments,
+ * with comment terminators and non-ASCII bytes defused.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "nncc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------- small helpers */
+
+/* Names a model cannot take: the header declares `typedef struct NAME NAME`
+ * and NAME_create etc., next to whatever the user's program includes.  So:
+ * C keywords (to C23), the names of the standard headers the generated code
+ * and ordinary programs use, POSIX's *_t, the runtime's nnrt prefix, and
+ * anything starting with '_'. */
+bool c_name_reserved(const char *s) {
+  static const char *const words[] = {
+      /* keywords */
+      "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+      "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+      "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+      "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "alignas",
+      "alignof", "bool", "constexpr", "false", "nullptr", "static_assert", "thread_local",
+      "true", "typeof", "typeof_unqual", "asm", "complex", "imaginary", "noreturn",
+      /* macros and objects of <stddef.h> <stdio.h> <stdlib.h> <errno.h> <assert.h> */
+      "NULL", "EOF", "FILE", "main", "errno", "stdin", "stdout", "stderr", "assert", "offsetof",
+      "environ", "unix", "linux", "INFINITY", "NAN", "HUGE_VAL",
+      /* <math.h> */
+      "acos", "asin", "atan", "atan2", "cos", "sin", "tan", "cosh", "sinh", "tanh", "acosh",
+      "asinh", "atanh", "exp", "exp2", "expm1", "frexp", "ldexp", "log", "log10", "log1p",
+      "log2", "logb", "modf", "scalbn", "cbrt", "fabs", "hypot", "pow", "sqrt", "erf", "erfc",
+      "lgamma", "tgamma", "ceil", "floor", "nearbyint", "rint", "lrint", "round", "lround",
+      "trunc", "fmod", "remainder", "copysign", "nan", "nextafter", "fdim", "fmax", "fmin",
+      "fma", "isnan", "isinf", "isfinite", "signbit", "gamma", "j0", "j1", "y0", "y1",
+      /* <stdlib.h> <string.h> <stdio.h> */
+      "abort", "abs", "atexit", "atof", "atoi", "atol", "bsearch", "calloc", "div", "exit",
+      "free", "getenv", "labs", "malloc", "qsort", "rand", "realloc", "srand", "strtod",
+      "strtol", "system", "memchr", "memcmp", "memcpy", "memmove", "memset", "strcat",
+      "strchr", "strcmp", "strcpy", "strlen", "strncmp", "strncpy", "strstr", "strtok",
+      "strdup", "printf", "fprintf", "sprintf", "snprintf", "puts", "fopen", "fclose",
+      "fread", "fwrite", "remove", "rename", "time", "clock", "signal", "raise", "select",
+      "read", "write", "open", "close", "index", "random", "optarg", "optind", NULL};
+  for (int i = 0; words[i]; i++)
+    if (!strcmp(s, words[i]))
+      return true;
+  size_t n = strlen(s);
+  return s[0] == '_' || n > 48 || (n >= 2 && !strcmp(s + n - 2, "_t")) ||
+         !strncmp(s, "nnrt", 4) || !strncmp(s, "NNRT", 4);
+}
+
+const char *lit(const Emitter *e, double v) {
+  const char *s = fmt_double(e->f64 ? v : (double)(float)v);
+  bool has_point = strpbrk(s, ".eEn") != NULL;  /* n: nan/inf never reach here */
+  return arena_printf("%s%s%s", s, has_point ? "" : ".0", e->f64 ? "" : "f");
+}
+
+const char *mathfn(const Emitter *e, const char *name) {
+  return e->f64 ? name : arena_printf("%sf", name);
+}
+
+const char *gemm_fn(const Emitter *e) { return e->f64 ? "nnrt_dgemm" : "nnrt_sgemm"; }
+
+/* Text from the .nn file made safe inside a C comment. */
+static const char *comment_text(const char *s, int len) {
+  StrBuf sb = {0};
+  for (int i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '*' && i + 1 < len && s[i + 1] == '/')
+      sb_printf(&sb, "* ");
+    else if (c == '/' && i + 1 < len && s[i + 1] == '*')
+      sb_printf(&sb, "/ ");
+    else if (c == '?' && i + 1 < len && s[i + 1] == '?')
+      sb_printf(&sb, "? ");  /* no trigraphs */
+    else if (c == '\\')
+      sb_printf(&sb, "\\ ");  /* no line splices */
+    else
+      sb_printf(&sb, "%c", c >= 0x20 && c < 0x7f ? c : c == '\t' ? ' ' : '?');
+  }
+  return sb.data ? sb.data : "";
+}
+
+/* A value's place as a C expression inside a schedule function. */
+static const char *value_ref(const Emitter *e, const Value *v) {
+  const IrNode *d = v->def;
+  if (d->op == OP_INPUT) {
+    for (int i = 0; i < e->g->inputs.len; i++)
+      if (e->g->inputs.data[i] == d)
+        return arena_printf("in[%d]", i);
+  }
+  if (d->op == OP_LABEL)
+    return "labels";
+  if (e->offset[v->id] < 0)
+    internal_error("%%%d has no place in the arena", v->id);
+  return arena_printf("A + %lld * (size_t)batch", (long long)e->offset[v->id]);
+}
+
+/* ------------------------------------------------------- kernel writing */
+
+void k_begin(Emitter *e, const IrNode *n, const char *what) {
+  e->knode = n;
+  e->ksig = (StrBuf){0};
+  e->kargs = (StrBuf){0};
+  e->kbody = (StrBuf){0};
+  e->indent = 1;
+  e->nkernels++;
+  int len;
+  const char *line = src_line_text(n->loc, &len);
+  while (len > 0 && (*line == ' ' || *line == '\t'))
+    line++, len--;
+  StrBuf *k = &e->kernels;
+  sb_printf(k, "\n/* %s:%d: %s\n", comment_text(n->loc.file->name, (int)strlen(n->loc.file->name)),
+            n->loc.line, comment_text(line, len));
+  sb_printf(k, " * %s", comment_text(ir_node_str(n), (int)strlen(ir_node_str(n))));
+  sb_printf(k, "%s */\n", what ? arena_printf("\n * %s", what) : "");
+  const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
+                           ? (e->training ? "_train" : "_infer") : "";
+  sb_printf(&e->ksig, "static void k%d_%s%s(int batch", n->out->id, op_table[n->op]->name,
+            suffix);
+  sb_printf(&e->kargs, "k%d_%s%s(batch", n->out->id, op_table[n->op]->name, suffix);
+}
+
+static void k_arg(Emitter *e, const char *decl, const char *expr) {
+  sb_printf(&e->ksig, ", %s", decl);
+  sb_printf(&e->kargs, ", %s", expr);
+}
+
+void k_in(Emitter *e, const char *name, int input) {
+  k_arg(e, arena_printf("const %s *restrict %s", e->T, name),
+        value_ref(e, e->knode->in[input]));
+}
+
+void k_out(Emitter *e, const char *name) {
+  k_arg(e, arena_printf("%s *restrict %s", e->T, name), value_ref(e, e->knode->out));
+}
+
+void k_param(Emitter *e, const char *name, const Param *p, bool writable) {
+  k_arg(e, arena_printf("%s%s *restrict %s", writable ? "" : "const ", e->T, name),
+        arena_printf("m->%s + %lld", p->trainable ? "params" : "buffers",
+                     (long long)p->offset));
+}
+
+void k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed) {
+  /* Scratch is planned like a value; the fixed part follows the scaled
+   * region, at S. */
+  const char *expr;
+  if (per_sample) {
+    expr = arena_printf("A + %lld * (size_t)batch", (long long)e->arena_per_sample);
+    e->arena_per_sample += per_sample;
+  } else {
+    expr = arena_printf("S + %lld", (long long)e->arena_fixed);
+    e->arena_fixed += fixed;
+  }
+  k_arg(e, arena_printf("%s *restrict %s", e->T, name), expr);
+}
+
+void k_rng(Emitter *e) { k_arg(e, "nnrt_rng *rng", "&m->rng"); }
+
+void k_line(Emitter *e, const char *fmt, ...) {
+  StrBuf line = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(&line, fmt, ap);
+  va_end(ap);
+  const char *first = line.data + strspn(line.data, " ");
+  if (*first == '}')
+    e->indent--;
+  sb_printf(&e->kbody, "%*s%s\n", 2 * e->indent, "", line.data);
+  if (line.len && line.data[line.len - 1] == '{')
+    e->indent++;
+}
+
+void k_end(Emitter *e) {
+  if (e->indent != 1)
+    internal_error("unbalanced braces in the kernel of %%%d", e->knode->out->id);
+  sb_printf(&e->kernels, "%s) {\n%s}\n", e->ksig.data, e->kbody.data ? e->kbody.data : "");
+  sb_printf(&e->body, "  %s);\n", e->kargs.data);
+  e->calls[e->knode->out->id] = arena_printf("  %s);\n", e->kargs.data);
+  e->knode = NULL;
+}
+
+/* ------------------------------------------------------------- planning */
+
+/* Which nodes the outputs need. */
+static bool *needed_for_outputs(const Graph *g) {
+  bool *need = arena_alloc(sizeof(bool) * (size_t)g->next_value_id);
+  for (int i = 0; i < g->outputs.len; i++)
+    need[((Value *)g->outputs.data[i])->id] = true;
+  for (int i = g->nodes.len - 1; i >= 0; i--) {
+    const IrNode *n = g->nodes.data[i];
+    if (!need[n->out->id])
+      continue;
+    for (int k = 0; k < n->nin; k++)
+      need[n->in[k]->id] = true;
+  }
+  return need;
+}
+
+/* A place for every computed value: for now each its own (the memory
+ * planner will share places between values whose lifetimes do not meet). */
+static void place_values(Emitter *e, const bool *need) {
+  const Graph *g = e->g;
+  e->offset = arena_alloc(sizeof(int64_t) * (size_t)g->next_value_id);
+  for (int i = 0; i < g->next_value_id; i++)
+    e->offset[i] = -1;
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    if (!need[n->out->id] || n->op == OP_INPUT || n->op == OP_LABEL)
+      continue;
+    e->offset[n->out->id] = e->arena_per_sample;
+    e->arena_per_sample += type_numel(&n->out->ty);
+  }
+}
+
+/* Kernels and the schedule function for one forward pass. */
+static void emit_schedule(Emitter *e, const char *name, const bool *need, StrBuf *fns) {
+  const Graph *g = e->g;
+  e->body = (StrBuf){0};
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    if (!need[n->out->id] || n->op == OP_INPUT || n->op == OP_LABEL)
+      continue;
+    if (!op_table[n->op]->emit)
+      internal_error("op %s has no C kernel", op_table[n->op]->name);
+    if (e->training && !(op_table[n->op]->flags & OPF_TRAIN_DIFFERS) && e->calls[n->out->id])
+      sb_printf(&e->body, "%s", e->calls[n->out->id]);  /* the same kernel */
+    else
+      op_table[n->op]->emit(e, n);
+  }
+  sb_printf(fns, "\n/* The %s pass: every kernel in schedule order. */\n", name);
+  sb_printf(fns, "static void run_%s(%s *m, int batch, const %s *const *in) {\n", name, g->name,
+            e->T);
+  sb_printf(fns, "  %s *A = m->arena;\n", e->T);
+  sb_printf(fns, "  %s *S = m->arena + m->scaled;\n", e->T);
+  sb_printf(fns, "  (void)A;\n  (void)S;\n  (void)in;\n");
+  sb_printf(fns, "%s}\n", e->body.data ? e->body.data : "");
+}
+
+/* ---------------------------------------------------------------- files */
+
+static int64_t io_size(const PtrVec *nodes) {
+  int64_t n = 0;
+  for (int i = 0; i < nodes->len; i++) {
+    const IrNode *d = nodes->data[i];
+    n += d->out->ty.kind == T_CLASS ? 1 : type_numel(&d->out->ty);
+  }
+  return n;
+}
+
+static int64_t outputs_size(const Graph *g) {
+  int64_t n = 0;
+  for (int i = 0; i < g->outputs.len; i++)
+    n += type_numel(&((Value *)g->outputs.data[i])->ty);
+  return n;
+}
+
+static bool float_labels(const Graph *g) {
+  return g->labels.len && ((IrNode *)g->labels.data[0])->out->ty.kind != T_CLASS;
+}
+
+/* The structure string hashed into the checkpoint fingerprint. */
+static const char *structure(const Emitter *e) {
+  StrBuf sb = {0};
+  sb_printf(&sb, "nncc-1 %s", e->f64 ? "f64" : "f32");
+  const PtrVec *lists[2] = {&e->g->params, &e->g->buffers};
+  for (int l = 0; l < 2; l++)
+    for (int i = 0; i < lists[l]->len; i++) {
+      const Param *p = lists[l]->data[i];
+      sb_printf(&sb, ";%s%s ", l ? "buffer " : "", p->name);
+      for (int d = 0; d < p->rank; d++)
+        sb_printf(&sb, "%s%lld", d ? "x" : "", (long long)p->dims[d]);
+    }
+  return sb.data;
+}
+
+static const char *init_enum(const char *word) {
+  static const char *const map[][2] = {
+      {"zeros", "NNRT_INIT_ZEROS"},           {"ones", "NNRT_INIT_ONES"},
+      {"normal", "NNRT_INIT_NORMAL"},         {"uniform", "NNRT_INIT_UNIFORM"},
+      {"xavier_normal", "NNRT_INIT_XAVIER_NORMAL"},
+      {"xavier_uniform", "NNRT_INIT_XAVIER_UNIFORM"},
+      {"he_normal", "NNRT_INIT_HE_NORMAL"},   {"he_uniform", "NNRT_INIT_HE_UNIFORM"}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (!strcmp(map[i][0], word))
+      return map[i][1];
+  internal_error("unknown initializer '%s'", word);
+}
+
+static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  StrBuf guard = {0};
+  sb_printf(&guard, "NNCC_");
+  for (const char *p = N; *p; p++)
+    sb_printf(&guard, "%c", *p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+  sb_printf(&guard, "_H");
+  const char *label_t = float_labels(g) ? T : "int32_t";
+  fprintf(f, "/* %s - generated by nncc %s from %s; do not edit.\n", N, NNCC_VERSION,
+          comment_text(g->file->name, (int)strlen(g->file->name)));
+  fprintf(f, " * %s\n *\n", comment_text(opt->command_line, (int)strlen(opt->command_line)));
+  fprintf(f, " * The model's whole interface.  Arrays are row-major with the batch\n"
+             " * first: x is [batch, %s_INPUT_SIZE], out is [batch, %s_OUTPUT_SIZE].\n"
+             " * A model with several inputs takes them one after another in x (all\n"
+             " * of input 0 for the batch, then input 1, ...), and likewise for outputs;\n"
+             " * %s_forward_ex takes one pointer per input and per output instead. */\n",
+          N, N, N);
+  fprintf(f, "#ifndef %s\n#define %s\n\n#include <stdint.h>\n\n#include \"nnrt.h\"\n\n",
+          guard.data, guard.data);
+  fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  fprintf(f, "#define %s_INPUT_SIZE   %lld  /* values per sample, all inputs  */\n", N,
+          (long long)io_size(&g->inputs));
+  fprintf(f, "#define %s_OUTPUT_SIZE  %lld  /* values per sample, all outputs */\n", N,
+          (long long)outputs_size(g));
+  fprintf(f, "#define %s_LABEL_SIZE   %lld  /* label values per sample        */\n", N,
+          (long long)io_size(&g->labels));
+  fprintf(f, "#define %s_NUM_PARAMS   %lld  /* trainable values               */\n", N,
+          (long long)g->num_params);
+  fprintf(f, "#define %s_NUM_INPUTS   %d\n#define %s_NUM_OUTPUTS  %d\n\n", N, g->inputs.len, N,
+          g->outputs.len);
+  fprintf(f, "typedef %s %s_label_t;  /* %s */\n", label_t, N,
+          float_labels(g) ? "real-valued labels" : "class ids");
+  fprintf(f, "typedef struct %s %s;  /* opaque */\n\n", N, N);
+  fprintf(f,
+          "/* Allocates the model for batches of up to max_batch samples (one\n"
+          " * allocation) and initialises its parameters from seed.  NULL if\n"
+          " * max_batch < 1 or memory is short. */\n"
+          "%s *%s_create(int max_batch, uint64_t seed);\n"
+          "void %s_destroy(%s *m);\n\n"
+          "/* The flat parameter buffer, in `nncc --emit=params` order (PyTorch's\n"
+          " * layouts), and the gradients in the same layout. */\n"
+          "%s *%s_params(%s *m);\n%s *%s_grads(%s *m);\n\n"
+          "/* Inference with training=0 (running batchnorm statistics, no dropout);\n"
+          " * training=1 uses batch statistics and dropout and updates the running\n"
+          " * statistics.  Any batch >= 1 works: batches above max_batch run in\n"
+          " * chunks of max_batch. */\n"
+          "void %s_forward(%s *m, int batch, const %s *x, %s *out, int training);\n"
+          "void %s_forward_ex(%s *m, int batch, const %s *const *inputs, %s *const *outputs,\n"
+          "                   int training);\n\n",
+          N, N, N, N, T, N, N, T, N, N, N, N, T, T, N, N, T, T);
+  fprintf(f,
+          "/* Checkpoints: parameters, running statistics, optimizer state and\n"
+          " * step count, with a CRC.  0 on success, else an nnrt_status; a refused\n"
+          " * file leaves the model as it was, and nnrt_errmsg() says why. */\n"
+          "int %s_save(const %s *m, const char *path);\n"
+          "int %s_load(%s *m, const char *path);\n\n"
+          "/* The optimizer's learning rate from now on (schedules drive this). */\n"
+          "void %s_set_learning_rate(%s *m, float lr);\n\n"
+          "/* Sizes and the functions above, for libnnrt's trainer. */\n"
+          "const nnrt_model *%s_model(void);\n\n",
+          N, N, N, N, N, N, N);
+  fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+}
+
+static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  bool *need = needed_for_outputs(g);
+  place_values(e, need);
+  e->calls = arena_alloc(sizeof(char *) * (size_t)g->next_value_id);
+
+  StrBuf fns = {0};
+  e->training = false;
+  emit_schedule(e, "infer", need, &fns);
+  e->training = true;
+  emit_schedule(e, "train_forward", need, &fns);
+  e->training = false;
+
+  fprintf(f, "/* %s.c - generated by nncc %s from %s; do not edit.\n", N, NNCC_VERSION,
+          comment_text(g->file->name, (int)strlen(g->file->name)));
+  fprintf(f, " * %s\n *\n", comment_text(opt->command_line, (int)strlen(opt->command_line)));
+  fprintf(f, " * Each kernel is headed by the .nn line and the IR node it came from\n"
+             " * (nncc --emit=ir).  Activations live in one arena: value %%k sits at\n"
+             " * A + off_k * batch, so one plan serves every batch size; S is the part\n"
+             " * of the arena that does not scale with the batch. */\n");
+  fprintf(f, "#include \"%s\"\n\n#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n"
+             "#include <string.h>\n\n",
+          opt->h_include);
+  fprintf(f, "struct %s {\n", N);
+  fprintf(f, "  int max_batch;\n  uint64_t step;       /* optimizer steps taken */\n");
+  fprintf(f, "  %s lr;\n", T);
+  fprintf(f, "  %s *params;   /* %lld values: nncc --emit=params */\n", T,
+          (long long)g->num_params);
+  fprintf(f, "  %s *grads;    /* same layout as params */\n", T);
+  fprintf(f, "  %s *buffers;  /* %lld values: batchnorm running statistics */\n", T,
+          (long long)g->num_buffers);
+  fprintf(f, "  %s *arena;    /* %lld values per sample x max_batch, then %lld */\n", T,
+          (long long)e->arena_per_sample, (long long)e->arena_fixed);
+  fprintf(f, "  size_t scaled;  /* %lld * max_batch: where the fixed part starts */\n",
+          (long long)e->arena_per_sample);
+  fprintf(f, "  nnrt_rng rng;\n};\n\n");
+  fprintf(f, "/* The model's structure, hashed into its checkpoints' fingerprint. */\n");
+  fprintf(f, "static const char structure[] = \"%s\";\n", structure(e));
+  fprintf(f, "%s", e->kernels.data ? e->kernels.data : "");
+  fprintf(f, "%s", fns.data);
+
+  /* create / destroy / accessors */
+  fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
+  fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
+  fprintf(f, "  size_t head = (sizeof(%s) + 63) / 64 * 64;\n", N);
+  fprintf(f, "  size_t values = 2 * (size_t)%lld + %lld + (size_t)%lld * (size_t)max_batch + "
+             "%lld;\n",
+          (long long)g->num_params, (long long)g->num_buffers, (long long)e->arena_per_sample,
+          (long long)e->arena_fixed);
+  fprintf(f, "  if (values > (SIZE_MAX - head) / sizeof(%s))\n    return NULL;\n", T);
+  fprintf(f, "  char *mem = calloc(1, head + values * sizeof(%s));\n", T);
+  fprintf(f, "  if (!mem)\n    return NULL;\n");
+  fprintf(f, "  %s *m = (%s *)mem;\n", N, N);
+  fprintf(f, "  %s *v = (%s *)(mem + head);\n", T, T);
+  fprintf(f, "  m->max_batch = max_batch;\n");
+  fprintf(f, "  m->params = v;\n  m->grads = v + %lld;\n  m->buffers = v + 2 * (size_t)%lld;\n",
+          (long long)g->num_params, (long long)g->num_params);
+  fprintf(f, "  m->arena = m->buffers + %lld;\n", (long long)g->num_buffers);
+  fprintf(f, "  m->scaled = (size_t)%lld * (size_t)max_batch;\n", (long long)e->arena_per_sample);
+  double lr = 0.01;
+  if (g->train.optimizer.word && g->train.optimizer.sub)
+    lr = g->train.optimizer.sub[0].v[0];
+  fprintf(f, "  m->lr = %s;\n", lit(e, lr));
+  fprintf(f, "  nnrt_rng_seed(&m->rng, seed);\n");
+  const PtrVec *lists[2] = {&g->params, &g->buffers};
+  for (int l = 0; l < 2; l++)
+    for (int i = 0; i < lists[l]->len; i++) {
+      const Param *p = lists[l]->data[i];
+      double fan_in = 1, fan_out = 1;
+      if (p->rank >= 2) {
+        int64_t receptive = 1;
+        for (int d = 2; d < p->rank; d++)
+          receptive *= p->dims[d];
+        fan_in = (double)(p->dims[1] * receptive);
+        fan_out = (double)(p->dims[0] * receptive);
+      }
+      fprintf(f, "  nnrt_init_%s(&m->rng, m->%s + %lld, %lld, %s, %s, %s, %s);  /* %s */\n",
+              e->f64 ? "f64" : "f32", l ? "buffers" : "params", (long long)p->offset,
+              (long long)p->numel, init_enum(p->init), fmt_double(p->init_arg),
+              fmt_double(fan_in), fmt_double(fan_out), p->name);
+    }
+  fprintf(f, "  return m;\n}\n\n");
+  fprintf(f, "void %s_destroy(%s *m) { free(m); }\n\n", N, N);
+  fprintf(f, "%s *%s_params(%s *m) { return m->params; }\n\n", T, N, N);
+  fprintf(f, "%s *%s_grads(%s *m) { return m->grads; }\n\n", T, N, N);
+
+  /* forward */
+  fprintf(f, "void %s_forward_ex(%s *m, int batch, const %s *const *inputs, %s *const *outputs,\n"
+             "                   int training) {\n", N, N, T, T);
+  fprintf(f, "  static const size_t in_size[%d] = {", g->inputs.len);
+  for (int i = 0; i < g->inputs.len; i++)
+    fprintf(f, "%s%lld", i ? ", " : "",
+            (long long)type_numel(&((IrNode *)g->inputs.data[i])->out->ty));
+  fprintf(f, "};\n  static const size_t out_size[%d] = {", g->outputs.len);
+  for (int i = 0; i < g->outputs.len; i++)
+    fprintf(f, "%s%lld", i ? ", " : "", (long long)type_numel(&((Value *)g->outputs.data[i])->ty));
+  fprintf(f, "};\n");
+  fprintf(f, "  const %s *in[%d];\n", T, g->inputs.len);
+  fprintf(f, "  for (int done = 0; done < batch; done += m->max_batch) {\n");
+  fprintf(f, "    int n = batch - done < m->max_batch ? batch - done : m->max_batch;\n");
+  fprintf(f, "    for (int i = 0; i < %d; i++)\n", g->inputs.len);
+  fprintf(f, "      in[i] = inputs[i] + (size_t)done * in_size[i];\n");
+  fprintf(f, "    if (training)\n      run_train_forward(m, n, in);\n");
+  fprintf(f, "    else\n      run_infer(m, n, in);\n");
+  for (int i = 0; i < g->outputs.len; i++) {
+    const Value *v = g->outputs.data[i];
+    fprintf(f, "    memcpy(outputs[%d] + (size_t)done * out_size[%d], m->arena + %lld * (size_t)n,\n"
+               "           (size_t)n * out_size[%d] * sizeof(%s));\n",
+            i, i, (long long)e->offset[v->id], i, T);
+  }
+  fprintf(f, "  }\n}\n\n");
+  fprintf(f, "void %s_forward(%s *m, int batch, const %s *x, %s *out, int training) {\n", N, N,
+          T, T);
+  fprintf(f, "  const %s *inputs[%d];\n  %s *outputs[%d];\n", T, g->inputs.len, T,
+          g->outputs.len);
+  int64_t off = 0;
+  for (int i = 0; i < g->inputs.len; i++) {
+    fprintf(f, "  inputs[%d] = x + (size_t)%lld * (size_t)(batch > 0 ? batch : 0);\n", i,
+            (long long)off);
+    off += type_numel(&((IrNode *)g->inputs.data[i])->out->ty);
+  }
+  off = 0;
+  for (int i = 0; i < g->outputs.len; i++) {
+    fprintf(f, "  outputs[%d] = out + (size_t)%lld * (size_t)(batch > 0 ? batch : 0);\n", i,
+            (long long)off);
+    off += type_numel(&((Value *)g->outputs.data[i])->ty);
+  }
+  fprintf(f, "  %s_forward_ex(m, batch, inputs, outputs, training);\n}\n\n", N);
+
+  /* checkpoints */
+  fprintf(f, "int %s_save(const %s *m, const char *path) {\n", N, N);
+  fprintf(f, "  nnrt_ckpt_section s[2] = {{m->params, %lld * sizeof(%s)},\n"
+             "                           {m->buffers, %lld * sizeof(%s)}};\n",
+          (long long)g->num_params, T, (long long)g->num_buffers, T);
+  fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64(structure), sizeof(%s), m->step, "
+             "s, 2);\n}\n\n", T);
+  fprintf(f, "int %s_load(%s *m, const char *path) {\n", N, N);
+  fprintf(f, "  nnrt_ckpt_section s[2] = {{m->params, %lld * sizeof(%s)},\n"
+             "                           {m->buffers, %lld * sizeof(%s)}};\n",
+          (long long)g->num_params, T, (long long)g->num_buffers, T);
+  fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64(structure), sizeof(%s), &m->step, "
+             "s, 2);\n}\n\n", T);
+  fprintf(f, "void %s_set_learning_rate(%s *m, float lr) { m->lr = (%s)lr; }\n\n", N, N, T);
+
+  /* the trainer's view */
+  fprintf(f, "static void *model_create(int max_batch, uint64_t seed) {\n"
+             "  return %s_create(max_batch, seed);\n}\n", N);
+  fprintf(f, "static void model_destroy(void *m) { %s_destroy(m); }\n", N);
+  fprintf(f, "static void *model_params(void *m) { return %s_params(m); }\n", N);
+  fprintf(f, "static void *model_grads(void *m) { return %s_grads(m); }\n", N);
+  fprintf(f, "static void model_forward(void *m, int batch, const void *x, void *out, int "
+             "training) {\n  %s_forward(m, batch, x, out, training);\n}\n", N);
+  fprintf(f, "static int model_save(const void *m, const char *path) { return %s_save(m, path); "
+             "}\n", N);
+  fprintf(f, "static int model_load(void *m, const char *path) { return %s_load(m, path); }\n",
+          N);
+  fprintf(f, "static void model_set_learning_rate(void *m, double lr) {\n"
+             "  %s_set_learning_rate(m, (float)lr);\n}\n\n", N);
+  int64_t nclasses = 0;
+  if (g->labels.len && !float_labels(g))
+    nclasses = ((IrNode *)g->labels.data[0])->out->ty.nclasses;
+  fprintf(f, "const nnrt_model *%s_model(void) {\n", N);
+  fprintf(f, "  static const nnrt_model model = {\n");
+  fprintf(f, "      \"%s\", %d, %d, %d, %lld, %lld, %lld, %d, %lld, %lld,\n", N, e->f64 ? 8 : 4,
+          g->inputs.len, g->outputs.len, (long long)io_size(&g->inputs),
+          (long long)outputs_size(g), (long long)io_size(&g->labels), float_labels(g),
+          (long long)nclasses, (long long)g->num_params);
+  fprintf(f, "      model_create, model_destroy, model_params, model_grads, model_forward,\n"
+             "      NULL, NULL, model_save, model_load, model_set_learning_rate};\n");
+  fprintf(f, "  return &model;\n}\n");
+}
+
+/* Writes through a temporary file renamed into place. */
+static FILE *open_tmp(const char *path, char **tmp_out) {
+  char *tmp = arena_printf("%s.tmp.XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    error_plain("cannot write '%s': %s", path, strerror(errno));
+    return NULL;
+  }
+  FILE *f = fdopen(fd, "w");
+  if (!f) {
+    error_plain("cannot write '%s': %s", path, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return NULL;
+  }
+  *tmp_out = tmp;
+  return f;
+}
+
+bool emit_c(const Graph *g, const EmitOptions *opt) {
+  Emitter e = {0};
+  e.g = g;
+  e.f64 = opt->f64;
+  e.T = opt->f64 ? "double" : "float";
+  if (!g->outputs.len)
+    internal_error("no outputs");
+  if (!strcmp(opt->c_path, "-")) {  /* the C to stdout, the header if asked */
+    if (opt->h_path) {
+      char *tmp_h;
+      FILE *h = open_tmp(opt->h_path, &tmp_h);
+      if (!h)
+        return false;
+      emit_header(h, &e, opt);
+      if (fclose(h) != 0 || rename(tmp_h, opt->h_path) != 0) {
+        error_plain("cannot write '%s': %s", opt->h_path, strerror(errno));
+        unlink(tmp_h);
+        return false;
+      }
+    }
+    emit_source(stdout, &e, opt);
+    return fflush(stdout) == 0;
+  }
+
+  char *tmp_h = NULL, *tmp_c = NULL;
+  FILE *h = open_tmp(opt->h_path, &tmp_h);
+  if (!h)
+    return false;
+  FILE *c = open_tmp(opt->c_path, &tmp_c);
+  if (!c) {
+    fclose(h);
+    unlink(tmp_h);
+    return false;
+  }
+  emit_header(h, &e, opt);
+  emit_source(c, &e, opt);
+  bool ok = !ferror(h) && !ferror(c);
+  ok &= fclose(h) == 0;
+  ok &= fclose(c) == 0;
+  if (ok && (rename(tmp_h, opt->h_path) != 0 || rename(tmp_c, opt->c_path) != 0)) {
+    ok = false;
+    unlink(opt->h_path);
+  }
+  if (!ok) {
+    error_plain("cannot write '%s': %s", opt->c_path, strerror(errno));
+    unlink(tmp_h);
+    unlink(tmp_c);
+  }
+  return ok;
+}
