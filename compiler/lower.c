@@ -345,6 +345,8 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
   Graph *g = L->g;
   switch (s->kind) {
   case ST_MODEL:
+    if (!s->name)
+      return;  /* the line did not parse (reported) */
     if (g->name) {
       error_at(s->loc, "a file holds one model; '%s' is already declared", g->name);
       note_at(g->name_loc, "the model is declared here");

@@ -417,6 +417,13 @@ static Stmt *stmt(Parser *p) {
     Token *name = expect_ident(p, "the model's name after 'model'");
     s->name = name->text;
     s->name_loc = name->loc;
+    if (is_punct(p->tok, "-") && p->tok->next->kind == TK_IDENT &&
+        p->tok->loc.off == name->loc.off + name->loc.len) {
+      SrcLoc all = name->loc;
+      all.len = p->tok->next->loc.off + p->tok->next->loc.len - all.off;
+      fail(p, all, "a model's name is letters, digits and '_' (it names C functions): "
+                         "write %s_%s", name->text, p->tok->next->text);
+    }
     end_of_statement(p, "the model's name");
     return s;
   }
@@ -521,6 +528,8 @@ Program *parse(const SrcFile *file, Token *tok) {
       else if (start->kind == TK_IDENT && start->next->kind == TK_IDENT &&
                is_punct(start->next->next, ":"))
         name = start->next;  /* a misspelt declaration: `inptu x : f32[4]` */
+      if (is_word(start, "model"))  /* a model line, though broken: no "missing model" */
+        cur = cur->next = new_stmt(ST_MODEL, start);
       if (name) {
         Stmt *s = new_stmt(name == start ? ST_BIND : is_word(start, "input") ? ST_INPUT
                                                                               : ST_LABEL,

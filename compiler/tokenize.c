@@ -293,6 +293,11 @@ Token *tokenize(const SrcFile *file) {
       error_at(loc, "unexpected '|'; the pipe operator is '|>'");
     else if (c == '+')
       error_at(loc, "unexpected '+'; tensors are added with add(a, b)");
+    else if (c == '*')
+      error_at(loc, "unexpected '*'; .nn has no arithmetic (a loss is scaled with "
+                    "`loss ..., weight=0.5`)");
+    else if (c == '/' && lx.p[1] == '/')
+      error_at(loc, "comments start with '#', not '//'");
     else if (n > 1)
       error_at(loc, "unexpected character '%.*s'; names and operators are ASCII", n, lx.p);
     else
@@ -304,6 +309,9 @@ Token *tokenize(const SrcFile *file) {
     else
       lx.bad_line = lx.line;
     lx.p += n;
+    if (c == '/' && *lx.p == '/')  /* read the rest as the comment it is */
+      while (lx.p < end && *lx.p != '\n')
+        lx.p++;
   }
   /* "got end of file" points at the end of the last line, not at the empty
    * line after its newline. */

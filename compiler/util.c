@@ -115,9 +115,12 @@ const char *fmt_double(double v) {
   return arena_strdup(buf);
 }
 
+static int lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
+
 static int edit_distance(const char *a, const char *b) {
   /* Levenshtein plus adjacent transpositions ("inptu" -> "input" is one
-   * edit), the optimal-string-alignment distance. */
+   * edit), the optimal-string-alignment distance; case is free, so
+   * PyTorch's ReLU and BatchNorm2d find relu and batchnorm. */
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64)
     return 1 << 20;
@@ -127,13 +130,14 @@ static int edit_distance(const char *a, const char *b) {
   for (size_t i = 1; i <= la; i++) {
     row[0] = (int)i;
     for (size_t j = 1; j <= lb; j++) {
-      int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      int cost = lower_ascii(a[i - 1]) == lower_ascii(b[j - 1]) ? 0 : 1;
       int best = prev[j - 1] + cost;
       if (prev[j] + 1 < best)
         best = prev[j] + 1;
       if (row[j - 1] + 1 < best)
         best = row[j - 1] + 1;
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+      if (i > 1 && j > 1 && lower_ascii(a[i - 1]) == lower_ascii(b[j - 2]) &&
+          lower_ascii(a[i - 2]) == lower_ascii(b[j - 1]) &&
           prev2[j - 2] + 1 < best)
         best = prev2[j - 2] + 1;
       row[j] = best;

@@ -22,6 +22,22 @@ int op_lookup(const char *name) {
 }
 
 const char *op_suggest(const char *name) {
+  /* Names other frameworks use for the same op. */
+  static const char *const aliases[][2] = {
+      {"dense", "linear"},          {"fc", "linear"},
+      {"conv", "conv2d"},           {"cross_entropy", "softmax_cross_entropy"},
+      {"crossentropyloss", "softmax_cross_entropy"},
+      {"mseloss", "mse"},           {"bceloss", "binary_cross_entropy"},
+      {"bcewithlogitsloss", "sigmoid_cross_entropy"},
+      {"cat", "concat"},            {"concatenate", "concat"},
+  };
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+    const char *a = aliases[i][0], *s = name;
+    while (*a && (*s == *a || *s - 'A' + 'a' == *a))
+      a++, s++;
+    if (!*a && !*s)
+      return aliases[i][1];
+  }
   const char *cands[OP_COUNT];
   for (int i = 0; i < OP_COUNT; i++)
     cands[i] = (op_table[i]->flags & OPF_INTERNAL) ? NULL : op_table[i]->name;

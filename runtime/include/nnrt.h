@@ -132,6 +132,29 @@ uint32_t nnrt_crc32(uint32_t crc, const void *data, size_t n);
 /* FNV-1a 64-bit hash of a string: model fingerprints. */
 uint64_t nnrt_fnv1a64(const char *s);
 
+/* -------------------------------------------------------------- data.c */
+
+/* A data set in memory: count samples of sample_size floats each (pixels
+ * scaled to [0, 1]), with int32 class labels if it has labels.  Images are
+ * channels x height x width; other data is 1 x 1 x sample_size. */
+typedef struct nnrt_dataset {
+  size_t count;
+  int channels, height, width;
+  size_t sample_size;
+  float *x;             /* count x sample_size                             */
+  int32_t *y;           /* count labels, or NULL                           */
+  int num_classes;      /* 1 + the largest label, or 0 without labels      */
+} nnrt_dataset;
+
+/* Reads IDX files (as MNIST and Fashion-MNIST ship them), plain or gzipped:
+ * unsigned-byte images [n, h, w] (or [n, c, h, w]) and labels [n].  Labels
+ * may be NULL.  Checks magic numbers, sizes, truncation, that the counts
+ * agree and, if max_classes > 0, that every label is below it.  On failure
+ * d is left empty and nnrt_errmsg() names the file and the problem. */
+nnrt_status nnrt_dataset_load_idx(nnrt_dataset *d, const char *images, const char *labels,
+                                  int max_classes);
+void nnrt_dataset_free(nnrt_dataset *d);
+
 /* ------------------------------------------------------------- model */
 
 /* What a generated model tells the runtime about itself (NAME_model()), so

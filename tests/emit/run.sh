@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# For every model in models/: generate its C, compile it with gcc and clang
+# under -std=c99 -Wall -Wextra -pedantic -Werror, and run model_check (the
+# whole public API) built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# Usage: run.sh NNCC SOURCE_DIR WORKDIR
+set -euo pipefail
+nncc=$1 src=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+strict="-std=c99 -Wall -Wextra -pedantic -Werror"
+san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
+first_ckpt=""
+status=0
+for model in "$src"/models/*.nn; do
+  stem=$(basename "$model" .nn)
+  out="$work/$stem"
+  mkdir -p "$out"
+  "$nncc" "$model" -o "$out/$stem.c"
+  name=$(sed -n 's/^#define \([A-Za-z0-9_]*\)_INPUT_SIZE.*/\1/p' "$out/$stem.h")
+  for cc in gcc clang; do
+    $cc $strict -I"$src/runtime/include" -c "$out/$stem.c" -o "$out/$stem.$cc.o"
+  done
+  clang $san -std=c99 -I"$src/runtime/include" -DMODEL_API="${name}_model" \
+    "$src/tests/emit/model_check.c" "$out/$stem.c" "$src"/runtime/*.c -lopenblas -lz -lm \
+    -o "$out/check"
+  if ! "$out/check" "$out" $first_ckpt; then
+    status=1
+  fi
+  [ -n "$first_ckpt" ] || first_ckpt="$out/$name.ckpt"
+done
+exit $status
