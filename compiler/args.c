@@ -145,6 +145,13 @@ static const char *call_names(const CallSpec *calls, const char **cands, int *n)
 static void unknown_word(const char *what, const ArgSpec *s, const char *word, SrcLoc loc,
                          const char *const *cands, int ncands, const char *list) {
   const char *near = closest_word(word, cands, ncands);
+  static const char *const init_aliases[][2] = {
+      {"kaiming_normal", "he_normal"},     {"kaiming_uniform", "he_uniform"},
+      {"glorot_normal", "xavier_normal"},  {"glorot_uniform", "xavier_uniform"},
+  };
+  for (int i = 0; s->kind == ARG_INIT && i < 4; i++)
+    if (!strcmp(word, init_aliases[i][0]))
+      near = init_aliases[i][1];
   /* "unknown optimizer 'rmsprop'", "early_stopping: unknown metric 'x'" */
   const char *prefix = strcmp(what, s->name) ? arena_printf("%s: ", what) : "";
   const char *noun = s->kind == ARG_INIT ? "initializer" : s->name;
@@ -197,6 +204,13 @@ static bool valid_layer_name(const char *s) {
 static bool bind_one(const char *what, const ArgSpec *s, const AstNode *n, Attr *a) {
   a->given = true;
   a->loc = n->loc;
+  if (n->kind == ND_STRING && (s->kind == ARG_BOOL || s->kind == ARG_WORD || s->kind == ARG_PAD ||
+                               s->kind == ARG_INIT || s->kind == ARG_CALL)) {
+    /* pad="same": words are written bare; only layer names are quoted. */
+    error_at(n->loc, "%s: '%s' takes a word without quotes, as in %s=%s", what, s->name,
+             s->name, n->name[0] ? n->name : "...");
+    return false;
+  }
   switch (s->kind) {
   case ARG_INT:
   case ARG_NUM:
@@ -208,6 +222,12 @@ static bool bind_one(const char *what, const ArgSpec *s, const AstNode *n, Attr 
       a->v[0] = !strcmp(n->name, "true");
       a->word = n->name;
       return true;
+    }
+    if (n->kind == ND_IDENT && closest_word(n->name, (const char *[]){"true", "false"}, 2) &&
+        strlen(n->name) == (n->name[0] == 'T' || n->name[0] == 't' ? 4u : 5u)) {
+      error_at(n->loc, "%s: '%s' must be true or false, got '%s' (write it in lower case)",
+               what, s->name, n->name);
+      return false;
     }
     error_at(n->loc, "%s: '%s' must be true or false, got '%s'", what, s->name, node_text(n));
     return false;
@@ -350,6 +370,13 @@ bool bind_args(const char *what, SrcLoc callee_loc, const Arg *args, int nargs,
           sb_printf(&list, "%s%s", j ? ", " : "", spec[j].name);
         }
         const char *near = closest_word(a->key, cands, nspec < 32 ? nspec : 32);
+        /* PyTorch's longer names: kernel_size, padding, out_features, eps. */
+        for (int j = 0; !near && j < nspec && j < 32; j++) {
+          size_t lj = strlen(cands[j]), lk = strlen(a->key);
+          if (lj >= 2 && lk >= 2 &&
+              !strncmp(a->key, cands[j], lj < lk ? lj : lk))
+            near = cands[j];
+        }
         if (near)
           error_at(a->key_loc, "%s has no argument '%s'; did you mean '%s'?", what, a->key,
                    near);

@@ -15,7 +15,7 @@ static void dump(const Options *opt, const Graph *g, const char *pass) {
     return;
   FILE *out = opt->dump ? opt->dump : stderr;
   fprintf(out, "// ----- IR after %s -----\n", pass);
-  print_ir(out, g, opt->print_locs);
+  print_ir(out, g, opt->print_locs, true);
 }
 
 static bool is_checking_pass(const Pass *p) {

@@ -100,15 +100,18 @@ static const char *comment_text(const char *s, int len) {
 /* A value's place as a C expression inside a schedule function. */
 static const char *value_ref(const Emitter *e, const Value *v) {
   const IrNode *d = v->def;
-  if (d->op == OP_INPUT) {
-    for (int i = 0; i < e->g->inputs.len; i++)
-      if (e->g->inputs.data[i] == d)
-        return arena_printf("in[%d]", i);
+  if (d->op == OP_INPUT || d->op == OP_LABEL) {
+    const PtrVec *list = d->op == OP_INPUT ? &e->g->inputs : &e->g->labels;
+    for (int i = 0; i < list->len; i++)
+      if (list->data[i] == d)
+        return d->op == OP_INPUT ? arena_printf("in[%d]", i)
+                                 : arena_printf("(const %s *)lab[%d]",
+                                                v->ty.kind == T_CLASS ? "int32_t" : e->T, i);
   }
-  if (d->op == OP_LABEL)
-    return "labels";
-  if (e->offset[v->id] < 0)
+  if (v->id < 0 || e->offset[v->id] < 0)
     internal_error("%%%d has no place in the arena", v->id);
+  if (e->fixed[v->id])
+    return arena_printf("S + %lld", (long long)e->offset[v->id]);
   return arena_printf("A + %lld * (size_t)batch", (long long)e->offset[v->id]);
 }
 
@@ -137,14 +140,27 @@ void k_begin(Emitter *e, const IrNode *n, const char *what) {
   sb_printf(&e->kargs, "k%d_%s%s(batch", n->out->id, op_table[n->op]->name, suffix);
 }
 
-static void k_arg(Emitter *e, const char *decl, const char *expr) {
+void k_arg(Emitter *e, const char *decl, const char *expr) {
   sb_printf(&e->ksig, ", %s", decl);
   sb_printf(&e->kargs, ", %s", expr);
 }
 
 void k_in(Emitter *e, const char *name, int input) {
-  k_arg(e, arena_printf("const %s *restrict %s", e->T, name),
-        value_ref(e, e->knode->in[input]));
+  const Value *v = e->knode->in[input];
+  k_arg(e, arena_printf("const %s *restrict %s", v->ty.kind == T_CLASS ? "int32_t" : e->T, name),
+        value_ref(e, v));
+}
+
+void k_grad(Emitter *e, const char *name, const Param *p) {
+  k_arg(e, arena_printf("%s *restrict %s", e->T, name),
+        arena_printf("m->grads + %lld", (long long)p->offset));
+}
+
+void k_aux(Emitter *e, const char *name, const IrNode *n, bool writable) {
+  if (!n->aux)
+    internal_error("%%%d has no saved value", n->out->id);
+  k_arg(e, arena_printf("%s%s *restrict %s", writable ? "" : "const ", e->T, name),
+        value_ref(e, n->aux));
 }
 
 void k_out(Emitter *e, const char *name) {
@@ -192,17 +208,19 @@ void k_end(Emitter *e) {
     internal_error("unbalanced braces in the kernel of %%%d", e->knode->out->id);
   sb_printf(&e->kernels, "%s) {\n%s}\n", e->ksig.data, e->kbody.data ? e->kbody.data : "");
   sb_printf(&e->body, "  %s);\n", e->kargs.data);
-  e->calls[e->knode->out->id] = arena_printf("  %s);\n", e->kargs.data);
+  bool differs = op_table[e->knode->op]->flags & OPF_TRAIN_DIFFERS;
+  (e->training && differs ? e->train_calls : e->calls)[e->knode->out->id] =
+      arena_printf("  %s);\n", e->kargs.data);
   e->knode = NULL;
 }
 
 /* ------------------------------------------------------------- planning */
 
-/* Which nodes the outputs need. */
-static bool *needed_for_outputs(const Graph *g) {
+/* The nodes a set of values needs, by walking inputs backwards. */
+static bool *needed_for(const Graph *g, Value *const *roots, int nroots) {
   bool *need = arena_alloc(sizeof(bool) * (size_t)g->next_value_id);
-  for (int i = 0; i < g->outputs.len; i++)
-    need[((Value *)g->outputs.data[i])->id] = true;
+  for (int i = 0; i < nroots; i++)
+    need[roots[i]->id] = true;
   for (int i = g->nodes.len - 1; i >= 0; i--) {
     const IrNode *n = g->nodes.data[i];
     if (!need[n->out->id])
@@ -213,44 +231,98 @@ static bool *needed_for_outputs(const Graph *g) {
   return need;
 }
 
-/* A place for every computed value: for now each its own (the memory
- * planner will share places between values whose lifetimes do not meet). */
-static void place_values(Emitter *e, const bool *need) {
+/* The schedules: which nodes each entry point runs, in graph order. */
+typedef struct Schedules {
+  bool *infer;          /* forward, for the outputs                         */
+  bool *train;          /* forward in training mode, for the losses         */
+  int nlosses;
+} Schedules;
+
+static void place(Emitter *e, const Value *v) {
+  if (!v || v->id < 0 || e->offset[v->id] >= 0 || v->ty.kind == T_NONE)
+    return;
+  if (v->def->op == OP_INPUT || v->def->op == OP_LABEL)
+    return;
+  bool fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
+  int64_t size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
+  e->fixed[v->id] = fixed;
+  if (fixed) {
+    e->offset[v->id] = e->arena_fixed;
+    e->arena_fixed += size;
+  } else {
+    e->offset[v->id] = e->arena_per_sample;
+    e->arena_per_sample += size;
+  }
+}
+
+/* A place for every value a schedule computes: for now each its own (the
+ * memory planner will share places between values whose lifetimes do not
+ * meet). */
+static void place_values(Emitter *e, const Schedules *s) {
   const Graph *g = e->g;
   e->offset = arena_alloc(sizeof(int64_t) * (size_t)g->next_value_id);
+  e->fixed = arena_alloc(sizeof(bool) * (size_t)g->next_value_id);
   for (int i = 0; i < g->next_value_id; i++)
     e->offset[i] = -1;
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
-    if (!need[n->out->id] || n->op == OP_INPUT || n->op == OP_LABEL)
-      continue;
-    e->offset[n->out->id] = e->arena_per_sample;
-    e->arena_per_sample += type_numel(&n->out->ty);
+    if (s->infer[n->out->id] || s->train[n->out->id] || n->backward)
+      place(e, n->out);
+    if (s->train[n->out->id] || s->infer[n->out->id])
+      place(e, n->aux);  /* forward(training=1) writes it too */
   }
 }
 
-/* Kernels and the schedule function for one forward pass. */
-static void emit_schedule(Emitter *e, const char *name, const bool *need, StrBuf *fns) {
+/* The call of n's kernel if it is written already: a kernel serves both
+ * passes unless the op's training kernel differs. */
+static const char *call_of(const Emitter *e, const IrNode *n) {
+  bool differs = op_table[n->op]->flags & OPF_TRAIN_DIFFERS;
+  const char *const *calls = e->training && differs ? e->train_calls : e->calls;
+  return calls[n->out->id];
+}
+
+/* Kernels and the function that runs one schedule: the forward nodes
+ * marked in `forward`, then, for the training step, the backward nodes. */
+static void emit_schedule(Emitter *e, const char *name, const bool *forward, bool backward,
+                          bool with_labels, StrBuf *fns) {
   const Graph *g = e->g;
   e->body = (StrBuf){0};
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
-    if (!need[n->out->id] || n->op == OP_INPUT || n->op == OP_LABEL)
+    bool run = n->backward ? backward && n->op != OP_OPTIMIZER_UPDATE : forward[n->out->id];
+    if (!run || n->op == OP_INPUT || n->op == OP_LABEL)
       continue;
     if (!op_table[n->op]->emit)
       internal_error("op %s has no C kernel", op_table[n->op]->name);
-    if (e->training && !(op_table[n->op]->flags & OPF_TRAIN_DIFFERS) && e->calls[n->out->id])
-      sb_printf(&e->body, "%s", e->calls[n->out->id]);  /* the same kernel */
+    const char *call = call_of(e, n);
+    if (call)
+      sb_printf(&e->body, "%s", call);  /* its kernel is written already */
     else
       op_table[n->op]->emit(e, n);
   }
   sb_printf(fns, "\n/* The %s pass: every kernel in schedule order. */\n", name);
-  sb_printf(fns, "static void run_%s(%s *m, int batch, const %s *const *in) {\n", name, g->name,
-            e->T);
+  sb_printf(fns, "static void run_%s(%s *m, int batch, const %s *const *in%s) {\n", name, g->name,
+            e->T, with_labels ? ", const void *const *lab" : "");
   sb_printf(fns, "  %s *A = m->arena;\n", e->T);
   sb_printf(fns, "  %s *S = m->arena + m->scaled;\n", e->T);
   sb_printf(fns, "  (void)A;\n  (void)S;\n  (void)in;\n");
+  if (with_labels)
+    sb_printf(fns, "  (void)lab;\n");
   sb_printf(fns, "%s}\n", e->body.data ? e->body.data : "");
+}
+
+/* The optimizer update, alone in its function. */
+static void emit_update(Emitter *e, StrBuf *fns) {
+  const Graph *g = e->g;
+  e->body = (StrBuf){0};
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    if (n->op == OP_OPTIMIZER_UPDATE)
+      op_table[n->op]->emit(e, n);
+  }
+  sb_printf(fns, "\n/* The optimizer update. */\n");
+  sb_printf(fns, "static void run_update(%s *m) {\n  const int batch = 0;\n%s}\n", g->name,
+            e->body.data ? e->body.data : "");
 }
 
 /* ---------------------------------------------------------------- files */
@@ -279,6 +351,9 @@ static bool float_labels(const Graph *g) {
 static const char *structure(const Emitter *e) {
   StrBuf sb = {0};
   sb_printf(&sb, "nncc-1 %s", e->f64 ? "f64" : "f32");
+  if (e->g->nlosses)
+    sb_printf(&sb, ";optimizer %s x%d", e->g->train.optimizer.word,
+              optimizer_state_per_param(e->g));
   const PtrVec *lists[2] = {&e->g->params, &e->g->buffers};
   for (int l = 0; l < 2; l++)
     for (int i = 0; i < lists[l]->len; i++) {
@@ -355,6 +430,7 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
           "                   int training);\n\n",
           N, N, N, N, T, N, N, T, N, N, N, N, T, T, N, N, T, T);
   fprintf(f,
+          "%s"
           "/* Checkpoints: parameters, running statistics, optimizer state and\n"
           " * step count, with a CRC.  0 on success, else an nnrt_status; a refused\n"
           " * file leaves the model as it was, and nnrt_errmsg() says why. */\n"
@@ -364,6 +440,18 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
           "void %s_set_learning_rate(%s *m, float lr);\n\n"
           "/* Sizes and the functions above, for libnnrt's trainer. */\n"
           "const nnrt_model *%s_model(void);\n\n",
+          !g->nlosses ? "/* (The model has no loss, so no training functions.) */\n\n"
+                      : arena_printf(
+                            "/* Forward in training mode, the loss, and the backward pass:\n"
+                            " * fills the gradients and returns the loss (the weighted sum of\n"
+                            " * the model's losses, each a mean over the batch).  Changes no\n"
+                            " * parameter.  batch must be 1..max_batch, else NaN. */\n"
+                            "%s %s_loss_and_grad(%s *m, int batch, const %s *x, const %s_label_t *y);\n\n"
+                            "/* loss_and_grad, then the optimizer update.  A loss that is NaN or\n"
+                            " * infinite is returned and nothing changes: parameters, running\n"
+                            " * statistics, optimizer state and step count stay as they were. */\n"
+                            "%s %s_train_step(%s *m, int batch, const %s *x, const %s_label_t *y);\n\n",
+                            T, N, N, T, N, T, N, N, T, N),
           N, N, N, N, N, N, N);
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
@@ -371,15 +459,27 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
 static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   const Graph *g = e->g;
   const char *N = g->name, *T = e->T;
-  bool *need = needed_for_outputs(g);
-  place_values(e, need);
+  bool trains = g->nlosses > 0;
+  Schedules sched = {0};
+  sched.infer = needed_for(g, (Value *const *)g->outputs.data, g->outputs.len);
+  Value **loss_values = arena_alloc(sizeof(Value *) * (size_t)(g->nlosses + 1));
+  for (int i = 0; i < g->nlosses; i++)
+    loss_values[i] = g->losses[i].value;
+  sched.train = needed_for(g, loss_values, g->nlosses);
+  place_values(e, &sched);
   e->calls = arena_alloc(sizeof(char *) * (size_t)g->next_value_id);
+  e->train_calls = arena_alloc(sizeof(char *) * (size_t)g->next_value_id);
+  int64_t opt_state = trains ? optimizer_state_per_param(g) * g->num_params : 0;
 
   StrBuf fns = {0};
   e->training = false;
-  emit_schedule(e, "infer", need, &fns);
+  emit_schedule(e, "infer", sched.infer, false, false, &fns);
   e->training = true;
-  emit_schedule(e, "train_forward", need, &fns);
+  emit_schedule(e, "train_forward", sched.infer, false, false, &fns);
+  if (trains) {
+    emit_schedule(e, "train", sched.train, true, true, &fns);
+    emit_update(e, &fns);
+  }
   e->training = false;
 
   fprintf(f, "/* %s.c - generated by nncc %s from %s; do not edit.\n", N, NNCC_VERSION,
@@ -400,6 +500,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "  %s *grads;    /* same layout as params */\n", T);
   fprintf(f, "  %s *buffers;  /* %lld values: batchnorm running statistics */\n", T,
           (long long)g->num_buffers);
+  fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_state);
   fprintf(f, "  %s *arena;    /* %lld values per sample x max_batch, then %lld */\n", T,
           (long long)e->arena_per_sample, (long long)e->arena_fixed);
   fprintf(f, "  size_t scaled;  /* %lld * max_batch: where the fixed part starts */\n",
@@ -414,10 +515,10 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
   fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
   fprintf(f, "  size_t head = (sizeof(%s) + 63) / 64 * 64;\n", N);
-  fprintf(f, "  size_t values = 2 * (size_t)%lld + %lld + (size_t)%lld * (size_t)max_batch + "
-             "%lld;\n",
-          (long long)g->num_params, (long long)g->num_buffers, (long long)e->arena_per_sample,
-          (long long)e->arena_fixed);
+  fprintf(f, "  size_t values = 2 * (size_t)%lld + %lld + %lld + (size_t)%lld * (size_t)max_batch"
+             " + %lld;\n",
+          (long long)g->num_params, (long long)g->num_buffers, (long long)opt_state,
+          (long long)e->arena_per_sample, (long long)e->arena_fixed);
   fprintf(f, "  if (values > (SIZE_MAX - head) / sizeof(%s))\n    return NULL;\n", T);
   fprintf(f, "  char *mem = calloc(1, head + values * sizeof(%s));\n", T);
   fprintf(f, "  if (!mem)\n    return NULL;\n");
@@ -426,7 +527,8 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "  m->max_batch = max_batch;\n");
   fprintf(f, "  m->params = v;\n  m->grads = v + %lld;\n  m->buffers = v + 2 * (size_t)%lld;\n",
           (long long)g->num_params, (long long)g->num_params);
-  fprintf(f, "  m->arena = m->buffers + %lld;\n", (long long)g->num_buffers);
+  fprintf(f, "  m->opt = m->buffers + %lld;\n", (long long)g->num_buffers);
+  fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_state);
   fprintf(f, "  m->scaled = (size_t)%lld * (size_t)max_batch;\n", (long long)e->arena_per_sample);
   double lr = 0.01;
   if (g->train.optimizer.word && g->train.optimizer.sub)
@@ -498,19 +600,62 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   }
   fprintf(f, "  %s_forward_ex(m, batch, inputs, outputs, training);\n}\n\n", N);
 
-  /* checkpoints */
-  fprintf(f, "int %s_save(const %s *m, const char *path) {\n", N, N);
-  fprintf(f, "  nnrt_ckpt_section s[2] = {{m->params, %lld * sizeof(%s)},\n"
-             "                           {m->buffers, %lld * sizeof(%s)}};\n",
-          (long long)g->num_params, T, (long long)g->num_buffers, T);
+  /* training */
+  if (trains) {
+    fprintf(f, "%s %s_loss_and_grad(%s *m, int batch, const %s *x, const %s_label_t *y) {\n",
+            T, N, N, T, N);
+    fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
+    fprintf(f, "  const %s *in[%d];\n  const void *lab[%d];\n", T, g->inputs.len,
+            g->labels.len ? g->labels.len : 1);
+    int64_t at = 0;
+    for (int i = 0; i < g->inputs.len; i++) {
+      fprintf(f, "  in[%d] = x + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
+      at += type_numel(&((IrNode *)g->inputs.data[i])->out->ty);
+    }
+    at = 0;
+    for (int i = 0; i < g->labels.len; i++) {
+      const Type *t = &((IrNode *)g->labels.data[i])->out->ty;
+      fprintf(f, "  lab[%d] = y + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
+      at += t->kind == T_CLASS ? 1 : type_numel(t);
+    }
+    if (!g->labels.len)
+      fprintf(f, "  lab[0] = y;\n");
+    fprintf(f, "  run_train(m, batch, in, lab);\n");
+    fprintf(f, "  const %s *S = m->arena + m->scaled;\n", T);
+    fprintf(f, "  return ");
+    for (int i = 0; i < g->nlosses; i++)
+      fprintf(f, "%s%s * S[%lld]", i ? " + " : "", lit(e, g->losses[i].weight),
+              (long long)e->offset[g->losses[i].value->id]);
+    fprintf(f, ";\n}\n\n");
+
+    fprintf(f, "%s %s_train_step(%s *m, int batch, const %s *x, const %s_label_t *y) {\n", T,
+            N, N, T, N);
+    if (g->num_buffers)
+      fprintf(f, "  /* A step whose loss is not finite changes nothing: the running\n"
+                 "   * statistics its forward pass moved are put back. */\n"
+                 "  %s saved[%lld];\n  memcpy(saved, m->buffers, sizeof saved);\n", T,
+              (long long)g->num_buffers);
+    fprintf(f, "  %s loss = %s_loss_and_grad(m, batch, x, y);\n", T, N);
+    fprintf(f, "  if (!isfinite(loss)) {\n");
+    if (g->num_buffers)
+      fprintf(f, "    if (batch >= 1 && batch <= m->max_batch)\n"
+                 "      memcpy(m->buffers, saved, sizeof saved);\n");
+    fprintf(f, "    return loss;\n  }\n");
+    fprintf(f, "  m->step++;\n  run_update(m);\n  return loss;\n}\n\n");
+  }
+
+  /* checkpoints: parameters, running statistics, optimizer state */
+  const char *sections = arena_printf(
+      "  nnrt_ckpt_section s[3] = {{m->params, %lld * sizeof(%s)},\n"
+      "                           {m->buffers, %lld * sizeof(%s)},\n"
+      "                           {m->opt, %lld * sizeof(%s)}};\n",
+      (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_state, T);
+  fprintf(f, "int %s_save(const %s *m, const char *path) {\n%s", N, N, sections);
   fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64(structure), sizeof(%s), m->step, "
-             "s, 2);\n}\n\n", T);
-  fprintf(f, "int %s_load(%s *m, const char *path) {\n", N, N);
-  fprintf(f, "  nnrt_ckpt_section s[2] = {{m->params, %lld * sizeof(%s)},\n"
-             "                           {m->buffers, %lld * sizeof(%s)}};\n",
-          (long long)g->num_params, T, (long long)g->num_buffers, T);
+             "s, 3);\n}\n\n", T);
+  fprintf(f, "int %s_load(%s *m, const char *path) {\n%s", N, N, sections);
   fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64(structure), sizeof(%s), &m->step, "
-             "s, 2);\n}\n\n", T);
+             "s, 3);\n}\n\n", T);
   fprintf(f, "void %s_set_learning_rate(%s *m, float lr) { m->lr = (%s)lr; }\n\n", N, N, T);
 
   /* the trainer's view */
@@ -526,7 +671,14 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "static int model_load(void *m, const char *path) { return %s_load(m, path); }\n",
           N);
   fprintf(f, "static void model_set_learning_rate(void *m, double lr) {\n"
-             "  %s_set_learning_rate(m, (float)lr);\n}\n\n", N);
+             "  %s_set_learning_rate(m, (float)lr);\n}\n", N);
+  if (trains) {
+    fprintf(f, "static double model_loss_and_grad(void *m, int batch, const void *x, const void *y) {\n"
+               "  return %s_loss_and_grad(m, batch, x, y);\n}\n", N);
+    fprintf(f, "static double model_train_step(void *m, int batch, const void *x, const void *y) {\n"
+               "  return %s_train_step(m, batch, x, y);\n}\n", N);
+  }
+  fprintf(f, "\n");
   int64_t nclasses = 0;
   if (g->labels.len && !float_labels(g))
     nclasses = ((IrNode *)g->labels.data[0])->out->ty.nclasses;
@@ -537,7 +689,8 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
           (long long)outputs_size(g), (long long)io_size(&g->labels), float_labels(g),
           (long long)nclasses, (long long)g->num_params);
   fprintf(f, "      model_create, model_destroy, model_params, model_grads, model_forward,\n"
-             "      NULL, NULL, model_save, model_load, model_set_learning_rate};\n");
+             "      %s, %s, model_save, model_load, model_set_learning_rate};\n",
+          trains ? "model_loss_and_grad" : "NULL", trains ? "model_train_step" : "NULL");
   fprintf(f, "  return &model;\n}\n");
 }
 

@@ -56,8 +56,12 @@ const char *type_str(const Type *t) {
   case T_UNKNOWN: return "?";
   case T_ERROR: return "<error>";
   case T_SCALAR: return "f32 (loss)";
+  case T_F32:
+    if (t->fixed)
+      return arena_printf("f32[%lld] (per batch)", (long long)t->dims[0]);
+    break;
+  case T_NONE: return "none";
   case T_CLASS: return arena_printf("class[%lld]", (long long)t->nclasses);
-  case T_F32: break;
   }
   StrBuf sb = {0};
   sb_printf(&sb, "f32[");
@@ -96,9 +100,15 @@ const char *ir_node_str(const IrNode *n) {
   return sb.data;
 }
 
-static void print_node(FILE *out, const IrNode *n, bool with_locs) {
+static void print_node(FILE *out, const IrNode *n, bool with_locs, bool training) {
   StrBuf sb = {0};
   sb_printf(&sb, "%s", ir_node_str(n));
+  if (n->backward && n->fwd != n) {
+    /* tie each backward node to its forward op and .nn line */
+    sb_printf(&sb, "  // grad of %%%d, %s:%d", n->fwd->out->id, n->loc.file->name, n->loc.line);
+    fprintf(out, "%s\n", sb.data);
+    return;
+  }
   bool named = n->out->name && !n->io_name;
   if (named || with_locs) {
     sb_printf(&sb, "  //");
@@ -115,6 +125,8 @@ static void print_node(FILE *out, const IrNode *n, bool with_locs) {
     fprintf(out, "    %s %s : %s\n", p->trainable ? "param " : "buffer", p->name,
             type_str(&t));
   }
+  if (training && n->aux && n->aux->id >= 0)
+    fprintf(out, "    saves %%%d : %s\n", n->aux->id, type_str(&n->aux->ty));
 }
 
 static void print_call_attrs(StrBuf *sb, const char *key, const Attr *a, ArgKind kind) {
@@ -155,10 +167,14 @@ static void print_train(FILE *out, const Graph *g) {
   }
 }
 
-void print_ir(FILE *out, const Graph *g, bool with_locs) {
+void print_ir(FILE *out, const Graph *g, bool with_locs, bool training) {
   fprintf(out, "model %s\n", g->name ? g->name : "?");
-  for (int i = 0; i < g->nodes.len; i++)
-    print_node(out, g->nodes.data[i], with_locs);
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    if (n->backward && !training)
+      continue;
+    print_node(out, n, with_locs, training);
+  }
   for (int i = 0; i < g->outputs.len; i++) {
     const Value *v = g->outputs.data[i];
     fprintf(out, "output %%%d : %s\n", v->id, type_str(&v->ty));

@@ -286,7 +286,8 @@ static void name_layers(Lowerer *L) {
 static void lower_decl(Lowerer *L, const Stmt *s) {
   Binding *old = lookup(L, s->name);
   if (old && old->declared) {
-    error_at(s->name_loc, "'%s' is already declared", s->name);
+    error_at(s->name_loc, "'%s' is already declared as %s", s->name,
+             old->value != &L->poison && old->value->is_label ? "a label" : "an input");
     note_at(old->loc, "the first declaration is here");
     return;
   }
@@ -368,9 +369,9 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
   case ST_BIND: {
     Binding *old = lookup(L, s->name);
     if (old && old->declared) {
-      error_at(s->name_loc, "cannot rebind '%s': it is declared as an %s; give the result "
+      error_at(s->name_loc, "cannot rebind '%s': it is declared as %s; give the result "
                "a new name", s->name,
-               old->value != &L->poison && old->value->is_label ? "label" : "input");
+               old->value != &L->poison && old->value->is_label ? "a label" : "an input");
       note_at(old->loc, "declared here");
       return;
     }

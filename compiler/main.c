@@ -25,8 +25,8 @@ static void usage(FILE *out) {
           "options:\n"
           "  -o <file.c>           write the C (and its header beside it)\n"
           "  --header <file.h>     where to write the header\n"
-          "  --emit=<stage>        print a stage instead: ast, ir, params, summary\n"
-          "                        (ir-train, fused, plan, plan-svg, c: coming)\n"
+          "  --emit=<stage>        print a stage instead: ast, ir, ir-train (with the\n"
+          "                        backward pass), params, summary, c\n"
           "  --print-after=<pass>  print the IR after a pass (or 'all') to stderr\n"
           "  --print-locs          show .nn locations in printed IR\n"
           "  --list-passes         list the passes, in pipeline order\n"
@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
                   near ? arena_printf(" (did you mean '%s'?)", near) : "");
       return 1;
     }
-    if (k >= 4 && strcmp(emit, "c")) {
+    if (k >= 4 && strcmp(emit, "c") && strcmp(emit, "ir-train")) {
       error_plain("--emit=%s is not available yet in nncc %s", emit, NNCC_VERSION);
       return 1;
     }
@@ -242,7 +242,9 @@ int main(int argc, char **argv) {
   if (!strcmp(emit, "ast"))
     print_ast(out, prog);
   else if (!strcmp(emit, "ir"))
-    print_ir(out, g, opt.print_locs);
+    print_ir(out, g, opt.print_locs, false);
+  else if (!strcmp(emit, "ir-train"))
+    print_ir(out, g, opt.print_locs, true);
   else if (!strcmp(emit, "params"))
     print_params(out, g);
   else

@@ -266,6 +266,8 @@ typedef enum {
   T_F32,       /* f32 tensor, per-sample shape dims[0..rank)                */
   T_CLASS,     /* int32 class id per sample in [0, nclasses)                */
   T_SCALAR,    /* a loss: one f32 for the whole batch                       */
+  T_NONE,      /* no value: a node that only writes parameter gradients or
+                  parameters (linear_grad of a first layer, sgd)            */
 } TypeKind;
 
 typedef struct Type {
@@ -273,6 +275,8 @@ typedef struct Type {
   int rank;
   int64_t dims[MAX_RANK];
   int64_t nclasses;
+  bool fixed;         /* T_F32 for the whole batch, not per sample (saved
+                         batchnorm statistics)                             */
 } Type;
 
 int64_t type_numel(const Type *t);          /* elements per sample         */
@@ -320,6 +324,12 @@ struct IrNode {
   Param *params[MAX_PARAMS_PER_OP];
   int nparams;
   const char *io_name;      /* OP_INPUT / OP_LABEL: the declared name       */
+  Value *aux;               /* what the training kernel saves for the
+                               backward pass (batchnorm statistics, the
+                               dropout mask), or NULL                        */
+  const IrNode *fwd;        /* backward and update nodes: the forward node
+                               they belong to (its attrs, params, aux)       */
+  bool backward;            /* appended by autodiff: training step only     */
 };
 
 typedef struct Loss {
@@ -375,7 +385,8 @@ typedef struct Graph {
 
 Graph *graph_new(const SrcFile *file);
 IrNode *graph_add_node(Graph *g, int op, SrcLoc loc, Value **in, int nin);
-void print_ir(FILE *out, const Graph *g, bool with_locs);
+/* The IR; with training, the backward nodes too (--emit=ir-train). */
+void print_ir(FILE *out, const Graph *g, bool with_locs, bool training);
 const char *ir_node_str(const IrNode *n);   /* one node, as print_ir shows it */
 void print_params(FILE *out, const Graph *g);
 void print_summary(FILE *out, const Graph *g);
@@ -406,6 +417,10 @@ typedef bool (*ShapeFn)(IrNode *n);
 /* Declares the node's parameters and buffers with add_param (layers only). */
 typedef void (*ParamsFn)(Graph *g, IrNode *n);
 typedef struct Emitter Emitter;
+typedef struct AD AD;
+/* Appends the IR of n's backward pass, given dy, the gradient of its output
+ * (NULL for a loss: its gradient is its weight). */
+typedef void (*GradFn)(AD *ad, IrNode *n, Value *dy);
 /* Writes the node's kernel (emit_c.c's k_* helpers); e->training says
  * whether it is the training or the inference forward pass. */
 typedef void (*EmitFn)(Emitter *e, const IrNode *n);
@@ -419,7 +434,8 @@ struct OpInfo {
   const ArgSpec *args;      /* the op's own arguments, after the inputs     */
   ShapeFn shape;
   ParamsFn params;          /* layers only                                  */
-  EmitFn emit;              /* forward kernel                               */
+  EmitFn emit;              /* kernel (forward, or the op's own if internal) */
+  GradFn grad;              /* builds the backward IR (autodiff.c)          */
   const char *summary;      /* one line, for --help and docs                */
 };
 
@@ -441,9 +457,30 @@ bool expect_rank(IrNode *n, int i, int rank, const char *hint);
 bool set_out(IrNode *n, int rank, const int64_t *dims);
 bool elementwise_shape(IrNode *n);          /* out = in[0]                 */
 void conv_pads(const IrNode *n, int64_t pads[4]);  /* conv.c: [t, l, b, r] */
+int optimizer_state_per_param(const Graph *g);     /* optim.c: 0, 1 or 2 */
 /* A kernel y[i] = f(x[i]) over the whole batch; expr reads the input as v. */
 void emit_map(Emitter *e, const IrNode *n, const char *expr);
+/* A backward kernel dx[i] = f(dy[i], v[i]) (v: in[1]); expr reads g and v. */
+void emit_zip(Emitter *e, const IrNode *n, const char *expr);
+/* Grad hook of an elementwise op: dx = <op>_grad(dy, in[0] or out). */
+void grad_elementwise(AD *ad, IrNode *n, Value *dy, int grad_op, bool uses_output);
 void pool_stride(const IrNode *n, int64_t stride[2]);
+
+/* ------------------------------------------------------------ autodiff.c */
+
+/* For grad hooks: does v need a gradient (does it depend on a parameter)? */
+bool ad_needs(const AD *ad, const Value *v);
+/* A backward node of op for forward node fwd, with inputs and a result of
+ * type ty (T_NONE for parameter gradients only). */
+IrNode *ad_node(AD *ad, int op, const IrNode *fwd, Value **in, int nin, Type ty);
+/* Adds g to the gradient of v (summing with an add node on fan-out). */
+void ad_accum(AD *ad, const Value *v, Value *g);
+/* The scale of a loss's gradient: its weight (from the loss line). */
+double ad_loss_weight(const AD *ad, const IrNode *loss);
+/* Sets a backward node's numeric attribute (its op's ArgSpec). */
+void set_attr(IrNode *n, const char *name, double v);
+/* Gives a training kernel a saved value for the backward pass. */
+void set_aux(IrNode *n, int64_t numel, bool fixed);
 
 /* --------------------------------------------------------------- lower.c */
 
@@ -468,6 +505,8 @@ const Pass *pass_lookup(const char *name);
 bool infer_shapes(Graph *g);    /* shape.c   */
 bool assign_params(Graph *g);   /* params.c  */
 bool check_train(Graph *g);     /* train.c   */
+bool rewrite_bce(Graph *g);     /* rewrite_bce.c */
+bool autodiff(Graph *g);        /* autodiff.c */
 bool verify_ir(Graph *g);       /* verify.c  */
 
 /* -------------------------------------------------------------- emit_c.c */
@@ -477,7 +516,9 @@ struct Emitter {
   bool f64;                 /* --dtype f64                                  */
   const char *T;            /* "float" or "double"                          */
   bool training;            /* emitting the training forward pass           */
-  int64_t *offset;          /* per value id: per-sample arena offset, or -1 */
+  int64_t *offset;          /* per value id: arena offset, or -1            */
+  bool *fixed;              /* per value id: in the fixed part (S), not
+                               scaled by the batch                          */
   int64_t arena_per_sample; /* floats per sample in the arena               */
   int64_t arena_fixed;      /* floats not scaled by the batch (scratch)     */
   StrBuf kernels;           /* the static kernel functions                  */
@@ -488,6 +529,7 @@ struct Emitter {
   int indent;
   int nkernels;
   const char **calls;       /* per value id: the call of its kernel          */
+  const char **train_calls; /* the same, for ops whose training kernel differs */
 };
 
 /* Writing one kernel: k_begin, then its pointer arguments, then its body
@@ -500,6 +542,11 @@ void k_param(Emitter *e, const char *name, const Param *p, bool writable);
 /* Scratch floats for this kernel: per_sample * batch + fixed, planned. */
 void k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed);
 void k_rng(Emitter *e);                                  /* nnrt_rng *rng  */
+void k_grad(Emitter *e, const char *name, const Param *p);  /* its gradient */
+/* The saved value of a forward node (n->aux): written by its training
+ * kernel, read by its backward kernel. */
+void k_aux(Emitter *e, const char *name, const IrNode *n, bool writable);
+void k_arg(Emitter *e, const char *decl, const char *expr);   /* any other */
 void k_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k_end(Emitter *e);
 const char *lit(const Emitter *e, double v);   /* 0.5f, or 0.5 for f64    */

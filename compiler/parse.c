@@ -174,6 +174,11 @@ static AstNode *primary(Parser *p) {
   if (is_punct(t, "(")) {
     p->tok = t->next;
     AstNode *n = expr(p);
+    if (!is_punct(p->tok, ")") && !lexer_failed(p, p->tok)) {
+      error_at(p->tok->loc, "expected ')' to close the parenthesis, got %s", describe(p->tok));
+      note_at(t->loc, "to match this '('");
+      longjmp(*p->recover, 1);
+    }
     expect(p, ")", "to close the parenthesis");
     return n;
   }
@@ -303,9 +308,10 @@ static BlockLine *block_line(Parser *p) {
   PtrVec v = {0};
   if (is_punct(p->tok, "=") && !lexer_failed(p, p->tok)) {
     /* `batch = 128`: say so, then read the line as if the '=' were not there. */
-    const Token *v = p->tok->next;
+    const Token *value = p->tok->next;
     error_at(p->tok->loc, "a setting's value follows its name without '=': write `%s %s`",
-             word->text, v->kind == TK_NUMBER || v->kind == TK_IDENT ? v->text : "...");
+             word->text,
+             value->kind == TK_NUMBER || value->kind == TK_IDENT ? value->text : "...");
     p->tok = p->tok->next;
   }
   if (is_punct(p->tok, "(")) {

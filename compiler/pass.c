@@ -10,6 +10,8 @@ const Pass passes[] = {
     {"infer-shapes", infer_shapes, "infer and check every value's shape"},
     {"assign-params", assign_params, "lay out parameters in the flat buffer (PyTorch order)"},
     {"check-train", check_train, "check the train and test blocks"},
+    {"rewrite-bce", rewrite_bce, "binary_cross_entropy(sigmoid(z)) -> sigmoid_cross_entropy(z)"},
+    {"autodiff", autodiff, "append the backward pass and the optimizer update"},
     {"verify", verify_ir, "check IR invariants (an error here is an nncc bug)"},
 };
 const int npasses = sizeof passes / sizeof passes[0];

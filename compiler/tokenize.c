@@ -20,6 +20,8 @@ typedef struct Lexer {
   int depth;            /* ( and [ nesting: newlines inside are ignored     */
   int bad_line;         /* a bad character began this line: mark the next
                            token on it bad (see Token.bad)                  */
+  int err_line;         /* the last line with an unexpected character: the
+                           first one on a line is reported, not the others  */
   Token head, *cur;
 } Lexer;
 
@@ -230,10 +232,19 @@ Token *tokenize(const SrcFile *file) {
   while (lx.p < end) {
     char c = *lx.p;
     if (c == '\n') {
-      if (lx.depth > 0 && starts_statement(lx.p + 1))
+      bool reset = lx.depth > 0 && starts_statement(lx.p + 1);
+      if (reset)
         lx.depth = 0;
-      if (lx.depth == 0 && lx.cur->kind != TK_NEWLINE && lx.cur != &lx.head)
-        push(&lx, TK_NEWLINE, lx.p, 1);
+      if (lx.depth == 0 && lx.cur->kind != TK_NEWLINE && lx.cur != &lx.head) {
+        Token *last = lx.cur, *t = push(&lx, TK_NEWLINE, lx.p, 1);
+        if (reset) {  /* the statement left open ends right after its last token,
+                         not on a comment or blank line skipped since */
+          t->loc = last->loc;
+          t->loc.off += last->loc.len;
+          t->loc.col += last->loc.len;
+          t->loc.len = 1;
+        }
+      }
       lx.p++;
       lx.line++;
       lx.line_start = lx.p;
@@ -289,7 +300,10 @@ Token *tokenize(const SrcFile *file) {
     }
     int n = utf8_len((const unsigned char *)lx.p, (const unsigned char *)end);
     SrcLoc loc = loc_here(&lx, lx.p, n);
-    if (c == '|')
+    const unsigned char *u = (const unsigned char *)lx.p;
+    if (lx.err_line == lx.line)
+      ;  /* reported on this line already */
+    else if (c == '|')
       error_at(loc, "unexpected '|'; the pipe operator is '|>'");
     else if (c == '+')
       error_at(loc, "unexpected '+'; tensors are added with add(a, b)");
@@ -298,10 +312,14 @@ Token *tokenize(const SrcFile *file) {
                     "`loss ..., weight=0.5`)");
     else if (c == '/' && lx.p[1] == '/')
       error_at(loc, "comments start with '#', not '//'");
+    else if (n == 3 && u[0] == 0xe2 && u[1] == 0x80 && u[2] >= 0x98 && u[2] <= 0x9f)
+      error_at(loc, "unexpected character '%.*s'; strings take straight double quotes, as in "
+                    "name=\"fc1\"", n, lx.p);
     else if (n > 1)
       error_at(loc, "unexpected character '%.*s'; names and operators are ASCII", n, lx.p);
     else
       error_at(loc, "unexpected character '%c'", c);
+    lx.err_line = lx.line;
     /* Its statement is dropped quietly: mark the token before it on this
      * line, or else the next one. */
     if (lx.cur != &lx.head && lx.cur->kind != TK_NEWLINE && lx.cur->loc.line == lx.line)

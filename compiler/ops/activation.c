@@ -5,6 +5,23 @@ static const ArgSpec no_args[] = {{0}};
 
 static void emit_relu(Emitter *e, const IrNode *n) { emit_map(e, n, "v > 0 ? v : 0"); }
 
+/* Gradients of the elementwise activations, from their output y where it
+ * tells the slope (relu, sigmoid, tanh) and else from their input. */
+static void grad_relu(AD *ad, IrNode *n, Value *dy) {
+  grad_elementwise(ad, n, dy, OP_RELU_GRAD, true);
+}
+static void emit_relu_grad(Emitter *e, const IrNode *n) { emit_zip(e, n, "v > 0 ? g : 0"); }
+
+const OpInfo op_relu_grad = {
+    .name = "relu_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_relu_grad,
+    .summary = "(dy, y) -> dy where y > 0",
+};
+
+
 const OpInfo op_relu = {
     .name = "relu",
     .ninputs = 1,
@@ -12,6 +29,7 @@ const OpInfo op_relu = {
     .args = no_args,
     .shape = elementwise_shape,
     .emit = emit_relu,
+    .grad = grad_relu,
     .summary = "max(x, 0)",
 };
 
@@ -21,6 +39,22 @@ static void emit_leaky_relu(Emitter *e, const IrNode *n) {
   emit_map(e, n, arena_printf("v > 0 ? v : %s * v", lit(e, attr_num(n, "slope"))));
 }
 
+static void grad_leaky_relu(AD *ad, IrNode *n, Value *dy) {
+  grad_elementwise(ad, n, dy, OP_LEAKY_RELU_GRAD, false);
+}
+static void emit_leaky_relu_grad(Emitter *e, const IrNode *n) {
+  emit_zip(e, n, arena_printf("v > 0 ? g : %s * g", lit(e, attr_num(n->fwd, "slope"))));
+}
+
+const OpInfo op_leaky_relu_grad = {
+    .name = "leaky_relu_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_leaky_relu_grad,
+    .summary = "(dy, x) -> dy, or slope * dy where x <= 0",
+};
+
 const OpInfo op_leaky_relu = {
     .name = "leaky_relu",
     .ninputs = 1,
@@ -28,6 +62,7 @@ const OpInfo op_leaky_relu = {
     .args = leaky_relu_args,
     .shape = elementwise_shape,
     .emit = emit_leaky_relu,
+    .grad = grad_leaky_relu,
     .summary = "x if x > 0 else slope * x",
 };
 
@@ -37,6 +72,20 @@ static void emit_sigmoid(Emitter *e, const IrNode *n) {
   emit_map(e, n, arena_printf("v >= 0 ? 1 / (1 + %s(-v)) : %s(v) / (1 + %s(v))", ex, ex, ex));
 }
 
+static void grad_sigmoid(AD *ad, IrNode *n, Value *dy) {
+  grad_elementwise(ad, n, dy, OP_SIGMOID_GRAD, true);
+}
+static void emit_sigmoid_grad(Emitter *e, const IrNode *n) { emit_zip(e, n, "g * v * (1 - v)"); }
+
+const OpInfo op_sigmoid_grad = {
+    .name = "sigmoid_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_sigmoid_grad,
+    .summary = "(dy, y) -> dy y (1 - y)",
+};
+
 const OpInfo op_sigmoid = {
     .name = "sigmoid",
     .ninputs = 1,
@@ -44,12 +93,27 @@ const OpInfo op_sigmoid = {
     .args = no_args,
     .shape = elementwise_shape,
     .emit = emit_sigmoid,
+    .grad = grad_sigmoid,
     .summary = "1 / (1 + exp(-x))",
 };
 
 static void emit_tanh(Emitter *e, const IrNode *n) {
   emit_map(e, n, arena_printf("%s(v)", mathfn(e, "tanh")));
 }
+
+static void grad_tanh(AD *ad, IrNode *n, Value *dy) {
+  grad_elementwise(ad, n, dy, OP_TANH_GRAD, true);
+}
+static void emit_tanh_grad(Emitter *e, const IrNode *n) { emit_zip(e, n, "g * (1 - v * v)"); }
+
+const OpInfo op_tanh_grad = {
+    .name = "tanh_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_tanh_grad,
+    .summary = "(dy, y) -> dy (1 - y^2)",
+};
 
 const OpInfo op_tanh = {
     .name = "tanh",
@@ -58,6 +122,7 @@ const OpInfo op_tanh = {
     .args = no_args,
     .shape = elementwise_shape,
     .emit = emit_tanh,
+    .grad = grad_tanh,
     .summary = "tanh(x)",
 };
 
@@ -126,12 +191,75 @@ static void emit_softmax(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+/* From the output y along the axis: softmax dx = y (dy - sum(dy y));
+ * log_softmax dx = dy - exp(y) sum(dy). */
+static void grad_softmax(AD *ad, IrNode *n, Value *dy) {
+  grad_elementwise(ad, n, dy, n->op == OP_SOFTMAX ? OP_SOFTMAX_GRAD : OP_LOG_SOFTMAX_GRAD, true);
+}
+
+static void emit_softmax_grad(Emitter *e, const IrNode *n) {
+  const IrNode *f = n->fwd;
+  const Type *t = &f->out->ty;
+  int axis = (int)attr_int(f, "axis");
+  if (axis < 0)
+    axis += t->rank;
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; i++)
+    outer *= t->dims[i];
+  for (int i = axis + 1; i < t->rank; i++)
+    inner *= t->dims[i];
+  bool log = f->op == OP_LOG_SOFTMAX;
+  k_begin(e, n, "backward");
+  k_in(e, "dy", 0);
+  k_in(e, "y", 1);
+  k_out(e, "dx");
+  k_line(e, "const int outer = %lld, n = %lld, inner = %lld;", (long long)outer,
+         (long long)t->dims[axis], (long long)inner);
+  k_line(e, "for (size_t o = 0; o < (size_t)batch * outer; o++) {");
+  k_line(e, "for (int i = 0; i < inner; i++) {");
+  k_line(e, "size_t base = o * n * inner + i;");
+  k_line(e, "double dot = 0;");
+  k_line(e, "for (int k = 0; k < n; k++) {");
+  k_line(e, log ? "dot += dy[base + (size_t)k * inner];"
+                : "dot += dy[base + (size_t)k * inner] * y[base + (size_t)k * inner];");
+  k_line(e, "}");
+  k_line(e, "for (int k = 0; k < n; k++) {");
+  k_line(e, "size_t j = base + (size_t)k * inner;");
+  if (log)
+    k_line(e, "dx[j] = (%s)(dy[j] - %s(y[j]) * dot);", e->T, mathfn(e, "exp"));
+  else
+    k_line(e, "dx[j] = (%s)(y[j] * (dy[j] - dot));", e->T);
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
+const OpInfo op_softmax_grad = {
+    .name = "softmax_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_softmax_grad,
+    .summary = "(dy, y) -> y (dy - sum(dy y)) along the axis",
+};
+
+const OpInfo op_log_softmax_grad = {
+    .name = "log_softmax_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_softmax_grad,
+    .summary = "(dy, y) -> dy - exp(y) sum(dy) along the axis",
+};
+
 const OpInfo op_softmax = {
     .name = "softmax",
     .ninputs = 1,
     .args = softmax_args,
     .shape = shape_softmax,
     .emit = emit_softmax,
+    .grad = grad_softmax,
     .summary = "exp(x) / sum(exp(x)) along axis (default 0: features or channels)",
 };
 
@@ -141,5 +269,6 @@ const OpInfo op_log_softmax = {
     .args = softmax_args,
     .shape = shape_softmax,
     .emit = emit_softmax,
+    .grad = grad_softmax,
     .summary = "x - log(sum(exp(x))) along axis",
 };

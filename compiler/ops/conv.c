@@ -9,6 +9,7 @@
 #include <string.h>
 
 static const char *const axis_names[2] = {"height", "width"};
+static const ArgSpec no_args[] = {{0}};
 
 /* Window arithmetic shared by conv2d and the pools, for one axis.  Reports a
  * window larger than the padded input.  Returns the output size or 0. */
@@ -175,6 +176,140 @@ static void emit_conv2d(Emitter *e, const IrNode *n) {
   (void)hw;
 }
 
+/* Per sample and group, with col = im2col(x): dW += dy col^T, db += the
+ * sums of dy, and dx = col2im(W^T dy), the transpose of im2col adding up
+ * the overlaps. */
+static void grad_conv2d(AD *ad, IrNode *n, Value *dy) {
+  bool dx = ad_needs(ad, n->in[0]);
+  Value *in[2] = {dy, n->in[0]};
+  Type none = {.kind = T_NONE};
+  IrNode *g = ad_node(ad, OP_CONV2D_GRAD, n, in, 2, dx ? n->in[0]->ty : none);
+  if (dx)
+    ad_accum(ad, n->in[0], g->out);
+}
+
+static void emit_conv2d_grad(Emitter *e, const IrNode *n) {
+  const IrNode *f = n->fwd;
+  const Type *t = &f->in[0]->ty, *o = &f->out->ty;
+  const Attr *k = attr_get(f, "kernel"), *s = attr_get(f, "stride"), *d = attr_get(f, "dilation");
+  int64_t pads[4], groups = attr_int(f, "groups");
+  conv_pads(f, pads);
+  int64_t cg = t->dims[0] / groups, fg = o->dims[0] / groups;
+  int64_t kk = cg * (int64_t)k->v[0] * (int64_t)k->v[1], hw = o->dims[1] * o->dims[2];
+  bool direct = k->v[0] == 1 && k->v[1] == 1 && s->v[0] == 1 && s->v[1] == 1 &&
+                pads[0] == 0 && pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
+  bool bias = f->nparams > 1, dx = n->out->ty.kind != T_NONE;
+  k_begin(e, n, "backward: GEMMs against im2col, col2im for dx");
+  k_in(e, "dy", 0);
+  k_in(e, "x", 1);
+  if (dx)
+    k_out(e, "dx");
+  k_param(e, "w", f->params[0], false);
+  k_grad(e, "dw", f->params[0]);
+  if (bias)
+    k_grad(e, "db", f->params[1]);
+  if (!direct)
+    k_scratch(e, "col", 0, kk * hw);
+  if (!direct && dx)
+    k_scratch(e, "dcol", 0, kk * hw);
+  k_line(e, "const int C = %lld, H = %lld, W = %lld, F = %lld, Ho = %lld, Wo = %lld;",
+         (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
+         (long long)o->dims[0], (long long)o->dims[1], (long long)o->dims[2]);
+  k_line(e, "const int G = %lld, Cg = %lld, Fg = %lld, K = %lld;", (long long)groups,
+         (long long)cg, (long long)fg, (long long)kk);
+  if (!direct)
+    k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PT = %lld, PL = %lld, "
+              "DH = %lld, DW = %lld;",
+           (long long)k->v[0], (long long)k->v[1], (long long)s->v[0], (long long)s->v[1],
+           (long long)pads[0], (long long)pads[1], (long long)d->v[0], (long long)d->v[1]);
+  k_line(e, "(void)H;");
+  k_line(e, "(void)W;");
+  k_line(e, "(void)w;");
+  k_line(e, "memset(dw, 0, (size_t)F * K * sizeof(%s));", e->T);
+  if (bias)
+    k_line(e, "memset(db, 0, (size_t)F * sizeof(%s));", e->T);
+  if (dx && !direct)
+    k_line(e, "memset(dx, 0, (size_t)batch * C * H * W * sizeof(%s));", e->T);
+  k_line(e, "for (int s = 0; s < batch; s++) {");
+  k_line(e, "const %s *xs = x + (size_t)s * C * H * W;", e->T);
+  k_line(e, "const %s *dys = dy + (size_t)s * F * Ho * Wo;", e->T);
+  if (dx)
+    k_line(e, "%s *dxs = dx + (size_t)s * C * H * W;", e->T);
+  k_line(e, "for (int g = 0; g < G; g++) {");
+  k_line(e, "const %s *dyg = dys + (size_t)g * Fg * Ho * Wo;", e->T);
+  if (direct) {
+    k_line(e, "const %s *col = xs + (size_t)g * Cg * H * W;", e->T);
+  } else {
+    k_line(e, "for (int c = 0; c < Cg; c++) {");
+    k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+    k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+    k_line(e, "%s *row = col + ((size_t)(c * KH + ki) * KW + kj) * Ho * Wo;", e->T);
+    k_line(e, "const %s *xc = xs + (size_t)(g * Cg + c) * H * W;", e->T);
+    k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
+    k_line(e, "int ih = oh * SH - PT + ki * DH;");
+    k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
+    k_line(e, "int iw = ow * SW - PL + kj * DW;");
+    k_line(e, "row[oh * Wo + ow] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0;");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+  }
+  k_line(e, "%s(0, 1, Fg, K, Ho * Wo, %s, dyg, Ho * Wo, col, Ho * Wo, %s, dw + (size_t)g * Fg * K, K);",
+         gemm_fn(e), lit(e, 1), lit(e, 1));
+  if (dx && direct) {
+    k_line(e, "%s(1, 0, K, Ho * Wo, Fg, %s, w + (size_t)g * Fg * K, K, dyg, Ho * Wo, %s,",
+           gemm_fn(e), lit(e, 1), lit(e, 0));
+    k_line(e, "           dxs + (size_t)g * Cg * H * W, Ho * Wo);");
+  } else if (dx) {
+    k_line(e, "%s(1, 0, K, Ho * Wo, Fg, %s, w + (size_t)g * Fg * K, K, dyg, Ho * Wo, %s, dcol, "
+              "Ho * Wo);", gemm_fn(e), lit(e, 1), lit(e, 0));
+    k_line(e, "for (int c = 0; c < Cg; c++) {");
+    k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+    k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+    k_line(e, "const %s *row = dcol + ((size_t)(c * KH + ki) * KW + kj) * Ho * Wo;", e->T);
+    k_line(e, "%s *dxc = dxs + (size_t)(g * Cg + c) * H * W;", e->T);
+    k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
+    k_line(e, "int ih = oh * SH - PT + ki * DH;");
+    k_line(e, "if (ih < 0 || ih >= H) {");
+    k_line(e, "continue;");
+    k_line(e, "}");
+    k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
+    k_line(e, "int iw = ow * SW - PL + kj * DW;");
+    k_line(e, "if (iw >= 0 && iw < W) {");
+    k_line(e, "dxc[ih * W + iw] += row[oh * Wo + ow];");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+  }
+  k_line(e, "}");
+  if (bias) {
+    k_line(e, "for (int f = 0; f < F; f++) {");
+    k_line(e, "double sum = 0;");
+    k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
+    k_line(e, "sum += dys[(size_t)f * Ho * Wo + i];");
+    k_line(e, "}");
+    k_line(e, "db[f] += (%s)sum;", e->T);
+    k_line(e, "}");
+  }
+  k_line(e, "}");
+  k_end(e);
+  (void)hw;
+}
+
+const OpInfo op_conv2d_grad = {
+    .name = "conv2d_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_conv2d_grad,
+    .summary = "(dy, x) -> dx; writes dW and db",
+};
+
 const OpInfo op_conv2d = {
     .name = "conv2d",
     .ninputs = 1,
@@ -183,6 +318,7 @@ const OpInfo op_conv2d = {
     .shape = shape_conv2d,
     .params = params_conv2d,
     .emit = emit_conv2d,
+    .grad = grad_conv2d,
     .summary = "2-D cross-correlation, NCHW, weight [filters, channels/groups, kh, kw]",
 };
 
@@ -274,12 +410,96 @@ static void emit_pool(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+/* maxpool: each window's gradient goes to its first maximum (as PyTorch),
+ * found again from x.  avgpool: spread evenly over the window, padding
+ * included in the count. */
+static void grad_pool(AD *ad, IrNode *n, Value *dy) {
+  Value *in[2] = {dy, n->in[0]};
+  IrNode *g = ad_node(ad, n->op == OP_MAXPOOL ? OP_MAXPOOL_GRAD : OP_AVGPOOL_GRAD, n, in, 2,
+                      n->in[0]->ty);
+  ad_accum(ad, n->in[0], g->out);
+}
+
+static void emit_pool_grad(Emitter *e, const IrNode *n) {
+  const IrNode *f = n->fwd;
+  const Type *t = &f->in[0]->ty, *o = &f->out->ty;
+  const Attr *k = attr_get(f, "size"), *p = attr_get(f, "pad");
+  int64_t stride[2];
+  pool_stride(f, stride);
+  bool max = f->op == OP_MAXPOOL;
+  k_begin(e, n, "backward");
+  k_in(e, "dy", 0);
+  k_in(e, "x", 1);
+  k_out(e, "dx");
+  k_line(e, "const int C = %lld, H = %lld, W = %lld, Ho = %lld, Wo = %lld;",
+         (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
+         (long long)o->dims[1], (long long)o->dims[2]);
+  k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PH = %lld, PW = %lld;",
+         (long long)k->v[0], (long long)k->v[1], (long long)stride[0], (long long)stride[1],
+         (long long)p->v[0], (long long)p->v[1]);
+  if (!max)
+    k_line(e, "(void)x;");
+  k_line(e, "memset(dx, 0, (size_t)batch * C * H * W * sizeof(%s));", e->T);
+  k_line(e, "for (size_t sc = 0; sc < (size_t)batch * C; sc++) {");
+  k_line(e, "const %s *xc = x + sc * H * W;", e->T);
+  k_line(e, "const %s *dyc = dy + sc * Ho * Wo;", e->T);
+  k_line(e, "%s *dxc = dx + sc * H * W;", e->T);
+  k_line(e, "(void)xc;");
+  k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
+  k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
+  if (max)
+    k_line(e, "int best = -1;");
+  k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+  k_line(e, "int ih = oh * SH - PH + ki;");
+  k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+  k_line(e, "int iw = ow * SW - PW + kj;");
+  k_line(e, "if (ih >= 0 && ih < H && iw >= 0 && iw < W) {");
+  if (max) {
+    k_line(e, "if (best < 0 || xc[ih * W + iw] > xc[best]) {");
+    k_line(e, "best = ih * W + iw;");
+    k_line(e, "}");
+  } else {
+    k_line(e, "dxc[ih * W + iw] += dyc[oh * Wo + ow] / (KH * KW);");
+  }
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  if (max) {
+    k_line(e, "if (best >= 0) {");
+    k_line(e, "dxc[best] += dyc[oh * Wo + ow];");
+    k_line(e, "}");
+  }
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
+const OpInfo op_maxpool_grad = {
+    .name = "maxpool_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_pool_grad,
+    .summary = "(dy, x) -> dx at each window's maximum",
+};
+
+const OpInfo op_avgpool_grad = {
+    .name = "avgpool_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_pool_grad,
+    .summary = "(dy, x) -> dx spread over each window",
+};
+
 const OpInfo op_maxpool = {
     .name = "maxpool",
     .ninputs = 1,
     .args = pool_args,
     .shape = shape_pool,
     .emit = emit_pool,
+    .grad = grad_pool,
     .summary = "max over size x size windows; padding never wins",
 };
 
@@ -289,10 +509,10 @@ const OpInfo op_avgpool = {
     .args = pool_args,
     .shape = shape_pool,
     .emit = emit_pool,
+    .grad = grad_pool,
     .summary = "mean over size x size windows, padding counted (PyTorch's default)",
 };
 
-static const ArgSpec no_args[] = {{0}};
 
 static bool shape_global_avgpool(IrNode *n) {
   if (!expect_rank(n, 0, 3, NULL))
@@ -316,11 +536,40 @@ static void emit_global_avgpool(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+static void grad_global_avgpool(AD *ad, IrNode *n, Value *dy) {
+  IrNode *g = ad_node(ad, OP_GLOBAL_AVGPOOL_GRAD, n, &dy, 1, n->in[0]->ty);
+  ad_accum(ad, n->in[0], g->out);
+}
+
+static void emit_global_avgpool_grad(Emitter *e, const IrNode *n) {
+  const Type *t = &n->out->ty;
+  k_begin(e, n, "backward: dy / (H W) everywhere");
+  k_in(e, "dy", 0);
+  k_out(e, "dx");
+  k_line(e, "const int HW = %lld;", (long long)(t->dims[1] * t->dims[2]));
+  k_line(e, "for (size_t sc = 0; sc < (size_t)batch * %lld; sc++) {", (long long)t->dims[0]);
+  k_line(e, "for (int i = 0; i < HW; i++) {");
+  k_line(e, "dx[sc * HW + i] = dy[sc] / HW;");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
+const OpInfo op_global_avgpool_grad = {
+    .name = "global_avgpool_grad",
+    .ninputs = 1,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_global_avgpool_grad,
+    .summary = "dy -> dx = dy / (H W)",
+};
+
 const OpInfo op_global_avgpool = {
     .name = "global_avgpool",
     .ninputs = 1,
     .args = no_args,
     .shape = shape_global_avgpool,
     .emit = emit_global_avgpool,
+    .grad = grad_global_avgpool,
     .summary = "mean over height and width: f32[C, H, W] -> f32[C]",
 };

@@ -3,6 +3,8 @@
 
 #define NAME_ARG {.name = "name", .kind = ARG_NAME}
 
+static const ArgSpec no_args[] = {{0}};
+
 /* ------------------------------------------------------------- linear */
 
 static const ArgSpec linear_args[] = {
@@ -53,6 +55,58 @@ static void emit_linear(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+/* dW = dy^T x, db = the sum of dy over the batch, dx = dy W. */
+static void grad_linear(AD *ad, IrNode *n, Value *dy) {
+  bool dx = ad_needs(ad, n->in[0]);
+  Value *in[2] = {dy, n->in[0]};
+  Type none = {.kind = T_NONE};
+  IrNode *g = ad_node(ad, OP_LINEAR_GRAD, n, in, 2, dx ? n->in[0]->ty : none);
+  if (dx)
+    ad_accum(ad, n->in[0], g->out);
+}
+
+static void emit_linear_grad(Emitter *e, const IrNode *n) {
+  const IrNode *f = n->fwd;
+  int64_t in = f->in[0]->ty.dims[0], out = attr_int(f, "out");
+  bool bias = f->nparams > 1, dx = n->out->ty.kind != T_NONE;
+  k_begin(e, n, "backward");
+  k_in(e, "dy", 0);
+  k_in(e, "x", 1);
+  if (dx)
+    k_out(e, "dx");
+  k_param(e, "w", f->params[0], false);
+  k_grad(e, "dw", f->params[0]);
+  if (bias)
+    k_grad(e, "db", f->params[1]);
+  k_line(e, "const int in = %lld, out = %lld;", (long long)in, (long long)out);
+  k_line(e, "%s(1, 0, out, in, batch, %s, dy, out, x, in, %s, dw, in);", gemm_fn(e), lit(e, 1),
+         lit(e, 0));
+  if (bias) {
+    k_line(e, "for (int o = 0; o < out; o++) {");
+    k_line(e, "double sum = 0;");
+    k_line(e, "for (int s = 0; s < batch; s++) {");
+    k_line(e, "sum += dy[(size_t)s * out + o];");
+    k_line(e, "}");
+    k_line(e, "db[o] = (%s)sum;", e->T);
+    k_line(e, "}");
+  }
+  if (dx)
+    k_line(e, "%s(0, 0, batch, in, out, %s, dy, out, w, in, %s, dx, in);", gemm_fn(e),
+           lit(e, 1), lit(e, 0));
+  else
+    k_line(e, "(void)w;");
+  k_end(e);
+}
+
+const OpInfo op_linear_grad = {
+    .name = "linear_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_linear_grad,
+    .summary = "(dy, x) -> dx; writes dW and db",
+};
+
 const OpInfo op_linear = {
     .name = "linear",
     .ninputs = 1,
@@ -61,6 +115,7 @@ const OpInfo op_linear = {
     .shape = shape_linear,
     .params = params_linear,
     .emit = emit_linear,
+    .grad = grad_linear,
     .summary = "y = x W^T + b, W: [out, in]",
 };
 
@@ -80,6 +135,7 @@ static bool shape_batchnorm(IrNode *n) {
              type_str(t));
     return false;
   }
+  set_aux(n, 2 * t->dims[0], true);  /* training saves mean and 1/std per channel */
   return elementwise_shape(n);
 }
 
@@ -108,7 +164,7 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
   k_param(e, "running_mean", n->params[2], e->training);
   k_param(e, "running_var", n->params[3], e->training);
   if (e->training)
-    k_scratch(e, "saved", 0, 2 * c);  /* mean, then 1/sqrt(var + eps) */
+    k_aux(e, "saved", n, true);  /* mean, then 1/sqrt(var + eps), per channel */
   k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
   k_line(e, "for (int c = 0; c < C; c++) {");
   if (e->training) {
@@ -146,6 +202,68 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+/* With xhat = (x - mean) / std over the batch: dgamma = sum(dy xhat),
+ * dbeta = sum(dy), dx = gamma / std / N (N dy - dbeta - xhat dgamma). */
+static void grad_batchnorm(AD *ad, IrNode *n, Value *dy) {
+  bool dx = ad_needs(ad, n->in[0]);
+  Value *in[2] = {dy, n->in[0]};
+  Type none = {.kind = T_NONE};
+  IrNode *g = ad_node(ad, OP_BATCHNORM_GRAD, n, in, 2, dx ? n->in[0]->ty : none);
+  if (dx)
+    ad_accum(ad, n->in[0], g->out);
+}
+
+static void emit_batchnorm_grad(Emitter *e, const IrNode *n) {
+  const IrNode *f = n->fwd;
+  const Type *t = &f->in[0]->ty;
+  int64_t c = t->dims[0], inner = type_numel(t) / c;
+  bool dx = n->out->ty.kind != T_NONE;
+  k_begin(e, n, "backward, with the batch statistics saved by the training kernel");
+  k_in(e, "dy", 0);
+  k_in(e, "x", 1);
+  if (dx)
+    k_out(e, "dx");
+  k_param(e, "gamma", f->params[0], false);
+  k_aux(e, "saved", f, false);
+  k_grad(e, "dgamma", f->params[0]);
+  k_grad(e, "dbeta", f->params[1]);
+  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
+  k_line(e, "for (int c = 0; c < C; c++) {");
+  k_line(e, "double mean = saved[c], inv = saved[C + c], sum_dy = 0, sum_dy_xhat = 0;");
+  k_line(e, "for (int s = 0; s < batch; s++) {");
+  k_line(e, "for (int i = 0; i < inner; i++) {");
+  k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
+  k_line(e, "sum_dy += dy[k];");
+  k_line(e, "sum_dy_xhat += dy[k] * (x[k] - mean) * inv;");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "dgamma[c] = (%s)sum_dy_xhat;", e->T);
+  k_line(e, "dbeta[c] = (%s)sum_dy;", e->T);
+  if (dx) {
+    k_line(e, "double count = (double)batch * inner, scale = gamma[c] * inv / count;");
+    k_line(e, "for (int s = 0; s < batch; s++) {");
+    k_line(e, "for (int i = 0; i < inner; i++) {");
+    k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
+    k_line(e, "double xhat = (x[k] - mean) * inv;");
+    k_line(e, "dx[k] = (%s)(scale * (count * dy[k] - sum_dy - xhat * sum_dy_xhat));", e->T);
+    k_line(e, "}");
+    k_line(e, "}");
+  } else {
+    k_line(e, "(void)gamma;");
+  }
+  k_line(e, "}");
+  k_end(e);
+}
+
+const OpInfo op_batchnorm_grad = {
+    .name = "batchnorm_grad",
+    .ninputs = 2,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_batchnorm_grad,
+    .summary = "(dy, x) -> dx; writes dgamma and dbeta",
+};
+
 const OpInfo op_batchnorm = {
     .name = "batchnorm",
     .ninputs = 1,
@@ -154,6 +272,7 @@ const OpInfo op_batchnorm = {
     .shape = shape_batchnorm,
     .params = params_batchnorm,
     .emit = emit_batchnorm,
+    .grad = grad_batchnorm,
     .summary = "batch normalisation over features (rank 1) or channels (rank 3)",
 };
 
@@ -180,7 +299,7 @@ static void emit_dropout(Emitter *e, const IrNode *n) {
   k_begin(e, n, "training: inverted dropout");
   k_in(e, "x", 0);
   k_out(e, "y");
-  k_scratch(e, "mask", numel, 0);
+  k_aux(e, "mask", n, true);
   k_rng(e);
   k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", (long long)numel);
   k_line(e, "mask[i] = nnrt_rng_uniform(rng) >= %s ? %s : %s;", fmt_double(p),
@@ -190,13 +309,50 @@ static void emit_dropout(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+static bool shape_dropout(IrNode *n) {
+  set_aux(n, type_numel(&n->in[0]->ty), false);  /* training saves the mask */
+  return elementwise_shape(n);
+}
+
+/* dx = dy * mask, the mask (0 or 1/(1-p)) the training kernel drew. */
+static void grad_dropout(AD *ad, IrNode *n, Value *dy) {
+  IrNode *g = ad_node(ad, OP_DROPOUT_GRAD, n, &dy, 1, n->in[0]->ty);
+  ad_accum(ad, n->in[0], g->out);
+}
+
+static void emit_dropout_grad(Emitter *e, const IrNode *n) {
+  int64_t numel = type_numel(&n->out->ty);
+  k_begin(e, n, "backward");
+  k_in(e, "dy", 0);
+  k_out(e, "dx");
+  if (attr_num(n->fwd, "p") == 0) {
+    k_line(e, "memcpy(dx, dy, (size_t)batch * %lld * sizeof(%s));", (long long)numel, e->T);
+  } else {
+    k_aux(e, "mask", n->fwd, false);
+    k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", (long long)numel);
+    k_line(e, "dx[i] = dy[i] * mask[i];");
+    k_line(e, "}");
+  }
+  k_end(e);
+}
+
+const OpInfo op_dropout_grad = {
+    .name = "dropout_grad",
+    .ninputs = 1,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_dropout_grad,
+    .summary = "dy -> dx = dy * mask",
+};
+
 const OpInfo op_dropout = {
     .name = "dropout",
     .ninputs = 1,
     .flags = OPF_ELEMENTWISE | OPF_TRAIN_DIFFERS,
     .args = dropout_args,
-    .shape = elementwise_shape,
+    .shape = shape_dropout,
     .emit = emit_dropout,
+    .grad = grad_dropout,
     .summary = "training: zero with probability p, scale the rest by 1/(1-p); eval: identity",
 };
 
@@ -255,6 +411,44 @@ static void emit_normalize(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+/* dx = dy / std, per channel or overall. */
+static void grad_normalize(AD *ad, IrNode *n, Value *dy) {
+  IrNode *g = ad_node(ad, OP_NORMALIZE_GRAD, n, &dy, 1, n->in[0]->ty);
+  ad_accum(ad, n->in[0], g->out);
+}
+
+static void emit_normalize_grad(Emitter *e, const IrNode *n) {
+  const Type *t = &n->out->ty;
+  const Attr *std = attr_get(n->fwd, "std");
+  int64_t c = t->dims[0], inner = type_numel(t) / c;
+  k_begin(e, n, "backward");
+  k_in(e, "dy", 0);
+  k_out(e, "dx");
+  StrBuf s = {0};
+  for (int64_t i = 0; i < c; i++)
+    sb_printf(&s, "%s%s", i ? ", " : "", lit(e, std->v[std->n == 1 ? 0 : i]));
+  k_line(e, "static const %s std[%lld] = {%s};", e->T, (long long)c, s.data);
+  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
+  k_line(e, "for (int s = 0; s < batch; s++) {");
+  k_line(e, "for (int c = 0; c < C; c++) {");
+  k_line(e, "for (int i = 0; i < inner; i++) {");
+  k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
+  k_line(e, "dx[k] = dy[k] / std[c];");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
+const OpInfo op_normalize_grad = {
+    .name = "normalize_grad",
+    .ninputs = 1,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_normalize_grad,
+    .summary = "dy -> dx = dy / std",
+};
+
 const OpInfo op_normalize = {
     .name = "normalize",
     .ninputs = 1,
@@ -262,5 +456,6 @@ const OpInfo op_normalize = {
     .args = normalize_args,
     .shape = shape_normalize,
     .emit = emit_normalize,
+    .grad = grad_normalize,
     .summary = "(x - mean) / std with constant mean and std, per channel or overall",
 };

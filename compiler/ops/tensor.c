@@ -19,12 +19,28 @@ static void emit_copy(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+/* The gradient has the input's shape and the same values: a copy. */
+static void grad_flatten(AD *ad, IrNode *n, Value *dy) {
+  IrNode *g = ad_node(ad, OP_FLATTEN_GRAD, n, &dy, 1, n->in[0]->ty);
+  ad_accum(ad, n->in[0], g->out);
+}
+
+const OpInfo op_flatten_grad = {
+    .name = "flatten_grad",
+    .ninputs = 1,
+    .flags = OPF_INTERNAL,
+    .args = no_args,
+    .emit = emit_copy,
+    .summary = "dy -> dx, the same values in the input's shape",
+};
+
 const OpInfo op_flatten = {
     .name = "flatten",
     .ninputs = 1,
     .args = no_args,
     .shape = shape_flatten,
     .emit = emit_copy,
+    .grad = grad_flatten,
     .summary = "f32[C, H, W] -> f32[C * H * W] (row-major, as PyTorch)",
 };
 
@@ -58,6 +74,13 @@ static void emit_add(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+/* Both inputs receive dy itself: no kernel at all. */
+static void grad_add(AD *ad, IrNode *n, Value *dy) {
+  for (int i = 0; i < 2; i++)
+    if (ad_needs(ad, n->in[i]))
+      ad_accum(ad, n->in[i], dy);
+}
+
 const OpInfo op_add = {
     .name = "add",
     .ninputs = 2,
@@ -65,6 +88,7 @@ const OpInfo op_add = {
     .args = no_args,
     .shape = shape_add,
     .emit = emit_add,
+    .grad = grad_add,
     .summary = "a + b, same shapes",
 };
 
@@ -138,11 +162,59 @@ static void emit_concat(Emitter *e, const IrNode *n) {
   k_end(e);
 }
 
+/* Each input's gradient is its slice of dy: one concat_grad node per input
+ * that needs one, with part = the input's index. */
+static const ArgSpec concat_grad_args[] = {{.name = "part", .kind = ARG_INT}, {0}};
+
+static void grad_concat(AD *ad, IrNode *n, Value *dy) {
+  for (int i = 0; i < n->nin; i++) {
+    if (!ad_needs(ad, n->in[i]))
+      continue;
+    IrNode *g = ad_node(ad, OP_CONCAT_GRAD, n, &dy, 1, n->in[i]->ty);
+    set_attr(g, "part", i);
+    ad_accum(ad, n->in[i], g->out);
+  }
+}
+
+static void emit_concat_grad(Emitter *e, const IrNode *n) {
+  const IrNode *f = n->fwd;
+  const Type *t = &f->out->ty;
+  int axis = (int)attr_int(f, "axis"), part = (int)attr_int(n, "part");
+  if (axis < 0)
+    axis += t->rank;
+  int64_t outer = 1, inner = 1, at = 0;
+  for (int i = 0; i < axis; i++)
+    outer *= t->dims[i];
+  for (int i = axis + 1; i < t->rank; i++)
+    inner *= t->dims[i];
+  for (int i = 0; i < part; i++)
+    at += f->in[i]->ty.dims[axis] * inner;
+  int64_t len = f->in[part]->ty.dims[axis] * inner;
+  k_begin(e, n, arena_printf("backward: the slice of input %d", part));
+  k_in(e, "dy", 0);
+  k_out(e, "dx");
+  k_line(e, "for (size_t o = 0; o < (size_t)batch * %lld; o++) {", (long long)outer);
+  k_line(e, "memcpy(dx + o * %lld, dy + o * %lld + %lld, %lld * sizeof(%s));", (long long)len,
+         (long long)(t->dims[axis] * inner), (long long)at, (long long)len, e->T);
+  k_line(e, "}");
+  k_end(e);
+}
+
+const OpInfo op_concat_grad = {
+    .name = "concat_grad",
+    .ninputs = 1,
+    .flags = OPF_INTERNAL,
+    .args = concat_grad_args,
+    .emit = emit_concat_grad,
+    .summary = "dy -> the slice of one input",
+};
+
 const OpInfo op_concat = {
     .name = "concat",
     .ninputs = -1,
     .args = concat_args,
     .shape = shape_concat,
     .emit = emit_concat,
+    .grad = grad_concat,
     .summary = "join two or more tensors along a per-sample axis",
 };

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   Graph *g = compile_source(&file, &opt, &prog);
   if (g) {
     /* Exercise the printers too: they walk everything the passes built. */
-    print_ir(sink, g, true);
+    print_ir(sink, g, true, true);
     print_params(sink, g);
     print_summary(sink, g);
     print_ast(sink, prog);
