@@ -201,6 +201,18 @@ static bool valid_layer_name(const char *s) {
   return true;
 }
 
+/* Is w one of a, b but for letter case? */
+static bool same_but_case(const char *w, const char *a, const char *b) {
+  for (int k = 0; k < 2; k++) {
+    const char *x = w, *y = k ? b : a;
+    while (*x && (*x == *y || *x - 'A' + 'a' == *y))
+      x++, y++;
+    if (!*x && !*y)
+      return true;
+  }
+  return false;
+}
+
 static bool bind_one(const char *what, const ArgSpec *s, const AstNode *n, Attr *a) {
   a->given = true;
   a->loc = n->loc;
@@ -223,8 +235,7 @@ static bool bind_one(const char *what, const ArgSpec *s, const AstNode *n, Attr 
       a->word = n->name;
       return true;
     }
-    if (n->kind == ND_IDENT && closest_word(n->name, (const char *[]){"true", "false"}, 2) &&
-        strlen(n->name) == (n->name[0] == 'T' || n->name[0] == 't' ? 4u : 5u)) {
+    if (n->kind == ND_IDENT && same_but_case(n->name, "true", "false")) {  /* Python's False */
       error_at(n->loc, "%s: '%s' must be true or false, got '%s' (write it in lower case)",
                what, s->name, n->name);
       return false;

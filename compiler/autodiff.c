@@ -75,8 +75,16 @@ void set_aux(IrNode *n, int64_t numel, bool fixed) {
 }
 
 bool autodiff(Graph *g) {
-  if (!g->nlosses)
-    return true;  /* an inference-only model */
+  if (!g->nlosses) {
+    /* An inference-only model: no backward pass, but forward(training=1)
+     * still writes the saved values (batchnorm statistics, dropout masks). */
+    for (int i = 0; i < g->nodes.len; i++) {
+      IrNode *n = g->nodes.data[i];
+      if (n->aux)
+        n->aux->id = g->next_value_id++;
+    }
+    return true;
+  }
   AD ad = {0};
   ad.g = g;
   ad.nforward = g->next_value_id;
@@ -107,7 +115,9 @@ bool autodiff(Graph *g) {
       internal_error("op %s has no backward rule", info->name);
     info->grad(&ad, n, dy);
   }
-  IrNode *update = graph_add_node(g, OP_OPTIMIZER_UPDATE, g->train.loc, NULL, 0);
+  /* Without a train block the update's line is the first loss's. */
+  IrNode *update = graph_add_node(g, OP_OPTIMIZER_UPDATE,
+                                  g->train.present ? g->train.loc : g->losses[0].loc, NULL, 0);
   update->fwd = update;
   update->backward = true;
   update->out->ty.kind = T_NONE;

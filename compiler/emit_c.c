@@ -72,6 +72,11 @@ const char *lit(const Emitter *e, double v) {
   return arena_printf("%s%s%s", s, has_point ? "" : ".0", e->f64 ? "" : "f");
 }
 
+const char *dlit(double v) {
+  const char *s = fmt_double(v);
+  return strpbrk(s, ".eEn") ? s : arena_printf("%s.0", s);
+}
+
 const char *mathfn(const Emitter *e, const char *name) {
   return e->f64 ? name : arena_printf("%sf", name);
 }

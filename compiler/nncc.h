@@ -550,6 +550,7 @@ void k_arg(Emitter *e, const char *decl, const char *expr);   /* any other */
 void k_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k_end(Emitter *e);
 const char *lit(const Emitter *e, double v);   /* 0.5f, or 0.5 for f64    */
+const char *dlit(double v);                    /* a double literal: 1.0   */
 const char *mathfn(const Emitter *e, const char *name);  /* expf / exp     */
 const char *gemm_fn(const Emitter *e);         /* nnrt_sgemm / nnrt_dgemm */
 

@@ -174,6 +174,8 @@ static AstNode *primary(Parser *p) {
   if (is_punct(t, "(")) {
     p->tok = t->next;
     AstNode *n = expr(p);
+    if (is_punct(p->tok, ",") && n->kind == ND_NUM)  /* Python's kernel_size=(3, 3) */
+      fail(p, t->loc, "a list is written in square brackets, as in [3, 3]");
     if (!is_punct(p->tok, ")") && !lexer_failed(p, p->tok)) {
       error_at(p->tok->loc, "expected ')' to close the parenthesis, got %s", describe(p->tok));
       note_at(t->loc, "to match this '('");
@@ -493,6 +495,14 @@ static Stmt *stmt(Parser *p) {
     return s;
   }
   if (t->kind == TK_IDENT) {
+    static const char *const settings[] = {"optimizer", "schedule", "batch", "epochs",
+                                           "validation", "early_stopping", "augment", "seed"};
+    for (int i = 0; i < 8; i++)
+      if (is_word(t, settings[i]))
+        fail(p, t->loc, "'%s' is a training setting: it goes inside a `train { ... }` block",
+             t->text);
+    if (is_word(t, "tta"))
+      fail(p, t->loc, "'tta' is a test setting: it goes inside a `test { ... }` block");
     const char *near = closest_word(t->text, stmt_words, 7);
     if (near)
       fail(p, t->loc, "unknown statement '%s'; did you mean '%s'?", t->text, near);
@@ -534,7 +544,8 @@ Program *parse(const SrcFile *file, Token *tok) {
       else if (start->kind == TK_IDENT && start->next->kind == TK_IDENT &&
                is_punct(start->next->next, ":"))
         name = start->next;  /* a misspelt declaration: `inptu x : f32[4]` */
-      if (is_word(start, "model"))  /* a model line, though broken: no "missing model" */
+      if (is_word(start, "model") ||  /* a model line, though broken: no "missing model" */
+          (start->kind == TK_IDENT && closest_word(start->text, stmt_words, 7) == stmt_words[0]))
         cur = cur->next = new_stmt(ST_MODEL, start);
       if (name) {
         Stmt *s = new_stmt(name == start ? ST_BIND : is_word(start, "input") ? ST_INPUT
@@ -544,8 +555,18 @@ Program *parse(const SrcFile *file, Token *tok) {
         s->name_loc = name->loc;
         cur = cur->next = s;
       }
-      skip_line(&p);
-      if (is_punct(p.tok, "}"))
+      /* Skip the rest of the line (a stray '}' included).  A '{' on it
+       * opens a block, say of a misspelt `trian {`: skip to its '}' so
+       * that its settings are not read as statements. */
+      bool brace = false;
+      while (p.tok->kind != TK_EOF && (brace || p.tok->kind != TK_NEWLINE)) {
+        brace |= is_punct(p.tok, "{");
+        bool close = brace && is_punct(p.tok, "}");
+        p.tok = p.tok->next;
+        if (close)
+          break;
+      }
+      if (p.tok->kind == TK_NEWLINE)
         p.tok = p.tok->next;
     }
   }

@@ -179,13 +179,13 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
     k_line(e, "    sq += d * d;");
     k_line(e, "  }");
     k_line(e, "double var = sq / count;");
-    k_line(e, "%s inv = (%s)(1.0 / sqrt(var + %s));", e->T, e->T, fmt_double(eps));
+    k_line(e, "%s inv = (%s)(1.0 / sqrt(var + %s));", e->T, e->T, dlit(eps));
     k_line(e, "saved[c] = (%s)mean;", e->T);
     k_line(e, "saved[C + c] = inv;");
     k_line(e, "running_mean[c] = (%s)(%s * running_mean[c] + %s * mean);", e->T,
-           fmt_double(1 - momentum), fmt_double(momentum));
+           dlit(1 - momentum), dlit(momentum));
     k_line(e, "running_var[c] = (%s)(%s * running_var[c] + %s * (count > 1 ? var * count / "
-              "(count - 1) : var));", e->T, fmt_double(1 - momentum), fmt_double(momentum));
+              "(count - 1) : var));", e->T, dlit(1 - momentum), dlit(momentum));
     k_line(e, "%s scale = gamma[c] * inv, shift = beta[c] - (%s)mean * scale;", e->T, e->T);
   } else {
     k_line(e, "%s scale = gamma[c] / %s(running_var[c] + %s);", e->T, mathfn(e, "sqrt"),
@@ -302,7 +302,7 @@ static void emit_dropout(Emitter *e, const IrNode *n) {
   k_aux(e, "mask", n, true);
   k_rng(e);
   k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", (long long)numel);
-  k_line(e, "mask[i] = nnrt_rng_uniform(rng) >= %s ? %s : %s;", fmt_double(p),
+  k_line(e, "mask[i] = nnrt_rng_uniform(rng) >= %s ? %s : %s;", dlit(p),
          lit(e, 1.0 / (1.0 - p)), lit(e, 0));
   k_line(e, "y[i] = x[i] * mask[i];");
   k_line(e, "}");

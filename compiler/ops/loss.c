@@ -55,7 +55,7 @@ static void emit_elementwise_loss_grad(Emitter *e, const IrNode *n, const char *
                                        const char *d_target) {
   loss_grad_begin(e, n);
   k_line(e, "const size_t count = (size_t)batch * %lld;", (long long)type_numel(&n->in[0]->ty));
-  k_line(e, "const double scale = %s / (double)count;", fmt_double(attr_num(n, "weight")));
+  k_line(e, "const double scale = %s / (double)count;", dlit(attr_num(n, "weight")));
   k_line(e, "for (size_t i = 0; i < count; i++) {");
   k_line(e, "double v = x[i], y = t[i];");
   k_line(e, "dx[i] = (%s)(scale * (%s));", e->T, attr_int(n, "wrt") ? d_target : d_pred);
@@ -122,7 +122,7 @@ static void emit_softmax_cross_entropy(Emitter *e, const IrNode *n) {
 static void emit_softmax_cross_entropy_grad(Emitter *e, const IrNode *n) {
   loss_grad_begin(e, n);
   k_line(e, "const int C = %lld;", (long long)n->in[0]->ty.dims[0]);
-  k_line(e, "const double scale = %s / batch;", fmt_double(attr_num(n, "weight")));
+  k_line(e, "const double scale = %s / (double)batch;", dlit(attr_num(n, "weight")));
   k_line(e, "for (int s = 0; s < batch; s++) {");
   k_line(e, "const %s *z = x + (size_t)s * C;", e->T);
   k_line(e, "%s *d = dx + (size_t)s * C;", e->T);

@@ -31,12 +31,18 @@ static void emit_optimizer_update(Emitter *e, const IrNode *n) {
   k_arg(e, "uint64_t step", "m->step");
   k_line(e, "(void)batch;");
   k_line(e, "(void)step;");
-  if (adam) {
+  if (count == 0) {  /* no parameters: nothing to update (and no `i < 0` loop to warn) */
+    k_line(e, "(void)p;");
+    k_line(e, "(void)grad;");
+    if (optimizer_state_per_param(g))
+      k_line(e, "(void)state;");
+    k_line(e, "(void)lr;");
+  } else if (adam) {
     double b1 = opt->sub[1].v[0], b2 = opt->sub[2].v[0], eps = opt->sub[3].v[0];
     double wd = opt->sub[4].v[0];
     k_line(e, "%s *m1 = state, *m2 = state + %lld;", e->T, (long long)count);
     k_line(e, "const double bc1 = 1 - pow(%s, (double)step), bc2 = 1 - pow(%s, (double)step);",
-           fmt_double(b1), fmt_double(b2));
+           dlit(b1), dlit(b2));
     k_line(e, "const %s step_size = (%s)(lr / bc1), bc2_sqrt = (%s)sqrt(bc2);", e->T, e->T, e->T);
     k_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)count);
     k_line(e, wd != 0 ? "%s g = grad[i] + %s * p[i];" : "%s g = grad[i];%s", e->T,

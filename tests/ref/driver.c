@@ -17,7 +17,7 @@
  *   train_out_b7          the reference skips it when the model has dropout)
  *   after_train.ckpt      the state after that pass (updated running stats)
  *
- * and, when the model has loss_and_grad (compared once it does):
+ * and, when the model has loss_and_grad (it has a loss):
  *
  *   grad_in_b7, grad_labels_b7, grad_loss_b7 (one f64), grad_grads_b7
  *
