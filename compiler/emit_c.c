@@ -461,6 +461,8 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
+static void emit_train_config(FILE *f, const Emitter *e);
+
 static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   const Graph *g = e->g;
   const char *N = g->name, *T = e->T;
@@ -499,6 +501,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
           opt->h_include);
   fprintf(f, "struct %s {\n", N);
   fprintf(f, "  int max_batch;\n  uint64_t step;       /* optimizer steps taken */\n");
+  fprintf(f, "  int last_batch;     /* of the last loss_and_grad */\n");
   fprintf(f, "  %s lr;\n", T);
   fprintf(f, "  %s *params;   /* %lld values: nncc --emit=params */\n", T,
           (long long)g->num_params);
@@ -625,7 +628,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     }
     if (!g->labels.len)
       fprintf(f, "  lab[0] = y;\n");
-    fprintf(f, "  run_train(m, batch, in, lab);\n");
+    fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, in, lab);\n");
     fprintf(f, "  const %s *S = m->arena + m->scaled;\n", T);
     fprintf(f, "  return ");
     for (int i = 0; i < g->nlosses; i++)
@@ -687,16 +690,81 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   int64_t nclasses = 0;
   if (g->labels.len && !float_labels(g))
     nclasses = ((IrNode *)g->labels.data[0])->out->ty.nclasses;
-  fprintf(f, "const nnrt_model *%s_model(void) {\n", N);
+  fprintf(f, "static uint64_t model_step(const void *m) { return ((const %s *)m)->step; }\n", N);
+  const Value *out0 = g->outputs.data[0];
+  bool out_in_train = trains && sched.train[out0->id];
+  if (out_in_train)
+    fprintf(f, "static const void *model_train_output(void *m) {\n"
+               "  const %s *model = m;\n"
+               "  return model->arena + %lld * (size_t)model->last_batch;\n}\n", N,
+            (long long)e->offset[out0->id]);
+  if (trains)
+    emit_train_config(f, e);
+  fprintf(f, "\nconst nnrt_model *%s_model(void) {\n", N);
   fprintf(f, "  static const nnrt_model model = {\n");
   fprintf(f, "      \"%s\", %d, %d, %d, %lld, %lld, %lld, %d, %lld, %lld,\n", N, e->f64 ? 8 : 4,
           g->inputs.len, g->outputs.len, (long long)io_size(&g->inputs),
           (long long)outputs_size(g), (long long)io_size(&g->labels), float_labels(g),
           (long long)nclasses, (long long)g->num_params);
   fprintf(f, "      model_create, model_destroy, model_params, model_grads, model_forward,\n"
-             "      %s, %s, model_save, model_load, model_set_learning_rate};\n",
-          trains ? "model_loss_and_grad" : "NULL", trains ? "model_train_step" : "NULL");
+             "      %s, %s, model_save, model_load, model_set_learning_rate,\n"
+             "      model_step, %s, %s, \"%s\"};\n",
+          trains ? "model_loss_and_grad" : "NULL", trains ? "model_train_step" : "NULL",
+          out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
+          comment_text(g->file->name, (int)strlen(g->file->name)));
   fprintf(f, "  return &model;\n}\n");
+  if (opt->with_main)
+    fprintf(f, "\n/* nncc --main: the model as a command-line trainer (see nnrt_main). */\n"
+               "int main(int argc, char **argv) { return nnrt_main(%s_model(), argc, argv); }\n",
+            N);
+}
+
+/* The train and test blocks as the runtime's nnrt_train_config. */
+static void emit_train_config(FILE *f, const Emitter *e) {
+  const TrainConfig *t = &e->g->train;
+  const TestConfig *te = &e->g->test;
+  const char *sched = !strcmp(t->schedule.word, "cosine") ? "NNRT_SCHEDULE_COSINE"
+                      : !strcmp(t->schedule.word, "step") ? "NNRT_SCHEDULE_STEP"
+                                                          : "NNRT_SCHEDULE_CONSTANT";
+  bool step = !strcmp(t->schedule.word, "step");
+  fprintf(f, "\n/* The train block (defaults filled in) and the test block. */\n");
+  fprintf(f, "static const nnrt_train_config train_config = {\n");
+  fprintf(f, "    %s, %s, %d, %s,  /* lr, schedule, step every, gamma */\n",
+          dlit(t->optimizer.sub[0].v[0]), sched, step ? (int)t->schedule.sub[0].v[0] : 0,
+          dlit(step ? t->schedule.sub[1].v[0] : 0));
+  fprintf(f, "    %lld, %lld, %s,  /* batch, epochs, validation */\n", (long long)t->batch,
+          (long long)t->epochs, dlit(t->validation));
+  fprintf(f, "    %d, %d,  /* early stopping: patience, on accuracy */\n",
+          t->has_early_stopping ? (int)t->early_stopping[0].v[0] : 0,
+          t->has_early_stopping && !strcmp(t->early_stopping[1].word, "val_accuracy"));
+  fprintf(f, "    %d, {", t->naugment);
+  for (int i = 0; i < t->naugment; i++) {
+    const Attr *a = &t->augment[i];
+    const char *kind = !strcmp(a->word, "random_rotation") ? "NNRT_AUG_ROTATION"
+                       : !strcmp(a->word, "random_crop")   ? "NNRT_AUG_CROP"
+                       : !strcmp(a->word, "hflip")         ? "NNRT_AUG_HFLIP"
+                                                           : "NNRT_AUG_RESIZED_CROP";
+    double va = a->sub && a->call->args[0].name ? a->sub[0].v[0] : 0;
+    double vb = a->sub && a->call->args[0].name && a->sub[0].n > 1 ? a->sub[0].v[1] : 0;
+    fprintf(f, "%s{%s, %s, %s}", i ? ", " : "", kind, dlit(va), dlit(vb));
+  }
+  fprintf(f, "%s},  /* augmentations */\n", t->naugment ? "" : "{NNRT_AUG_ROTATION, 0.0, 0.0}");
+  fprintf(f, "    %lluu,  /* seed */\n", (unsigned long long)t->seed);
+  fprintf(f, "    %d, {", te->has_tta);
+  if (te->has_tta) {
+    const Attr *angles = &te->tta[0], *sizes = &te->tta[2];
+    int na = angles->n < 16 ? angles->n : 16, ns = sizes->n < 8 ? sizes->n : 8;
+    fprintf(f, "%d, {", na);
+    for (int i = 0; i < na; i++)
+      fprintf(f, "%s%s", i ? ", " : "", dlit(angles->v[i]));
+    fprintf(f, "}, %d, %d, {", !strcmp(te->tta[1].word, "five"), ns);
+    for (int i = 0; i < ns; i++)
+      fprintf(f, "%s%d", i ? ", " : "", (int)sizes->v[i]);
+    fprintf(f, "%s}", ns ? "" : "0");
+  } else {
+    fprintf(f, "1, {0.0}, 0, 0, {0}");
+  }
+  fprintf(f, "}  /* test-time augmentation */\n};\n");
 }
 
 /* Writes through a temporary file renamed into place. */

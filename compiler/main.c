@@ -6,11 +6,15 @@
  * Exit status: 0 on success, 1 for errors in the model or the command line
  * (nothing is written then), 2 for an internal error.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "nncc.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *const emit_kinds[] = {"ast",  "ir", "params", "summary",
                                          "ir-train", "fused", "plan", "plan-svg", "c"};
@@ -19,6 +23,7 @@ static const char *const emit_kinds[] = {"ast",  "ir", "params", "summary",
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nncc [options] <model.nn | ->\n"
+          "       nncc train <model.nn> --data DIR [trainer options]\n"
           "\n"
           "Compile a .nn model to C: a forward pass and a training step.\n"
           "\n"
@@ -32,6 +37,7 @@ static void usage(FILE *out) {
           "  --list-passes         list the passes, in pipeline order\n"
           "  -O0, -O2              optimisation level (default -O2)\n"
           "  --dtype f32|f64       element type of the generated code (default f32)\n"
+          "  --main                add a main(): the model as a command-line trainer\n"
           "  --help, --version\n"
           "\n"
           "'-' reads the model from standard input.\n");
@@ -107,14 +113,132 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
   return NULL;
 }
 
+/* ------------------------------------------------------------ nncc train */
+
+#ifndef NNCC_RUNTIME_INCLUDE
+#define NNCC_RUNTIME_INCLUDE ""
+#define NNCC_RUNTIME_LIB ""
+#define NNCC_RUNTIME_LIBS ""
+#endif
+
+static bool on_path(const char *prog) {
+  const char *path = getenv("PATH");
+  if (!path)
+    return false;
+  for (const char *p = path; *p;) {
+    size_t n = strcspn(p, ":");
+    char *full = arena_printf("%.*s/%s", (int)n, p, prog);
+    if (access(full, X_OK) == 0)
+      return true;
+    p += n + (p[n] == ':');
+  }
+  return false;
+}
+
+/* Runs argv; returns its exit status (or 127 if it could not start). */
+static int run(char *const *argv) {
+  pid_t pid = fork();
+  if (pid < 0)
+    return 127;
+  if (pid == 0) {
+    execvp(argv[0], argv);
+    fprintf(stderr, "nncc: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  int status;
+  if (waitpid(pid, &status, 0) < 0)
+    return 127;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* nncc train model.nn [trainer options]: compile the model with --main,
+ * build it against libnnrt, and run `NAME train [options]`. */
+static int train_command(int argc, char **argv) {
+  if (argc < 3 || argv[2][0] == '-') {
+    fprintf(stderr, "usage: nncc train model.nn --data DIR [trainer options]\n"
+                    "(the trainer's options: build it and run NAME --help, or see README)\n");
+    return 1;
+  }
+  SrcFile file;
+  if (!load_file(argv[2], &file))
+    return 1;
+  Options opt = {0};
+  Graph *g = compile_source(&file, &opt, NULL);
+  if (!g)
+    return 1;
+  if (!g->nlosses) {
+    error_plain("%s: the model has no loss, so it cannot be trained: add a `loss` line",
+                argv[2]);
+    return 1;
+  }
+  const char *dir = getenv("NNCC_WORKDIR");
+  if (dir) {
+    mkdir(dir, 0777);
+  } else {
+    char *tmpl = arena_printf("%s/nncc-train-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!(dir = mkdtemp(tmpl))) {
+      error_plain("cannot make a work directory: %s", strerror(errno));
+      return 1;
+    }
+  }
+  EmitOptions eo = {0};
+  eo.c_path = arena_printf("%s/%s.c", dir, g->name);
+  eo.h_path = arena_printf("%s/%s.h", dir, g->name);
+  eo.h_include = arena_printf("%s.h", g->name);
+  eo.command_line = arena_printf("nncc train %s", argv[2]);
+  eo.with_main = true;
+  if (!emit_c(g, &eo))
+    return 1;
+  const char *cc = getenv("CC") ? getenv("CC") : on_path("clang") ? "clang" : "cc";
+  const char *exe = arena_printf("%s/%s", dir, g->name);
+  StrBuf libs = {0};
+  sb_printf(&libs, "%s", NNCC_RUNTIME_LIBS);
+  char *cmd[32];
+  int n = 0;
+  cmd[n++] = (char *)cc;
+  cmd[n++] = "-std=c99";
+  cmd[n++] = "-O3";
+  cmd[n++] = "-march=native";
+  cmd[n++] = arena_printf("-I%s", NNCC_RUNTIME_INCLUDE);
+  cmd[n++] = (char *)eo.c_path;
+  cmd[n++] = NNCC_RUNTIME_LIB;
+  cmd[n++] = "-o";
+  cmd[n++] = (char *)exe;
+  for (char *tok = strtok(libs.data, " "); tok && n < 30; tok = strtok(NULL, " "))
+    cmd[n++] = tok;
+  cmd[n] = NULL;
+  fprintf(stderr, "nncc: %s -> %s (%s -O3)\n", argv[2], exe, cc);
+  int rc = run(cmd);
+  if (rc != 0) {
+    error_plain("building %s failed (%s exited with %d)", exe, cc, rc);
+    return 1;
+  }
+  char **targs = arena_alloc(sizeof(char *) * (size_t)(argc + 1));
+  int k = 0;
+  targs[k++] = (char *)exe;
+  targs[k++] = "train";
+  for (int i = 3; i < argc; i++)
+    targs[k++] = argv[i];
+  targs[k] = NULL;
+  free((void *)file.text);
+  diag_flush();
+  fflush(stdout);
+  execv(exe, targs);
+  error_plain("cannot run %s: %s", exe, strerror(errno));
+  return 1;
+}
+
 int main(int argc, char **argv) {
   diag_init(stderr);
   atexit(diag_flush);
+  if (argc > 1 && !strcmp(argv[1], "train"))
+    return train_command(argc, argv);
   Options opt = {0};
   const char *path = NULL, *out_path = NULL, *emit = NULL, *dtype = "f32", *header = NULL;
+  bool with_main = false;
   static const char *const flags[] = {"-o", "--header", "--emit", "--print-after",
                                       "--print-locs", "--list-passes", "-O0", "-O2",
-                                      "--dtype", "--help", "--version"};
+                                      "--dtype", "--help", "--version", "--main"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -132,6 +256,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(a, "--print-locs")) {
       opt.print_locs = true;
+    } else if (!strcmp(a, "--main")) {
+      with_main = true;
     } else if (!strcmp(a, "-O0") || !strcmp(a, "-O2") || !strcmp(a, "-O1") ||
                !strcmp(a, "-O3")) {
       /* fusion and reuse arrive with the optimisation passes */
@@ -213,6 +339,7 @@ int main(int argc, char **argv) {
   if (!emit || !strcmp(emit, "c")) {
     EmitOptions eo = {0};
     eo.f64 = !strcmp(dtype, "f64");
+    eo.with_main = with_main;
     eo.c_path = out_path ? out_path : "-";
     if (header) {
       eo.h_path = header;

@@ -560,6 +560,7 @@ typedef struct EmitOptions {
   const char *h_include;    /* how the .c includes the header               */
   bool f64;
   const char *command_line; /* recorded in the header comment               */
+  bool with_main;           /* --main: a main() that runs libnnrt's trainer  */
 } EmitOptions;
 
 /* Writes both files (each through a temporary file and a rename); on

@@ -116,8 +116,16 @@ nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem
     put64(head + HEADER_FIXED + 8 * i, sections[i].bytes);
   uint32_t crc = 0;
   nnrt_status s = write_all(f, head, header_size(nsections), &crc, path);
-  for (int i = 0; s == NNRT_OK && i < nsections; i++)
+  /* A test hook: NNRT_TEST_SLOW_SAVE=SECONDS pauses half way through the
+   * data, so a test can kill the process mid-write (tests/e2e/trainer.sh). */
+  const char *slow = getenv("NNRT_TEST_SLOW_SAVE");
+  for (int i = 0; s == NNRT_OK && i < nsections; i++) {
     s = write_all(f, sections[i].data, (size_t)sections[i].bytes, &crc, path);
+    if (slow && i == 0) {
+      fflush(f);
+      sleep((unsigned)atoi(slow));
+    }
+  }
   if (s == NNRT_OK) {
     unsigned char tail[4];
     put32(tail, crc);

@@ -1,7 +1,10 @@
-/* data.c - loading data sets: IDX files, plain or gzip (zlib reads both). */
+/* data.c - loading data sets: IDX and CSV files, plain or gzip (zlib reads
+ * both). */
 #include "nnrt.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -135,4 +138,186 @@ void nnrt_dataset_free(nnrt_dataset *d) {
   free(d->x);
   free(d->y);
   memset(d, 0, sizeof *d);
+}
+
+
+/* ------------------------------------------------------------------ CSV */
+
+/* Reads one line of any length into *buf (grown as needed), without its
+ * "\n" or "\r\n"; *eof is set instead at the end of the file.  A last line
+ * without a newline is a line. */
+static nnrt_status csv_getline(gzFile f, char **buf, size_t *cap, size_t *len, int *eof,
+                               const char *path) {
+  *len = 0;
+  *eof = 0;
+  for (;;) {
+    if (*cap - *len < 2) {
+      size_t ncap = *cap ? 2 * *cap : 4096;
+      char *nb = realloc(*buf, ncap);
+      if (!nb)
+        return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for a line", path);
+      *buf = nb;
+      *cap = ncap;
+    }
+    size_t room = *cap - *len;
+    if (room > (1u << 30))
+      room = 1u << 30;
+    if (!gzgets(f, *buf + *len, (int)room)) {
+      int zerr;
+      const char *msg = gzerror(f, &zerr);
+      if (zerr == Z_ERRNO)
+        return nnrt_fail(NNRT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+      if (zerr != Z_OK) /* Z_BUF_ERROR: a gzip stream cut short */
+        return nnrt_fail(NNRT_ERR_CORRUPT, "%s: truncated or corrupted: %s", path, msg);
+      if (*len == 0)
+        *eof = 1;
+      break;
+    }
+    *len += strlen(*buf + *len);
+    if (*len > 0 && (*buf)[*len - 1] == '\n')
+      break;
+  }
+  while (*len > 0 && ((*buf)[*len - 1] == '\n' || (*buf)[*len - 1] == '\r'))
+    (*buf)[--*len] = '\0';
+  return NNRT_OK;
+}
+
+/* Parses the field at s (up to the next comma or the end) as a finite
+ * number, blanks around it allowed.  Returns the end of the field (its
+ * comma or the final '\0'), or NULL if it is not a number. */
+static char *csv_number(char *s, double *v) {
+  char *end;
+  while (*s == ' ' || *s == '\t')
+    s++;
+  errno = 0;
+  *v = strtod(s, &end);
+  if (end == s || !isfinite(*v) || errno == ERANGE)
+    return NULL;
+  while (*end == ' ' || *end == '\t')
+    end++;
+  return *end == ',' || *end == '\0' ? end : NULL;
+}
+
+/* The field at s, for a message (cut if long). */
+static const char *csv_field(const char *s, char out[48]) {
+  int n = (int)strcspn(s, ",");
+  snprintf(out, 48, "%.*s%s", n > 32 ? 32 : n, s, n > 32 ? "..." : "");
+  return out;
+}
+
+/* A header: no field is a number, or the fields are the column numbers
+ * 0, 1, 2, ... (or 1, 2, 3, ...), as pandas writes for unnamed columns. */
+static int csv_is_header(char *p) {
+  double v;
+  int numbers = 0, index0 = 1, index1 = 1;
+  for (size_t i = 0; p; i++) {
+    char *end = csv_number(p, &v);
+    numbers += end != NULL;
+    index0 = index0 && end && v == (double)i;
+    index1 = index1 && end && v == (double)(i + 1);
+    p = strchr(p, ',');
+    p = p ? p + 1 : NULL;
+  }
+  return numbers == 0 || index0 || index1;
+}
+
+nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t features,
+                                  int label_columns, int max_classes) {
+  memset(d, 0, sizeof *d);
+  if (!path || features == 0 || features > INT32_MAX || label_columns < 0 || label_columns > 1)
+    return nnrt_fail(NNRT_ERR_ARG, "%s: CSV: bad arguments (%zu features, %d label columns)",
+                     path ? path : "(null)", features, label_columns);
+  errno = 0;
+  gzFile f = gzopen(path, "rb");
+  if (!f)
+    return nnrt_fail(NNRT_ERR_IO, "%s: cannot open: %s", path,
+                     errno ? strerror(errno) : "out of memory");
+  const size_t cols = features + (size_t)label_columns;
+  char *line = NULL, field[48];
+  size_t line_cap = 0, len, lineno = 0, lines_seen = 0, cap_rows = 0;
+  int eof = 0, pixels = 1, above_one = 0;
+  nnrt_status s = NNRT_OK;
+
+  while (s == NNRT_OK) {
+    s = csv_getline(f, &line, &line_cap, &len, &eof, path);
+    if (s != NNRT_OK || eof)
+      break;
+    lineno++;
+    char *p = line;
+    if (lineno == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
+      p += 3; /* a UTF-8 byte order mark, as spreadsheets write */
+    if (p[strspn(p, " \t")] == '\0')
+      continue; /* blank lines are skipped, wherever they are */
+    size_t n = 1;
+    for (const char *q = p; *q; q++)
+      n += *q == ',';
+    if (n != cols) {
+      s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: %zu columns, expected %zu (%s%zu features)",
+                    path, lineno, n, cols, label_columns ? "a label and " : "", features);
+      break;
+    }
+    if (lines_seen++ == 0 && csv_is_header(p))
+      continue;
+    if (d->count == cap_rows) {
+      size_t ncap = cap_rows ? 2 * cap_rows : 256;
+      float *nx = ncap <= SIZE_MAX / sizeof(float) / features
+                      ? realloc(d->x, ncap * features * sizeof *nx) : NULL;
+      if (nx)
+        d->x = nx;
+      int32_t *ny = nx && label_columns ? realloc(d->y, ncap * sizeof *ny) : NULL;
+      if (ny)
+        d->y = ny;
+      if (!nx || (label_columns && !ny)) {
+        s = nnrt_fail(NNRT_ERR_NOMEM, "%s:%zu: out of memory", path, lineno);
+        break;
+      }
+      cap_rows = ncap;
+    }
+    float *x = d->x + d->count * features;
+    for (size_t col = 0; col < cols && s == NNRT_OK; col++) {
+      double v;
+      char *end = csv_number(p, &v);
+      if (!end)
+        s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: column %zu: \"%s\" is not a number", path,
+                      lineno, col + 1, csv_field(p, field));
+      else if (col >= (size_t)label_columns) {
+        x[col - (size_t)label_columns] = (float)v;
+        pixels = pixels && v >= 0 && v <= 255 && v == floor(v);
+        above_one = above_one || v > 1;
+      } else if (v != floor(v) || v < 0 || v >= INT32_MAX)
+        s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: label \"%s\" is not a class id (an integer "
+                      "from 0)", path, lineno, csv_field(p, field));
+      else if (max_classes > 0 && v >= max_classes)
+        s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: label %.0f is out of range: the model has %d "
+                      "classes", path, lineno, v, max_classes);
+      else {
+        d->y[d->count] = (int32_t)v;
+        if ((int)v + 1 > d->num_classes)
+          d->num_classes = (int)v + 1;
+      }
+      if (end)
+        p = end + (*end == ',');
+    }
+    if (s == NNRT_OK)
+      d->count++;
+  }
+  if (s == NNRT_OK && d->count == 0)
+    s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: no data: the file has no samples", path, lineno);
+  free(line);
+  gzclose(f);
+  if (s != NNRT_OK) {
+    nnrt_dataset_free(d);
+    return s;
+  }
+  /* 8-bit pixels (every value an integer in [0, 255], some above 1) are
+   * scaled to [0, 1]; other values (already in [0, 1], or negative or
+   * fractional features) are kept as they are. */
+  if (pixels && above_one)
+    for (size_t i = 0; i < d->count * features; i++)
+      d->x[i] /= 255.0f;
+  d->channels = 1;
+  d->height = 1;
+  d->width = (int)features;
+  d->sample_size = features;
+  return NNRT_OK;
 }

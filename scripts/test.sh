@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 cd build
-ctest --output-on-failure
+ctest --output-on-failure -j"$(nproc)"

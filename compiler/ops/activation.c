@@ -3,7 +3,8 @@
 
 static const ArgSpec no_args[] = {{0}};
 
-static void emit_relu(Emitter *e, const IrNode *n) { emit_map(e, n, "v > 0 ? v : 0"); }
+/* NaN stays NaN, as in PyTorch (so a NaN input makes the loss NaN). */
+static void emit_relu(Emitter *e, const IrNode *n) { emit_map(e, n, "v < 0 ? 0 : v"); }
 
 /* Gradients of the elementwise activations, from their output y where it
  * tells the slope (relu, sigmoid, tanh) and else from their input. */

@@ -393,8 +393,8 @@ static void emit_pool(Emitter *e, const IrNode *n) {
   k_line(e, "for (int kj = 0; kj < KW; kj++) {");
   k_line(e, "int iw = ow * SW - PW + kj;");
   k_line(e, "if (ih >= 0 && ih < H && iw >= 0 && iw < W) {");
-  if (max)
-    k_line(e, "acc = xc[ih * W + iw] > acc ? xc[ih * W + iw] : acc;");
+  if (max)  /* a NaN wins, as in PyTorch (so a NaN input makes the loss NaN) */
+    k_line(e, "acc = xc[ih * W + iw] > acc || isnan(xc[ih * W + iw]) ? xc[ih * W + iw] : acc;");
   else
     k_line(e, "acc += xc[ih * W + iw];");
   k_line(e, "}");

@@ -178,7 +178,9 @@ static bool shape_elementwise_loss(IrNode *n) {
 /* PyTorch's BCELoss: each log is clamped at -100, the gradient's
  * denominator p (1 - p) at 1e-12. */
 static void emit_binary_cross_entropy(Emitter *e, const IrNode *n) {
-  emit_elementwise_loss(e, n, "-(y * fmax(log(v), -100.0) + (1 - y) * fmax(log(1 - v), -100.0))");
+  /* Clamped so that NaN stays NaN (PyTorch's clamp; fmax would drop it). */
+  emit_elementwise_loss(e, n, "-(y * (log(v) < -100.0 ? -100.0 : log(v)) + "
+                              "(1 - y) * (log(1 - v) < -100.0 ? -100.0 : log(1 - v)))");
 }
 
 static void emit_binary_cross_entropy_grad(Emitter *e, const IrNode *n) {

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -155,7 +156,125 @@ nnrt_status nnrt_dataset_load_idx(nnrt_dataset *d, const char *images, const cha
                                   int max_classes);
 void nnrt_dataset_free(nnrt_dataset *d);
 
+/* CSV, plain or gzipped: one sample per line, `label,v1,...,vn`
+ * (label_columns = 1; 0 for unlabelled data), n = features values.  The
+ * first line is a header, and skipped, if none of its fields is a number or
+ * they are the column numbers 0, 1, 2, ... (or 1, 2, 3, ...), as pandas
+ * writes.  Blank lines, CRLF line ends, a UTF-8 BOM and a last line without
+ * a newline are accepted; lines may be of any length.  8-bit pixels (every
+ * value an integer in [0, 255], some above 1) are scaled to [0, 1]; other
+ * values are kept as they are.  Checks the number of columns on every line,
+ * that values are finite numbers, that labels are integers >= 0 and, if
+ * max_classes > 0, below it; errors name the file and line ("data.csv:17:
+ * 3 columns, expected 785 ...").  A CSV has no image shape: the samples are
+ * 1 x 1 x features.  On failure d is left empty. */
+nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t features,
+                                  int label_columns, int max_classes);
+
+/* ----------------------------------------------------------- augment.c */
+
+/* Image augmentations, applied to one image [channels, height, width] with
+ * values in [0, 1]; pixels from outside the image are 0 (the background).
+ * They follow torchvision's RandomRotation, RandomCrop(padding=),
+ * RandomResizedCrop and RandomHorizontalFlip on tensors, with bilinear
+ * interpolation and randomness from nnrt_rng alone. */
+typedef enum nnrt_augment_kind {
+  NNRT_AUG_ROTATION,       /* a uniform angle in [-a, a] degrees, bilinear   */
+  NNRT_AUG_CROP,           /* pad by a pixels (zeros), crop back at a random
+                              offset: a shift by up to a pixels each way    */
+  NNRT_AUG_RESIZED_CROP,   /* area fraction in [a, b], aspect in [3/4, 4/3],
+                              resized back bilinearly (torchvision's: 10
+                              tries, then the centre crop)                  */
+  NNRT_AUG_HFLIP           /* mirror left-right with probability 1/2        */
+} nnrt_augment_kind;
+
+typedef struct nnrt_augment {
+  nnrt_augment_kind kind;
+  double a, b;
+} nnrt_augment;
+
+/* Applies augs[0..n) in order: src -> dst (both c*h*w floats; they may not
+ * overlap).  scratch holds c*h*w floats.  The same rng state gives the same
+ * images. */
+void nnrt_augment_image(const nnrt_augment *augs, int n, nnrt_rng *r, const float *src,
+                        float *dst, float *scratch, int c, int h, int w);
+
+/* The fixed transforms the augmentations and test-time augmentation use;
+ * src and dst (c*h*w floats each) may not overlap.
+ *
+ * Rotation about the image centre, counter-clockwise on screen for a
+ * positive angle, bilinear, zeros where the source lies outside: as
+ * torchvision's rotate(img, degrees, BILINEAR) on a tensor (fill=None).
+ * 0 degrees is the identity, multiples of 90 move pixels exactly. */
+void nnrt_rotate(const float *src, float *dst, int c, int h, int w, double degrees);
+/* The crop [top, top + ch) x [left, left + cw) (which may reach outside the
+ * image: zeros), resized bilinearly to h x w with PyTorch's align_corners =
+ * False rule (as torchvision's resized_crop).  The full crop (0, 0, h, w)
+ * is the identity, exactly; whole-pixel shifts are exact. */
+void nnrt_crop_resize(const float *src, float *dst, int c, int h, int w, double top,
+                      double left, double ch, double cw);
+void nnrt_hflip(const float *src, float *dst, int c, int h, int w);
+
+/* Test-time augmentation: predictions are averaged over fixed views, every
+ * combination of an angle, a crop size and a crop position (center, or
+ * center and the four corners with five_crops).  A view rotates the whole
+ * image, then cuts the crop (min(size, h) x min(size, w); the centre one at
+ * round((h - size) / 2), as torchvision's center_crop) and resizes it back
+ * to h x w. */
+typedef struct nnrt_tta {
+  int nangles;
+  double angles[16];       /* degrees; none: [0]                            */
+  int five_crops;
+  int nsizes;
+  int sizes[8];            /* crop sizes, resized back; none: the full size */
+} nnrt_tta;
+
+/* nangles (or 1) x nsizes (or 1) x (five_crops ? 5 : 1). */
+int nnrt_tta_views(const nnrt_tta *t);
+/* View k in [0, nnrt_tta_views(t)) of src into dst; scratch holds c*h*w
+ * floats.  k = (angle * nsizes + size) * ncrops + crop, crops in the order
+ * centre, top-left, top-right, bottom-left, bottom-right.  Angle 0 at the
+ * full size is src, exactly (so with angles [0] and no sizes, view 0 is the
+ * image itself); k out of range also gives src. */
+void nnrt_tta_view(const nnrt_tta *t, int k, const float *src, float *dst, float *scratch,
+                   int c, int h, int w);
+
+/* -------------------------------------------------------------- plot.c */
+
+/* An SVG file with two panels over the epochs: loss (train and validation)
+ * and accuracy (train, validation; fractions in [0, 1], drawn in %).  Each
+ * array has `epochs` values, value i for epoch i + 1; NAN marks a missing
+ * value (a gap in the line), and a NULL array a missing series.  Written to
+ * a temporary file and renamed over path (mode 0644). */
+nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
+                             const double *train_loss, const double *val_loss,
+                             const double *train_acc, const double *val_acc);
+
 /* ------------------------------------------------------------- model */
+
+/* The train block of a model (defaults filled in by nncc). */
+typedef enum nnrt_schedule {
+  NNRT_SCHEDULE_CONSTANT,
+  NNRT_SCHEDULE_STEP,      /* lr * gamma^floor(epoch / every)               */
+  NNRT_SCHEDULE_COSINE     /* lr * (1 + cos(pi k / total_steps)) / 2, step k */
+} nnrt_schedule;
+
+typedef struct nnrt_train_config {
+  double lr;
+  nnrt_schedule schedule;
+  int step_every;          /* epochs                                         */
+  double step_gamma;
+  int batch, epochs;
+  double validation;       /* fraction of the training data held out        */
+  int patience;            /* early stopping after this many epochs without
+                              improvement; 0: off                           */
+  int monitor_accuracy;    /* early stopping watches val accuracy, else loss */
+  int naugment;
+  nnrt_augment augment[8];
+  uint64_t seed;
+  int has_tta;
+  nnrt_tta tta;
+} nnrt_train_config;
 
 /* What a generated model tells the runtime about itself (NAME_model()), so
  * the trainer drives any model through one interface.  Data pointers are
@@ -181,7 +300,59 @@ typedef struct nnrt_model {
   int (*save)(const void *m, const char *path);
   int (*load)(void *m, const char *path);
   void (*set_learning_rate)(void *m, double lr);
+  uint64_t (*step)(const void *m);               /* optimizer steps taken   */
+  /* Output 0 as the last loss_and_grad computed it (training mode), or
+   * NULL if the training step does not compute it. */
+  const void *(*train_output)(void *m);
+  const nnrt_train_config *config;               /* NULL without a loss     */
+  const char *source;                            /* the .nn file            */
 } nnrt_model;
+
+/* ------------------------------------------------------------- train.c */
+
+/* What the trainer's command line can override; 0 / NULL / negative: the
+ * model's train block. */
+typedef struct nnrt_train_options {
+  const char *data;        /* a directory with MNIST-style IDX files
+                              (train-images-idx3-ubyte[.gz], ..., t10k-...)
+                              or train.csv and test.csv                     */
+  int epochs, batch;
+  double lr;               /* < 0: the model's                              */
+  double validation;       /* < 0: the model's                              */
+  long long seed;          /* < 0: the model's                              */
+  int no_augment;
+  int tta;                 /* evaluate with test-time augmentation          */
+  int patience;            /* < 0: the model's; 0: off                      */
+  const char *save;        /* checkpoint, each epoch; the best as SAVE.best  */
+  const char *load;        /* resume from this checkpoint                   */
+  const char *log;         /* per-epoch metrics, CSV                        */
+  const char *plot;        /* the curves, SVG                               */
+  long limit;              /* use at most this many training samples (0: all) */
+  FILE *out;               /* progress and results, or NULL                 */
+} nnrt_train_options;
+
+typedef struct nnrt_train_report {
+  int epochs_run, best_epoch;
+  double final_train_loss, best_val_loss, best_val_accuracy;
+  double test_loss, test_accuracy;   /* NAN without test data               */
+  double seconds;
+} nnrt_train_report;
+
+/* Trains a model on a data set as its train block says (options override),
+ * then evaluates it on the test data. */
+nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
+                       nnrt_train_report *report);
+/* Loads a checkpoint and evaluates on the data set's test split. */
+nnrt_status nnrt_evaluate(const nnrt_model *api, const nnrt_train_options *opt,
+                          nnrt_train_report *report);
+
+/* -------------------------------------------------------------- main.c */
+
+/* The command line of a generated trainer (`nncc --main`):
+ *   NAME train --data DIR [options]   NAME test --load CKPT --data DIR
+ *   NAME predict --load CKPT --images FILE
+ * Returns the exit status; errors go to stderr. */
+int nnrt_main(const nnrt_model *api, int argc, char **argv);
 
 #ifdef __cplusplus
 }

@@ -1,14 +1,24 @@
 /* gradcheck.c - central finite differences against the generated backward
  * pass, in double precision.  Built with -DMODEL_API=NAME_model against C
- * generated with `nncc --dtype f64` (dropout set to 0 by run.sh, so the loss
- * is a deterministic function of the parameters).
+ * generated with `nncc --dtype f64`.
  *
- * For every parameter (or an even sample of about 400 of them, and the last,
- * in large tensors): (L(p + h) - L(p - h)) / 2h against the gradient from
- * loss_and_grad.  Prints the worst relative error per tensor and fails
- * above 1e-6.
+ * For every parameter (or, in tensors larger than 101, 100 spread evenly
+ * from the first, and the last): (L(p + h) - L(p - h)) / 2h against the
+ * gradient from loss_and_grad.  Prints the worst relative error per tensor
+ * and fails above 1e-6.
  *
- * Usage: gradcheck PARAMS_LIST   (the output of nncc --emit=params) */
+ * The loss must be a deterministic function of the parameters.  Either the
+ * model has no dropout (run.sh sets p to 0 in the large models), or
+ * --fixed-rng: every evaluation runs on a fresh model created with the same
+ * seed and given the parameters, so dropout draws the same masks each time
+ * (the first loss_and_grad after create) and the check covers dropout's
+ * backward with p > 0 too.
+ *
+ * --shard S/N checks only the tensors t with t % N == S, so a large model's
+ * check can run as N processes.
+ *
+ * Usage: gradcheck PARAMS_LIST [--fixed-rng] [--shard S/N]
+ *   (PARAMS_LIST: the output of nncc --emit=params) */
 #include "nnrt.h"
 #include "../unit/check.h"
 
@@ -18,7 +28,7 @@
 
 const nnrt_model *MODEL_API(void);
 
-enum { BATCH = 5, MAX_TENSORS = 256 };
+enum { BATCH = 5, MAX_TENSORS = 256, SAMPLES = 100, SEED = 11 };
 
 typedef struct Tensor {
   char name[128];
@@ -43,15 +53,50 @@ static int read_params(const char *path, Tensor *t) {
   return n;
 }
 
+static const nnrt_model *api;
+static int fixed_rng;
+
+/* The loss at the parameters p (the model m's own, or copied into a fresh
+ * model with --fixed-rng); with grads, its gradient too. */
+static double eval_loss(void *m, const double *p, const void *x, const void *y, double *grads) {
+  void *fresh = NULL;
+  if (fixed_rng) {
+    fresh = api->create(BATCH, SEED);
+    if (!fresh) {
+      fprintf(stderr, "create failed\n");
+      exit(1);
+    }
+    memcpy(api->params(fresh), p, sizeof(double) * (size_t)api->num_params);
+    m = fresh;
+  }
+  double loss = api->loss_and_grad(m, BATCH, x, y);
+  if (grads)
+    memcpy(grads, api->grads(m), sizeof(double) * (size_t)api->num_params);
+  if (fresh)
+    api->destroy(fresh);
+  return loss;
+}
+
 int main(int argc, char **argv) {
-  const nnrt_model *api = MODEL_API();
+  api = MODEL_API();
   Tensor tensors[MAX_TENSORS];
   int ntensors = argc > 1 ? read_params(argv[1], tensors) : -1;
-  if (ntensors < 0 || api->elem_size != 8 || !api->loss_and_grad) {
-    fprintf(stderr, "usage: %s PARAMS_LIST (an f64 model with a loss)\n", argv[0]);
+  int shard = 0, nshards = 1, bad = 0;
+  for (int a = 2; a < argc; a++) {
+    if (!strcmp(argv[a], "--fixed-rng"))
+      fixed_rng = 1;
+    else if (!strcmp(argv[a], "--shard") && a + 1 < argc)
+      bad |= sscanf(argv[++a], "%d/%d", &shard, &nshards) != 2 || nshards < 1 || shard < 0 ||
+             shard >= nshards;
+    else
+      bad = 1;
+  }
+  if (ntensors < 0 || bad || api->elem_size != 8 || !api->loss_and_grad) {
+    fprintf(stderr, "usage: %s PARAMS_LIST [--fixed-rng] [--shard S/N] (an f64 model with a "
+                    "loss)\n", argv[0]);
     return 2;
   }
-  void *m = api->create(BATCH, 11);
+  void *m = api->create(BATCH, SEED);
   nnrt_rng r;
   nnrt_rng_seed(&r, 5);
   size_t nx = (size_t)api->input_size * BATCH, ny = (size_t)api->label_size * BATCH;
@@ -65,12 +110,11 @@ int main(int argc, char **argv) {
     else
       ((int32_t *)y)[i] = (int32_t)nnrt_rng_below(&r, (uint64_t)api->num_classes);
   }
-  double *p = api->params(m), *g = api->grads(m);
+  double *p = api->params(m);
   size_t np = (size_t)api->num_params;
-  double loss = api->loss_and_grad(m, BATCH, x, y);
+  double *analytic = malloc(sizeof(double) * (np ? np : 1));
+  double loss = eval_loss(m, p, x, y, analytic);
   CHECK(isfinite(loss), "loss %g", loss);
-  double *analytic = malloc(sizeof(double) * np);
-  memcpy(analytic, g, sizeof(double) * np);
 
   /* Central differences with h = 1e-6 in double precision: truncation
    * error ~h^2, rounding ~1e-14 |L| / h, both below the tolerance.
@@ -81,22 +125,24 @@ int main(int argc, char **argv) {
    * is not differentiable there and is skipped, and counted. */
   const double h = 1e-6;
   double worst_all = 0;
-  int skipped_all = 0;
-  for (int t = 0; t < ntensors; t++) {
-    long step = tensors[t].size > 400 ? tensors[t].size / 400 : 1;
+  int skipped_all = 0, nchecked = 0;
+  for (int t = shard; t < ntensors; t += nshards) {
+    long size = tensors[t].size;
+    long samples = size > SAMPLES + 1 ? SAMPLES + 1 : size;
     double worst = 0, scale = 0;
     int skipped = 0, checked = 0;
-    for (long k = 0; k < tensors[t].size; k++)
+    nchecked++;
+    for (long k = 0; k < size; k++)
       scale = fmax(scale, fabs(analytic[tensors[t].offset + k]));
-    for (long k = 0; k < tensors[t].size; k += step) {
-      if (k + step >= tensors[t].size)
-        k = tensors[t].size - 1;  /* always the last one too */
+    for (long j = 0; j < samples; j++) {
+      /* all of a small tensor; else j * size / SAMPLES, and the last one */
+      long k = samples == size ? j : j == SAMPLES ? size - 1 : (long)((double)j * size / SAMPLES);
       size_t i = (size_t)(tensors[t].offset + k);
       double keep = p[i];
       p[i] = keep + h;
-      double up = api->loss_and_grad(m, BATCH, x, y);
+      double up = eval_loss(m, p, x, y, NULL);
       p[i] = keep - h;
-      double down = api->loss_and_grad(m, BATCH, x, y);
+      double down = eval_loss(m, p, x, y, NULL);
       p[i] = keep;
       double numeric = (up - down) / (2 * h);
       double right = (up - loss) / h, left = (loss - down) / h;
@@ -122,7 +168,11 @@ int main(int argc, char **argv) {
     skipped_all += skipped;
   }
   (void)skipped_all;
-  printf("  worst %.2e over %d tensors\n", worst_all, ntensors);
+  if (nshards > 1)
+    printf("  worst %.2e over %d of %d tensors (shard %d/%d)\n", worst_all, nchecked, ntensors,
+           shard, nshards);
+  else
+    printf("  worst %.2e over %d tensors\n", worst_all, ntensors);
   api->destroy(m);
   free(x), free(y), free(analytic);
   return check_summary(api->name);

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Training-step checks on generated code (f32), linked against the libnnrt
+# the build made:
+#   overfit.c   train_step fits one fixed batch of fashion_mlp (loss < 0.01)
+#   nan_step.c  a step whose loss is not finite (NaN/Inf input, a label out
+#               of range, a NaN target) changes nothing: every model
+# Usage: run.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
+#   LIBS what libnnrt needs (default: -lopenblas -lz -lm); env CC (default cc)
+set -uo pipefail
+if [ $# -lt 4 ]; then
+  echo "usage: $0 NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]" >&2
+  exit 2
+fi
+nncc=$1 src=$2 work=$3 nnrt=$4
+shift 4
+libs=("$@")
+[ ${#libs[@]} -gt 0 ] || libs=(-lopenblas -lz -lm)
+cc=${CC:-cc}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+rm -rf "$work" && mkdir -p "$work"
+status=0
+
+# build PROGRAM MODEL: $work/<model>/<program>
+build() {
+  local prog=$1 model=$2 stem out name
+  stem=$(basename "$model" .nn)
+  out="$work/$stem"
+  mkdir -p "$out"
+  [ -f "$out/$stem.c" ] || "$nncc" "$model" -o "$out/$stem.c" || return 1
+  name=$(sed -n 's/^#define \([A-Za-z0-9_]*\)_INPUT_SIZE.*/\1/p' "$out/$stem.h")
+  [ -f "$out/$stem.o" ] ||
+    "$cc" -std=c99 -O2 -I"$src/runtime/include" -c "$out/$stem.c" -o "$out/$stem.o" || return 1
+  "$cc" -std=c99 -O2 -g -Wall -Wextra -I"$src/runtime/include" -DMODEL_API="${name}_model" \
+    "$src/tests/e2e/$prog.c" "$out/$stem.o" "$nnrt" "${libs[@]}" -o "$out/$prog"
+}
+
+# run PROGRAM MODEL ARGS...
+run() {
+  local prog=$1 model=$2 stem
+  shift 2
+  stem=$(basename "$model" .nn)
+  echo "== $prog $stem"
+  if ! build "$prog" "$model"; then
+    echo "FAILED: building $prog for $stem"
+    status=1
+    return
+  fi
+  if ! "$work/$stem/$prog" "$work/$stem" "$@"; then
+    echo "FAILED: $prog $stem"
+    status=1
+  fi
+}
+
+run overfit "$src/models/fashion_mlp.nn" 300
+for model in "$src"/models/*.nn; do
+  grep -q '^loss ' "$model" || continue
+  run nan_step "$model"
+done
+exit $status

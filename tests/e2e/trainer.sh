@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The trainer end to end on real data (Fashion-MNIST from Debian's
+# dataset-fashion-mnist): a short run on a subset reaches accuracy far above
+# chance; metrics, curves and checkpoints are written; a run resumes from its
+# checkpoint; a run killed while saving leaves the previous checkpoint
+# loadable; bad data files and a missing data set get clear errors.
+# Usage: trainer.sh TRAINER(fashion_mlp built with --main) WORKDIR
+set -uo pipefail
+trainer=$1 work=$2 here=$(cd "$(dirname "$0")" && pwd)
+data=${NNCC_DATA:-/usr/share/datasets/fashion-mnist}
+rm -rf "$work" && mkdir -p "$work"
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fail=$((fail + 1)); echo "FAILED: $*"; }
+
+# A missing data set says how to get it.
+if msg=$("$trainer" train --data "$work/nowhere" 2>&1); then bad "missing data accepted"
+elif echo "$msg" | grep -q "dataset-fashion-mnist"; then ok "missing data: $msg"
+else bad "missing data: $msg"; fi
+
+# Bad data files: each refused with the file and the problem.
+for kind in bad-magic truncated label-range wrong-size; do
+  mkdir -p "$work/$kind"
+  python3 "$here/../emit/make_idx.py" "$work/$kind" 50 --broken "$kind"
+  mv "$work/$kind/images-idx3-ubyte.gz" "$work/$kind/train-images-idx3-ubyte.gz"
+  mv "$work/$kind/labels-idx1-ubyte" "$work/$kind/train-labels-idx1-ubyte"
+  if msg=$("$trainer" train --data "$work/$kind" --epochs 1 2>&1); then bad "$kind accepted"
+  elif echo "$msg" | grep -q "$work/$kind/train-"; then ok "$kind: ${msg##*: }"
+  else bad "$kind: $msg"; fi
+done
+
+if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
+  echo "skipped the training runs: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist)"
+  echo "trainer: $pass passed, $fail failed"
+  [ $fail = 0 ]; exit
+fi
+
+# A short run on 6000 samples: far above chance (10%).
+out=$("$trainer" train --data "$data" --limit 6000 --epochs 2 --no-augment \
+      --save "$work/m.ckpt" --log "$work/m.csv" --plot "$work/m.svg" 2>&1)
+echo "$out"
+acc=$(echo "$out" | sed -n 's/^test accuracy \([0-9.]*\)%.*/\1/p' | tail -1)
+if [ -n "$acc" ] && awk "BEGIN { exit !($acc >= 75) }"; then ok "2 epochs on 6000 samples: $acc%"
+else bad "accuracy '$acc' after 2 epochs"; fi
+[ "$(wc -l < "$work/m.csv")" = 3 ] && ok "metrics CSV" || bad "metrics CSV: $(cat "$work/m.csv")"
+grep -q "<polyline" "$work/m.svg" && ok "SVG curves" || bad "SVG curves"
+[ -f "$work/m.ckpt" ] && ok "checkpoint" || bad "no checkpoint"
+
+# Resume: the step count and optimizer state continue; epochs 3 of 3 only.
+out=$("$trainer" train --data "$data" --limit 6000 --epochs 3 --no-augment \
+      --load "$work/m.ckpt" --save "$work/m.ckpt" 2>&1)
+if echo "$out" | grep -q "(resumed)" && echo "$out" | grep -q "^epoch 3/3" &&
+   ! echo "$out" | grep -q "^epoch 1/3"; then ok "resumed at epoch 3"
+else bad "resume: $out"; fi
+
+# Evaluate the checkpoint; then kill a run in the middle of saving it: the
+# checkpoint still loads and still gives the same accuracy.
+before=$("$trainer" test --load "$work/m.ckpt" --data "$data" 2>&1)
+cp "$work/m.ckpt" "$work/m.copy"
+NNRT_TEST_SLOW_SAVE=5 "$trainer" train --data "$data" --limit 1000 --epochs 1 \
+  --no-augment --save "$work/m.ckpt" > "$work/killed.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  ls "$work"/m.ckpt.tmp.* > /dev/null 2>&1 && break
+  sleep 0.1
+done
+if ls "$work"/m.ckpt.tmp.* > /dev/null 2>&1; then
+  kill -9 $pid; wait $pid 2>/dev/null
+  ok "killed while writing $(ls "$work"/m.ckpt.tmp.*)"
+else
+  bad "never saw the save in progress"; kill -9 $pid 2>/dev/null
+fi
+after=$("$trainer" test --load "$work/m.ckpt" --data "$data" 2>&1)
+if cmp -s "$work/m.ckpt" "$work/m.copy" && [ "$before" = "$after" ]; then
+  ok "the old checkpoint survived: $after"
+else bad "checkpoint after the kill: $after (before: $before)"; fi
+
+echo "trainer: $pass passed, $fail failed"
+[ $fail = 0 ]
