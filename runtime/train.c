@@ -349,9 +349,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     fprintf(log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,"
                  "test_accuracy,seconds,samples_per_second\n");
   if (out)
-    fprintf(out, "training %s on %s: %zu samples%s%zu held out, batch %d, %d epochs%s\n",
-            api->name, opt->data, ntrain, nval ? ", " : " (", nval, batch, epochs,
-            first_epoch ? " (resumed)" : "");
+    fprintf(out, "training %s on %s: %zu samples, %zu held out, batch %d, %d epochs%s\n",
+            api->name, opt->data, ntrain, nval, batch, epochs, first_epoch ? " (resumed)" : "");
 
   size_t in = data.train.sample_size;
   float *x = malloc(sizeof(float) * in * (size_t)batch);
