@@ -45,6 +45,59 @@ void conv_pads(const IrNode *n, int64_t pads[4]) {
 
 /* ------------------------------------------------------------- conv2d */
 
+/* A 1x1, stride-1, unpadded conv2d needs no im2col: its input is the
+ * column matrix.  Else col_size is the scratch of one im2col, K x Ho*Wo. */
+static bool conv_direct(const IrNode *n, int64_t *col_size) {
+  const Attr *k = attr_get(n, "kernel"), *s = attr_get(n, "stride");
+  int64_t pads[4];
+  conv_pads(n, pads);
+  *col_size = n->in[0]->ty.dims[0] / attr_int(n, "groups") * (int64_t)k->v[0] *
+              (int64_t)k->v[1] * n->out->ty.dims[1] * n->out->ty.dims[2];
+  return k->v[0] == 1 && k->v[1] == 1 && s->v[0] == 1 && s->v[1] == 1 && pads[0] == 0 &&
+         pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
+}
+
+/* The constants a conv2d kernel (forward or backward) names its loops by. */
+static void emit_conv_consts(Emitter *e, const IrNode *n, bool direct) {
+  const Type *t = &n->in[0]->ty, *o = &n->out->ty;
+  const Attr *k = attr_get(n, "kernel"), *s = attr_get(n, "stride"), *d = attr_get(n, "dilation");
+  int64_t pads[4], groups = attr_int(n, "groups");
+  conv_pads(n, pads);
+  int64_t cg = t->dims[0] / groups, fg = o->dims[0] / groups;
+  k_line(e, "const int C = %lld, H = %lld, W = %lld, F = %lld, Ho = %lld, Wo = %lld;",
+         (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
+         (long long)o->dims[0], (long long)o->dims[1], (long long)o->dims[2]);
+  k_line(e, "const int G = %lld, Cg = %lld, Fg = %lld, K = %lld;", (long long)groups,
+         (long long)cg, (long long)fg, (long long)(cg * (int64_t)k->v[0] * (int64_t)k->v[1]));
+  if (!direct)
+    k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PT = %lld, PL = %lld, "
+              "DH = %lld, DW = %lld;",
+           (long long)k->v[0], (long long)k->v[1], (long long)s->v[0], (long long)s->v[1],
+           (long long)pads[0], (long long)pads[1], (long long)d->v[0], (long long)d->v[1]);
+  k_line(e, "(void)H;");
+  k_line(e, "(void)W;");
+}
+
+/* im2col of sample xs, group g: col[(c*KH + ki)*KW + kj][oh*Wo + ow] is the
+ * input under kernel tap (ki, kj) for output (oh, ow); 0 in the padding. */
+static void emit_im2col(Emitter *e) {
+  k_line(e, "for (int c = 0; c < Cg; c++) {");
+  k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+  k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+  k_line(e, "%s *row = col + ((size_t)(c * KH + ki) * KW + kj) * Ho * Wo;", e->T);
+  k_line(e, "const %s *xc = xs + (size_t)(g * Cg + c) * H * W;", e->T);
+  k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
+  k_line(e, "int ih = oh * SH - PT + ki * DH;");
+  k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
+  k_line(e, "int iw = ow * SW - PL + kj * DW;");
+  k_line(e, "row[oh * Wo + ow] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0;");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+}
+
 static const ArgSpec conv2d_args[] = {
     {"filters", ARG_INT, .required = true, .min = 1, .max = 1e30, .has_range = true},
     {"kernel", ARG_INT2, .required = true, .min = 1, .max = 1e30, .has_range = true},
@@ -108,14 +161,8 @@ static void params_conv2d(Graph *g, IrNode *n) {
 /* Per sample and group: im2col into scratch (skipped for 1x1, stride 1,
  * unpadded), then one GEMM W_g[F/G, K] x col[K, Ho*Wo], K = C/G*kh*kw. */
 static void emit_conv2d(Emitter *e, const IrNode *n) {
-  const Type *t = &n->in[0]->ty, *o = &n->out->ty;
-  const Attr *k = attr_get(n, "kernel"), *s = attr_get(n, "stride"), *d = attr_get(n, "dilation");
-  int64_t pads[4], groups = attr_int(n, "groups");
-  conv_pads(n, pads);
-  int64_t cg = t->dims[0] / groups, fg = o->dims[0] / groups;
-  int64_t kk = cg * (int64_t)k->v[0] * (int64_t)k->v[1], hw = o->dims[1] * o->dims[2];
-  bool direct = k->v[0] == 1 && k->v[1] == 1 && s->v[0] == 1 && s->v[1] == 1 &&
-                pads[0] == 0 && pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
+  int64_t col_size;
+  bool direct = conv_direct(n, &col_size);
   bool bias = n->nparams > 1;
   k_begin(e, n, direct ? "1x1 convolution: one GEMM per sample and group" : "im2col + GEMM");
   k_in(e, "x", 0);
@@ -124,19 +171,8 @@ static void emit_conv2d(Emitter *e, const IrNode *n) {
   if (bias)
     k_param(e, "b", n->params[1], false);
   if (!direct)
-    k_scratch(e, "col", 0, kk * hw);
-  k_line(e, "const int C = %lld, H = %lld, W = %lld, F = %lld, Ho = %lld, Wo = %lld;",
-         (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
-         (long long)o->dims[0], (long long)o->dims[1], (long long)o->dims[2]);
-  k_line(e, "const int G = %lld, Cg = %lld, Fg = %lld, K = %lld;", (long long)groups,
-         (long long)cg, (long long)fg, (long long)kk);
-  if (!direct)
-    k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PT = %lld, PL = %lld, "
-              "DH = %lld, DW = %lld;",
-           (long long)k->v[0], (long long)k->v[1], (long long)s->v[0], (long long)s->v[1],
-           (long long)pads[0], (long long)pads[1], (long long)d->v[0], (long long)d->v[1]);
-  k_line(e, "(void)H;");
-  k_line(e, "(void)W;");
+    k_scratch(e, "col", 0, col_size);
+  emit_conv_consts(e, n, direct);
   k_line(e, "for (int s = 0; s < batch; s++) {");
   k_line(e, "const %s *xs = x + (size_t)s * C * H * W;", e->T);
   k_line(e, "%s *ys = y + (size_t)s * F * Ho * Wo;", e->T);
@@ -144,21 +180,7 @@ static void emit_conv2d(Emitter *e, const IrNode *n) {
   if (direct) {
     k_line(e, "const %s *col = xs + (size_t)g * Cg * H * W;", e->T);
   } else {
-    k_line(e, "for (int c = 0; c < Cg; c++) {");
-    k_line(e, "for (int ki = 0; ki < KH; ki++) {");
-    k_line(e, "for (int kj = 0; kj < KW; kj++) {");
-    k_line(e, "%s *row = col + ((size_t)(c * KH + ki) * KW + kj) * Ho * Wo;", e->T);
-    k_line(e, "const %s *xc = xs + (size_t)(g * Cg + c) * H * W;", e->T);
-    k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
-    k_line(e, "int ih = oh * SH - PT + ki * DH;");
-    k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
-    k_line(e, "int iw = ow * SW - PL + kj * DW;");
-    k_line(e, "row[oh * Wo + ow] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0;");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
+    emit_im2col(e);
   }
   k_line(e, "%s(0, 0, Fg, Ho * Wo, K, %s, w + (size_t)g * Fg * K, K, col, Ho * Wo, %s,",
          gemm_fn(e), lit(e, 1), lit(e, 0));
@@ -173,7 +195,6 @@ static void emit_conv2d(Emitter *e, const IrNode *n) {
   }
   k_line(e, "}");
   k_end(e);
-  (void)hw;
 }
 
 /* Per sample and group, with col = im2col(x): dW += dy col^T, db += the
@@ -190,14 +211,8 @@ static void grad_conv2d(AD *ad, IrNode *n, Value *dy) {
 
 static void emit_conv2d_grad(Emitter *e, const IrNode *n) {
   const IrNode *f = n->fwd;
-  const Type *t = &f->in[0]->ty, *o = &f->out->ty;
-  const Attr *k = attr_get(f, "kernel"), *s = attr_get(f, "stride"), *d = attr_get(f, "dilation");
-  int64_t pads[4], groups = attr_int(f, "groups");
-  conv_pads(f, pads);
-  int64_t cg = t->dims[0] / groups, fg = o->dims[0] / groups;
-  int64_t kk = cg * (int64_t)k->v[0] * (int64_t)k->v[1], hw = o->dims[1] * o->dims[2];
-  bool direct = k->v[0] == 1 && k->v[1] == 1 && s->v[0] == 1 && s->v[1] == 1 &&
-                pads[0] == 0 && pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
+  int64_t col_size;
+  bool direct = conv_direct(f, &col_size);
   bool bias = f->nparams > 1, dx = n->out->ty.kind != T_NONE;
   k_begin(e, n, "backward: GEMMs against im2col, col2im for dx");
   k_in(e, "dy", 0);
@@ -209,21 +224,10 @@ static void emit_conv2d_grad(Emitter *e, const IrNode *n) {
   if (bias)
     k_grad(e, "db", f->params[1]);
   if (!direct)
-    k_scratch(e, "col", 0, kk * hw);
+    k_scratch(e, "col", 0, col_size);
   if (!direct && dx)
-    k_scratch(e, "dcol", 0, kk * hw);
-  k_line(e, "const int C = %lld, H = %lld, W = %lld, F = %lld, Ho = %lld, Wo = %lld;",
-         (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
-         (long long)o->dims[0], (long long)o->dims[1], (long long)o->dims[2]);
-  k_line(e, "const int G = %lld, Cg = %lld, Fg = %lld, K = %lld;", (long long)groups,
-         (long long)cg, (long long)fg, (long long)kk);
-  if (!direct)
-    k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PT = %lld, PL = %lld, "
-              "DH = %lld, DW = %lld;",
-           (long long)k->v[0], (long long)k->v[1], (long long)s->v[0], (long long)s->v[1],
-           (long long)pads[0], (long long)pads[1], (long long)d->v[0], (long long)d->v[1]);
-  k_line(e, "(void)H;");
-  k_line(e, "(void)W;");
+    k_scratch(e, "dcol", 0, col_size);
+  emit_conv_consts(e, f, direct);
   k_line(e, "(void)w;");
   k_line(e, "memset(dw, 0, (size_t)F * K * sizeof(%s));", e->T);
   if (bias)
@@ -240,21 +244,7 @@ static void emit_conv2d_grad(Emitter *e, const IrNode *n) {
   if (direct) {
     k_line(e, "const %s *col = xs + (size_t)g * Cg * H * W;", e->T);
   } else {
-    k_line(e, "for (int c = 0; c < Cg; c++) {");
-    k_line(e, "for (int ki = 0; ki < KH; ki++) {");
-    k_line(e, "for (int kj = 0; kj < KW; kj++) {");
-    k_line(e, "%s *row = col + ((size_t)(c * KH + ki) * KW + kj) * Ho * Wo;", e->T);
-    k_line(e, "const %s *xc = xs + (size_t)(g * Cg + c) * H * W;", e->T);
-    k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
-    k_line(e, "int ih = oh * SH - PT + ki * DH;");
-    k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
-    k_line(e, "int iw = ow * SW - PL + kj * DW;");
-    k_line(e, "row[oh * Wo + ow] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0;");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
+    emit_im2col(e);
   }
   k_line(e, "%s(0, 1, Fg, K, Ho * Wo, %s, dyg, Ho * Wo, col, Ho * Wo, %s, dw + (size_t)g * Fg * K, K);",
          gemm_fn(e), lit(e, 1), lit(e, 1));
@@ -298,7 +288,6 @@ static void emit_conv2d_grad(Emitter *e, const IrNode *n) {
   }
   k_line(e, "}");
   k_end(e);
-  (void)hw;
 }
 
 const OpInfo op_conv2d_grad = {
