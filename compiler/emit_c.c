@@ -105,6 +105,8 @@ static const char *comment_text(const char *s, int len) {
 /* A value's place as a C expression inside a schedule function. */
 static const char *value_ref(const Emitter *e, const Value *v) {
   const IrNode *d = v->def;
+  if (e->probe)
+    return "0";
   if (d->op == OP_INPUT || d->op == OP_LABEL) {
     const PtrVec *list = d->op == OP_INPUT ? &e->g->inputs : &e->g->labels;
     for (int i = 0; i < list->len; i++)
@@ -124,6 +126,7 @@ static const char *value_ref(const Emitter *e, const Value *v) {
 
 void k_begin(Emitter *e, const IrNode *n, const char *what) {
   e->knode = n;
+  e->scratch_i = 0;
   e->ksig = (StrBuf){0};
   e->kargs = (StrBuf){0};
   e->kbody = (StrBuf){0};
@@ -178,16 +181,22 @@ void k_param(Emitter *e, const char *name, const Param *p, bool writable) {
                      (long long)p->offset));
 }
 
+static PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n);
+
 void k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed) {
-  /* Scratch is planned like a value; the fixed part follows the scaled
-   * region, at S. */
-  const char *expr;
-  if (per_sample) {
-    expr = arena_printf("A + %lld * (size_t)batch", (long long)e->arena_per_sample);
-    e->arena_per_sample += per_sample;
+  const char *expr = "0";
+  if (e->probe) {  /* a dry run: remember the size */
+    if (e->nprobe == 3)
+      internal_error("more than 3 scratch buffers in one kernel");
+    e->probe_sizes[e->nprobe][0] = per_sample;
+    e->probe_sizes[e->nprobe][1] = fixed;
+    e->nprobe++;
   } else {
-    expr = arena_printf("S + %lld", (long long)e->arena_fixed);
-    e->arena_fixed += fixed;
+    PlanBuffer *b = scratch_slots(e, e->knode)[e->scratch_i++];
+    if (!b || b->size != (per_sample ? per_sample : fixed))
+      internal_error("scratch of %%%d was not planned", e->knode->out->id);
+    expr = b->fixed ? arena_printf("S + %lld", (long long)b->offset)
+                    : arena_printf("A + %lld * (size_t)batch", (long long)b->offset);
   }
   k_arg(e, arena_printf("%s *restrict %s", e->T, name), expr);
 }
@@ -243,39 +252,163 @@ typedef struct Schedules {
   int nlosses;
 } Schedules;
 
-static void place(Emitter *e, const Value *v) {
-  if (!v || v->id < 0 || e->offset[v->id] >= 0 || v->ty.kind == T_NONE)
-    return;
-  if (v->def->op == OP_INPUT || v->def->op == OP_LABEL)
-    return;
-  bool fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
-  int64_t size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
-  e->fixed[v->id] = fixed;
-  if (fixed) {
-    e->offset[v->id] = e->arena_fixed;
-    e->arena_fixed += size;
-  } else {
-    e->offset[v->id] = e->arena_per_sample;
-    e->arena_per_sample += size;
-  }
+/* Does node n run in an entry point with these forward nodes (and, for the
+ * training step, the backward nodes)? */
+static bool runs_in(const IrNode *n, const bool *forward, bool backward) {
+  if (n->op == OP_INPUT || n->op == OP_LABEL)
+    return false;
+  return n->backward ? backward && n->op != OP_OPTIMIZER_UPDATE : forward[n->out->id];
 }
 
-/* A place for every value a schedule computes: for now each its own (the
- * memory planner will share places between values whose lifetimes do not
- * meet). */
-static void place_values(Emitter *e, const Schedules *s) {
+static bool placeable(const Value *v) {
+  return v && v->id >= 0 && v->ty.kind != T_NONE && v->def->op != OP_INPUT &&
+         v->def->op != OP_LABEL;
+}
+
+/* The scratch slots of n's kernel in the current mode (a kernel shared by
+ * both modes has one set). */
+static PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n) {
+  bool differs = op_table[n->op]->flags & OPF_TRAIN_DIFFERS;
+  return e->scratch + ((size_t)n->out->id * 2 + (e->training && differs)) * 4;
+}
+
+/* A dry run of n's kernel that only collects its scratch sizes. */
+static void probe_scratch(Emitter *e, const IrNode *n) {
+  StrBuf kernels = e->kernels, body = e->body;
+  int nkernels = e->nkernels;
+  e->probe = true;
+  e->nprobe = 0;
+  op_table[n->op]->emit(e, n);
+  e->probe = false;
+  e->kernels = kernels;
+  e->body = body;
+  e->nkernels = nkernels;
+  e->calls[n->out->id] = NULL;
+  e->train_calls[n->out->id] = NULL;
+}
+
+/* One entry point's steps: what each kernel writes and reads, and its
+ * scratch; then the results read at the end. */
+typedef struct Walk {
+  Emitter *e;
+  int *first, *last;        /* per value id, in this entry point            */
+  int t;
+} Walk;
+
+static void touch(Walk *w, const Value *v) {
+  if (!placeable(v))
+    return;
+  if (w->first[v->id] < 0)
+    w->first[v->id] = w->t;
+  w->last[v->id] = w->t;
+}
+
+static void walk_entry(Walk *w, const bool *forward, bool backward, bool training, int mask,
+                       Value *const *results, int nresults) {
+  Emitter *e = w->e;
   const Graph *g = e->g;
-  e->offset = arena_alloc(sizeof(int64_t) * (size_t)g->next_value_id);
-  e->fixed = arena_alloc(sizeof(bool) * (size_t)g->next_value_id);
+  e->training = training;
   for (int i = 0; i < g->next_value_id; i++)
-    e->offset[i] = -1;
+    w->first[i] = w->last[i] = -1;
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
-    if (s->infer[n->out->id] || s->train[n->out->id] || n->backward)
-      place(e, n->out);
-    if (s->train[n->out->id] || s->infer[n->out->id])
-      place(e, n->aux);  /* forward(training=1) writes it too */
+    if (!runs_in(n, forward, backward))
+      continue;
+    w->t++;
+    touch(w, n->out);
+    for (int k = 0; k < n->nin; k++)
+      touch(w, n->in[k]);
+    if (training && n->aux && (op_table[n->op]->flags & OPF_TRAIN_DIFFERS))
+      touch(w, n->aux);  /* the training kernel saves it */
+    if (n->backward && n->fwd && n->fwd != n && n->fwd->aux)
+      touch(w, n->fwd->aux);
+    PlanBuffer **slots = scratch_slots(e, n);
+    if (!slots[0] && !slots[3]) {
+      probe_scratch(e, n);
+      for (int k = 0; k < e->nprobe; k++) {
+        PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
+        b->what = arena_printf("scratch %d of %%%d", k, n->out->id);
+        b->fixed = e->probe_sizes[k][0] == 0;
+        b->size = b->fixed ? e->probe_sizes[k][1] : e->probe_sizes[k][0];
+        slots[k] = b;
+        vec_push(&e->plan.bufs, b);
+      }
+      if (!e->nprobe)
+        slots[3] = (PlanBuffer *)slots;  /* probed: no scratch (a marker) */
+    }
+    for (int k = 0; k < 3 && slots[k]; k++) {
+      plan_add_span(slots[k], w->t, w->t);
+      slots[k]->entries |= mask;
+    }
   }
+  w->t++;  /* the entry point's results are read after its last kernel */
+  for (int i = 0; i < nresults; i++)
+    touch(w, results[i]);
+  for (int id = 0; id < g->next_value_id; id++)
+    if (w->first[id] >= 0) {
+      PlanBuffer *b = e->value_buf[id];
+      plan_add_span(b, w->first[id], w->last[id]);
+      b->entries |= mask;
+    }
+  w->t++;
+}
+
+/* Plans every buffer of every entry point, and gives each value its place. */
+static void plan_memory(Emitter *e, const Schedules *s, bool naive) {
+  const Graph *g = e->g;
+  size_t nv = (size_t)g->next_value_id;
+  e->offset = arena_alloc(sizeof(int64_t) * nv);
+  e->fixed = arena_alloc(sizeof(bool) * nv);
+  e->value_buf = arena_alloc(sizeof(PlanBuffer *) * nv);
+  e->scratch = arena_alloc(sizeof(PlanBuffer *) * nv * 8);
+  e->calls = arena_alloc(sizeof(char *) * nv);
+  e->train_calls = arena_alloc(sizeof(char *) * nv);
+  for (size_t i = 0; i < nv; i++)
+    e->offset[i] = -1;
+  /* a buffer per value, in graph order (saved values after their node) */
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    const Value *vals[2] = {n->out, n->aux};
+    for (int k = 0; k < 2; k++) {
+      const Value *v = vals[k];
+      if (!placeable(v))
+        continue;
+      PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
+      b->what = arena_printf("%%%d%s", v->id, k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
+      b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
+      b->size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
+      e->value_buf[v->id] = b;
+      e->fixed[v->id] = b->fixed;
+    }
+  }
+  Walk w = {e, arena_alloc(sizeof(int) * nv), arena_alloc(sizeof(int) * nv), 0};
+  Value *const *outs = (Value *const *)g->outputs.data;
+  walk_entry(&w, s->infer, false, false, PLAN_INFER, outs, g->outputs.len);
+  walk_entry(&w, s->infer, false, true, PLAN_TRAIN_FORWARD, outs, g->outputs.len);
+  if (g->nlosses) {
+    Value **res = arena_alloc(sizeof(Value *) * (size_t)(g->nlosses + 1));
+    for (int i = 0; i < g->nlosses; i++)
+      res[i] = g->losses[i].value;
+    int nres = g->nlosses;
+    if (s->train[((Value *)outs[0])->id])
+      res[nres++] = outs[0];  /* the trainer reads it after the step */
+    walk_entry(&w, s->train, true, true, PLAN_TRAIN, res, nres);
+  }
+  e->training = false;
+  /* buffers no entry point touches take no space */
+  PtrVec used = {0};
+  for (size_t id = 0; id < nv; id++)
+    if (e->value_buf[id] && e->value_buf[id]->nspans)
+      vec_push(&used, e->value_buf[id]);
+  for (int i = 0; i < e->plan.bufs.len; i++)
+    vec_push(&used, e->plan.bufs.data[i]);  /* the scratch */
+  e->plan.bufs = used;
+  plan_place(&e->plan, naive);
+  for (size_t id = 0; id < nv; id++)
+    if (e->value_buf[id] && e->value_buf[id]->nspans)
+      e->offset[id] = e->value_buf[id]->offset;
+  e->arena_per_sample = e->plan.per_sample;
+  e->arena_fixed = e->plan.fixed;
 }
 
 /* The call of n's kernel if it is written already: a kernel serves both
@@ -294,8 +427,7 @@ static void emit_schedule(Emitter *e, const char *name, const bool *forward, boo
   e->body = (StrBuf){0};
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
-    bool run = n->backward ? backward && n->op != OP_OPTIMIZER_UPDATE : forward[n->out->id];
-    if (!run || n->op == OP_INPUT || n->op == OP_LABEL)
+    if (!runs_in(n, forward, backward))
       continue;
     if (!op_table[n->op]->emit)
       internal_error("op %s has no C kernel", op_table[n->op]->name);
@@ -463,19 +595,32 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
 
 static void emit_train_config(FILE *f, const Emitter *e);
 
+static Schedules schedules_of(const Graph *g) {
+  Schedules s = {0};
+  s.infer = needed_for(g, (Value *const *)g->outputs.data, g->outputs.len);
+  Value **loss_values = arena_alloc(sizeof(Value *) * (size_t)(g->nlosses + 1));
+  for (int i = 0; i < g->nlosses; i++)
+    loss_values[i] = g->losses[i].value;
+  s.train = needed_for(g, loss_values, g->nlosses);
+  return s;
+}
+
+void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt) {
+  Emitter e = {0};
+  e.g = g;
+  e.f64 = opt->f64;
+  e.T = opt->f64 ? "double" : "float";
+  Schedules s = schedules_of(g);
+  plan_memory(&e, &s, opt->naive_plan);
+  print_plan(out, &e.plan, g->train.batch, opt->f64 ? 8 : 4);
+}
+
 static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   const Graph *g = e->g;
   const char *N = g->name, *T = e->T;
   bool trains = g->nlosses > 0;
-  Schedules sched = {0};
-  sched.infer = needed_for(g, (Value *const *)g->outputs.data, g->outputs.len);
-  Value **loss_values = arena_alloc(sizeof(Value *) * (size_t)(g->nlosses + 1));
-  for (int i = 0; i < g->nlosses; i++)
-    loss_values[i] = g->losses[i].value;
-  sched.train = needed_for(g, loss_values, g->nlosses);
-  place_values(e, &sched);
-  e->calls = arena_alloc(sizeof(char *) * (size_t)g->next_value_id);
-  e->train_calls = arena_alloc(sizeof(char *) * (size_t)g->next_value_id);
+  Schedules sched = schedules_of(g);
+  plan_memory(e, &sched, opt->naive_plan);
   int64_t opt_state = trains ? optimizer_state_per_param(g) * g->num_params : 0;
 
   StrBuf fns = {0};

@@ -31,7 +31,7 @@ static void usage(FILE *out) {
           "  -o <file.c>           write the C (and its header beside it)\n"
           "  --header <file.h>     where to write the header\n"
           "  --emit=<stage>        print a stage instead: ast, ir, ir-train (with the\n"
-          "                        backward pass), params, summary, c\n"
+          "                        backward pass), params, summary, plan, c\n"
           "  --print-after=<pass>  print the IR after a pass (or 'all') to stderr\n"
           "  --print-locs          show .nn locations in printed IR\n"
           "  --list-passes         list the passes, in pipeline order\n"
@@ -235,7 +235,7 @@ int main(int argc, char **argv) {
     return train_command(argc, argv);
   Options opt = {0};
   const char *path = NULL, *out_path = NULL, *emit = NULL, *dtype = "f32", *header = NULL;
-  bool with_main = false;
+  bool with_main = false, naive = false;
   static const char *const flags[] = {"-o", "--header", "--emit", "--print-after",
                                       "--print-locs", "--list-passes", "-O0", "-O2",
                                       "--dtype", "--help", "--version", "--main"};
@@ -258,9 +258,10 @@ int main(int argc, char **argv) {
       opt.print_locs = true;
     } else if (!strcmp(a, "--main")) {
       with_main = true;
-    } else if (!strcmp(a, "-O0") || !strcmp(a, "-O2") || !strcmp(a, "-O1") ||
-               !strcmp(a, "-O3")) {
-      /* fusion and reuse arrive with the optimisation passes */
+    } else if (!strcmp(a, "-O0")) {
+      naive = true;  /* no buffer reuse (fusion passes: to come) */
+    } else if (!strcmp(a, "-O2") || !strcmp(a, "-O1") || !strcmp(a, "-O3")) {
+      naive = false;
     } else if ((v = flag_value(argc, argv, &i, "-o"))) {
       out_path = v;
     } else if ((v = flag_value(argc, argv, &i, "--header"))) {
@@ -303,7 +304,7 @@ int main(int argc, char **argv) {
                   near ? arena_printf(" (did you mean '%s'?)", near) : "");
       return 1;
     }
-    if (k >= 4 && strcmp(emit, "c") && strcmp(emit, "ir-train")) {
+    if (k >= 4 && strcmp(emit, "c") && strcmp(emit, "ir-train") && strcmp(emit, "plan")) {
       error_plain("--emit=%s is not available yet in nncc %s", emit, NNCC_VERSION);
       return 1;
     }
@@ -340,6 +341,7 @@ int main(int argc, char **argv) {
     EmitOptions eo = {0};
     eo.f64 = !strcmp(dtype, "f64");
     eo.with_main = with_main;
+    eo.naive_plan = naive;
     eo.c_path = out_path ? out_path : "-";
     if (header) {
       eo.h_path = header;
@@ -372,6 +374,12 @@ int main(int argc, char **argv) {
     print_ir(out, g, opt.print_locs, false);
   else if (!strcmp(emit, "ir-train"))
     print_ir(out, g, opt.print_locs, true);
+  else if (!strcmp(emit, "plan")) {
+    EmitOptions eo = {0};
+    eo.f64 = !strcmp(dtype, "f64");
+    eo.naive_plan = naive;
+    emit_plan(out, g, &eo);
+  }
   else if (!strcmp(emit, "params"))
     print_params(out, g);
   else

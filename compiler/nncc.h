@@ -509,6 +509,33 @@ bool rewrite_bce(Graph *g);     /* rewrite_bce.c */
 bool autodiff(Graph *g);        /* autodiff.c */
 bool verify_ir(Graph *g);       /* verify.c  */
 
+/* ---------------------------------------------------------------- plan.c */
+
+#define PLAN_MAX_SPANS 8
+enum { PLAN_INFER = 1, PLAN_TRAIN_FORWARD = 2, PLAN_TRAIN = 4 };  /* entry points */
+
+/* A buffer to place: a value, a saved value or a kernel's scratch. */
+typedef struct PlanBuffer {
+  const char *what;         /* "%12", "scratch of %7"                        */
+  int64_t size;             /* values (per sample unless fixed)              */
+  bool fixed;               /* not scaled by the batch                       */
+  int64_t offset;           /* the result                                    */
+  int entries;              /* PLAN_* entry points that use it               */
+  int nspans;               /* lifetime: steps lo[i]..hi[i]                  */
+  int lo[PLAN_MAX_SPANS], hi[PLAN_MAX_SPANS];
+} PlanBuffer;
+
+typedef struct Plan {
+  PtrVec bufs;              /* PlanBuffer*                                   */
+  int64_t per_sample, fixed;  /* the two regions' sizes, in values           */
+} Plan;
+
+void plan_add_span(PlanBuffer *b, int lo, int hi);
+void plan_place(Plan *p, bool naive);
+/* Every buffer, then `total <inference|training>: arena=.. naive=..
+ * lower_bound=..` in bytes at the given batch. */
+void print_plan(FILE *out, const Plan *p, int64_t batch, int elem);
+
 /* -------------------------------------------------------------- emit_c.c */
 
 struct Emitter {
@@ -530,6 +557,13 @@ struct Emitter {
   int nkernels;
   const char **calls;       /* per value id: the call of its kernel          */
   const char **train_calls; /* the same, for ops whose training kernel differs */
+  Plan plan;                /* where every buffer goes                       */
+  PlanBuffer **value_buf;   /* per value id                                  */
+  PlanBuffer **scratch;     /* per (value id, mode) x 4 scratch slots        */
+  int scratch_i;            /* the next scratch slot of the current kernel   */
+  bool probe;               /* dry run: collect scratch sizes only           */
+  int64_t probe_sizes[4][2];
+  int nprobe;
 };
 
 /* Writing one kernel: k_begin, then its pointer arguments, then its body
@@ -561,11 +595,14 @@ typedef struct EmitOptions {
   bool f64;
   const char *command_line; /* recorded in the header comment               */
   bool with_main;           /* --main: a main() that runs libnnrt's trainer  */
+  bool naive_plan;          /* -O0: every buffer its own place              */
 } EmitOptions;
 
 /* Writes both files (each through a temporary file and a rename); on
  * failure reports an error and leaves no file behind. */
 bool emit_c(const Graph *g, const EmitOptions *opt);
+/* --emit=plan: the memory plan of the code emit_c would write. */
+void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt);
 /* Would this name break the C as a model name (a keyword, a libc name...)? */
 bool c_name_reserved(const char *s);
 
