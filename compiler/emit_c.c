@@ -115,11 +115,11 @@ static const char *value_ref(const Emitter *e, const Value *v) {
                                  : arena_printf("(const %s *)lab[%d]",
                                                 v->ty.kind == T_CLASS ? "int32_t" : e->T, i);
   }
-  if (v->id < 0 || e->offset[v->id] < 0)
+  if (v->id < 0 || e->ps->offset[v->id] < 0)
     internal_error("%%%d has no place in the arena", v->id);
-  if (e->fixed[v->id])
-    return arena_printf("S + %lld", (long long)e->offset[v->id]);
-  return arena_printf("A + %lld * (size_t)batch", (long long)e->offset[v->id]);
+  if (e->ps->fixed[v->id])
+    return arena_printf("S + %lld", (long long)e->ps->offset[v->id]);
+  return arena_printf("A + %lld * (size_t)batch", (long long)e->ps->offset[v->id]);
 }
 
 /* ------------------------------------------------------- kernel writing */
@@ -131,12 +131,12 @@ void k_begin(Emitter *e, const IrNode *n, const char *what) {
   e->kargs = (StrBuf){0};
   e->kbody = (StrBuf){0};
   e->indent = 1;
-  e->nkernels++;
+  e->khead = (StrBuf){0};
   int len;
   const char *line = src_line_text(n->loc, &len);
   while (len > 0 && (*line == ' ' || *line == '\t'))
     line++, len--;
-  StrBuf *k = &e->kernels;
+  StrBuf *k = &e->khead;
   sb_printf(k, "\n/* %s:%d: %s\n", comment_text(n->loc.file->name, (int)strlen(n->loc.file->name)),
             n->loc.line, comment_text(line, len));
   sb_printf(k, " * %s", comment_text(ir_node_str(n), (int)strlen(ir_node_str(n))));
@@ -220,11 +220,19 @@ void k_line(Emitter *e, const char *fmt, ...) {
 void k_end(Emitter *e) {
   if (e->indent != 1)
     internal_error("unbalanced braces in the kernel of %%%d", e->knode->out->id);
-  sb_printf(&e->kernels, "%s) {\n%s}\n", e->ksig.data, e->kbody.data ? e->kbody.data : "");
-  sb_printf(&e->body, "  %s);\n", e->kargs.data);
-  bool differs = op_table[e->knode->op]->flags & OPF_TRAIN_DIFFERS;
-  (e->training && differs ? e->train_calls : e->calls)[e->knode->out->id] =
-      arena_printf("  %s);\n", e->kargs.data);
+  /* A kernel called from several entry points is written once (its calls
+   * differ: each entry point has its own plan). */
+  bool written = false;
+  for (int i = 0; i < e->kernel_names.len && !written; i++)
+    written = !strcmp(e->kernel_names.data[i], e->ksig.data);
+  if (!written && !e->probe) {
+    vec_push(&e->kernel_names, e->ksig.data);
+    e->nkernels++;
+    sb_printf(&e->kernels, "%s%s) {\n%s}\n", e->khead.data, e->ksig.data,
+              e->kbody.data ? e->kbody.data : "");
+  }
+  if (!e->probe)
+    sb_printf(&e->body, "  %s);\n", e->kargs.data);
   e->knode = NULL;
 }
 
@@ -269,22 +277,15 @@ static bool placeable(const Value *v) {
  * both modes has one set). */
 static PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n) {
   bool differs = op_table[n->op]->flags & OPF_TRAIN_DIFFERS;
-  return e->scratch + ((size_t)n->out->id * 2 + (e->training && differs)) * 4;
+  return e->ps->scratch + ((size_t)n->out->id * 2 + (e->training && differs)) * 4;
 }
 
 /* A dry run of n's kernel that only collects its scratch sizes. */
 static void probe_scratch(Emitter *e, const IrNode *n) {
-  StrBuf kernels = e->kernels, body = e->body;
-  int nkernels = e->nkernels;
   e->probe = true;
   e->nprobe = 0;
   op_table[n->op]->emit(e, n);
   e->probe = false;
-  e->kernels = kernels;
-  e->body = body;
-  e->nkernels = nkernels;
-  e->calls[n->out->id] = NULL;
-  e->train_calls[n->out->id] = NULL;
 }
 
 /* One entry point's steps: what each kernel writes and reads, and its
@@ -331,7 +332,7 @@ static void walk_entry(Walk *w, const bool *forward, bool backward, bool trainin
         b->fixed = e->probe_sizes[k][0] == 0;
         b->size = b->fixed ? e->probe_sizes[k][1] : e->probe_sizes[k][0];
         slots[k] = b;
-        vec_push(&e->plan.bufs, b);
+        vec_push(&e->ps->plan.bufs, b);
       }
       if (!e->nprobe)
         slots[3] = (PlanBuffer *)slots;  /* probed: no scratch (a marker) */
@@ -346,25 +347,26 @@ static void walk_entry(Walk *w, const bool *forward, bool backward, bool trainin
     touch(w, results[i]);
   for (int id = 0; id < g->next_value_id; id++)
     if (w->first[id] >= 0) {
-      PlanBuffer *b = e->value_buf[id];
+      PlanBuffer *b = e->ps->value_buf[id];
       plan_add_span(b, w->first[id], w->last[id]);
       b->entries |= mask;
     }
   w->t++;
 }
 
-/* Plans every buffer of every entry point, and gives each value its place. */
-static void plan_memory(Emitter *e, const Schedules *s, bool naive) {
+/* Plans the buffers of the inference entry point (which = 0) or of the
+ * training ones (1: forward(training=1) and the training step), and gives
+ * each value its place in that plan.  The arena fits the larger plan. */
+static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
   const Graph *g = e->g;
+  e->ps = &e->plans[which];
   size_t nv = (size_t)g->next_value_id;
-  e->offset = arena_alloc(sizeof(int64_t) * nv);
-  e->fixed = arena_alloc(sizeof(bool) * nv);
-  e->value_buf = arena_alloc(sizeof(PlanBuffer *) * nv);
-  e->scratch = arena_alloc(sizeof(PlanBuffer *) * nv * 8);
-  e->calls = arena_alloc(sizeof(char *) * nv);
-  e->train_calls = arena_alloc(sizeof(char *) * nv);
+  e->ps->offset = arena_alloc(sizeof(int64_t) * nv);
+  e->ps->fixed = arena_alloc(sizeof(bool) * nv);
+  e->ps->value_buf = arena_alloc(sizeof(PlanBuffer *) * nv);
+  e->ps->scratch = arena_alloc(sizeof(PlanBuffer *) * nv * 8);
   for (size_t i = 0; i < nv; i++)
-    e->offset[i] = -1;
+    e->ps->offset[i] = -1;
   /* a buffer per value, in graph order (saved values after their node) */
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
@@ -377,15 +379,17 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive) {
       b->what = arena_printf("%%%d%s", v->id, k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
       b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
       b->size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
-      e->value_buf[v->id] = b;
-      e->fixed[v->id] = b->fixed;
+      e->ps->value_buf[v->id] = b;
+      e->ps->fixed[v->id] = b->fixed;
     }
   }
   Walk w = {e, arena_alloc(sizeof(int) * nv), arena_alloc(sizeof(int) * nv), 0};
   Value *const *outs = (Value *const *)g->outputs.data;
-  walk_entry(&w, s->infer, false, false, PLAN_INFER, outs, g->outputs.len);
-  walk_entry(&w, s->infer, false, true, PLAN_TRAIN_FORWARD, outs, g->outputs.len);
-  if (g->nlosses) {
+  if (which == 0)
+    walk_entry(&w, s->infer, false, false, PLAN_INFER, outs, g->outputs.len);
+  else
+    walk_entry(&w, s->infer, false, true, PLAN_TRAIN_FORWARD, outs, g->outputs.len);
+  if (which == 1 && g->nlosses) {
     Value **res = arena_alloc(sizeof(Value *) * (size_t)(g->nlosses + 1));
     for (int i = 0; i < g->nlosses; i++)
       res[i] = g->losses[i].value;
@@ -398,25 +402,19 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive) {
   /* buffers no entry point touches take no space */
   PtrVec used = {0};
   for (size_t id = 0; id < nv; id++)
-    if (e->value_buf[id] && e->value_buf[id]->nspans)
-      vec_push(&used, e->value_buf[id]);
-  for (int i = 0; i < e->plan.bufs.len; i++)
-    vec_push(&used, e->plan.bufs.data[i]);  /* the scratch */
-  e->plan.bufs = used;
-  plan_place(&e->plan, naive);
+    if (e->ps->value_buf[id] && e->ps->value_buf[id]->nspans)
+      vec_push(&used, e->ps->value_buf[id]);
+  for (int i = 0; i < e->ps->plan.bufs.len; i++)
+    vec_push(&used, e->ps->plan.bufs.data[i]);  /* the scratch */
+  e->ps->plan.bufs = used;
+  plan_place(&e->ps->plan, naive);
   for (size_t id = 0; id < nv; id++)
-    if (e->value_buf[id] && e->value_buf[id]->nspans)
-      e->offset[id] = e->value_buf[id]->offset;
-  e->arena_per_sample = e->plan.per_sample;
-  e->arena_fixed = e->plan.fixed;
-}
-
-/* The call of n's kernel if it is written already: a kernel serves both
- * passes unless the op's training kernel differs. */
-static const char *call_of(const Emitter *e, const IrNode *n) {
-  bool differs = op_table[n->op]->flags & OPF_TRAIN_DIFFERS;
-  const char *const *calls = e->training && differs ? e->train_calls : e->calls;
-  return calls[n->out->id];
+    if (e->ps->value_buf[id] && e->ps->value_buf[id]->nspans)
+      e->ps->offset[id] = e->ps->value_buf[id]->offset;
+  if (e->ps->plan.per_sample > e->arena_per_sample)
+    e->arena_per_sample = e->ps->plan.per_sample;
+  if (e->ps->plan.fixed > e->arena_fixed)
+    e->arena_fixed = e->ps->plan.fixed;
 }
 
 /* Kernels and the function that runs one schedule: the forward nodes
@@ -431,11 +429,7 @@ static void emit_schedule(Emitter *e, const char *name, const bool *forward, boo
       continue;
     if (!op_table[n->op]->emit)
       internal_error("op %s has no C kernel", op_table[n->op]->name);
-    const char *call = call_of(e, n);
-    if (call)
-      sb_printf(&e->body, "%s", call);  /* its kernel is written already */
-    else
-      op_table[n->op]->emit(e, n);
+    op_table[n->op]->emit(e, n);
   }
   sb_printf(fns, "\n/* The %s pass: every kernel in schedule order. */\n", name);
   sb_printf(fns, "static void run_%s(%s *m, int batch, const %s *const *in%s) {\n", name, g->name,
@@ -611,8 +605,9 @@ void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt) {
   e.f64 = opt->f64;
   e.T = opt->f64 ? "double" : "float";
   Schedules s = schedules_of(g);
-  plan_memory(&e, &s, opt->naive_plan);
-  print_plan(out, &e.plan, g->train.batch, opt->f64 ? 8 : 4);
+  plan_memory(&e, &s, opt->naive_plan, 0);
+  plan_memory(&e, &s, opt->naive_plan, 1);
+  print_plan(out, &e.plans[0].plan, &e.plans[1].plan, g->train.batch, opt->f64 ? 8 : 4);
 }
 
 static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
@@ -620,13 +615,16 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   const char *N = g->name, *T = e->T;
   bool trains = g->nlosses > 0;
   Schedules sched = schedules_of(g);
-  plan_memory(e, &sched, opt->naive_plan);
+  plan_memory(e, &sched, opt->naive_plan, 0);
+  plan_memory(e, &sched, opt->naive_plan, 1);
   int64_t opt_state = trains ? optimizer_state_per_param(g) * g->num_params : 0;
 
   StrBuf fns = {0};
   e->training = false;
+  e->ps = &e->plans[0];
   emit_schedule(e, "infer", sched.infer, false, false, &fns);
   e->training = true;
+  e->ps = &e->plans[1];
   emit_schedule(e, "train_forward", sched.infer, false, false, &fns);
   if (trains) {
     emit_schedule(e, "train", sched.train, true, true, &fns);
@@ -730,9 +728,11 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "    else\n      run_infer(m, n, in);\n");
   for (int i = 0; i < g->outputs.len; i++) {
     const Value *v = g->outputs.data[i];
-    fprintf(f, "    memcpy(outputs[%d] + (size_t)done * out_size[%d], m->arena + %lld * (size_t)n,\n"
+    fprintf(f, "    memcpy(outputs[%d] + (size_t)done * out_size[%d],\n"
+               "           m->arena + (training ? %lld : %lld) * (size_t)n,\n"
                "           (size_t)n * out_size[%d] * sizeof(%s));\n",
-            i, i, (long long)e->offset[v->id], i, T);
+            i, i, (long long)e->plans[1].offset[v->id], (long long)e->plans[0].offset[v->id], i,
+            T);
   }
   fprintf(f, "  }\n}\n\n");
   fprintf(f, "void %s_forward(%s *m, int batch, const %s *x, %s *out, int training) {\n", N, N,
@@ -778,7 +778,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     fprintf(f, "  return ");
     for (int i = 0; i < g->nlosses; i++)
       fprintf(f, "%s%s * S[%lld]", i ? " + " : "", lit(e, g->losses[i].weight),
-              (long long)e->offset[g->losses[i].value->id]);
+              (long long)e->ps->offset[g->losses[i].value->id]);
     fprintf(f, ";\n}\n\n");
 
     fprintf(f, "%s %s_train_step(%s *m, int batch, const %s *x, const %s_label_t *y) {\n", T,
@@ -842,7 +842,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     fprintf(f, "static const void *model_train_output(void *m) {\n"
                "  const %s *model = m;\n"
                "  return model->arena + %lld * (size_t)model->last_batch;\n}\n", N,
-            (long long)e->offset[out0->id]);
+            (long long)e->ps->offset[out0->id]);
   if (trains)
     emit_train_config(f, e);
   fprintf(f, "\nconst nnrt_model *%s_model(void) {\n", N);

@@ -530,11 +530,20 @@ typedef struct Plan {
   int64_t per_sample, fixed;  /* the two regions' sizes, in values           */
 } Plan;
 
+/* A plan and where it puts each value. */
+typedef struct PlanState {
+  Plan plan;
+  int64_t *offset;          /* per value id: arena offset, or -1            */
+  bool *fixed;              /* per value id: in the fixed part (S)          */
+  PlanBuffer **value_buf;   /* per value id                                 */
+  PlanBuffer **scratch;     /* per (value id, mode) x 4 scratch slots       */
+} PlanState;
+
 void plan_add_span(PlanBuffer *b, int lo, int hi);
 void plan_place(Plan *p, bool naive);
 /* Every buffer, then `total <inference|training>: arena=.. naive=..
  * lower_bound=..` in bytes at the given batch. */
-void print_plan(FILE *out, const Plan *p, int64_t batch, int elem);
+void print_plan(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem);
 
 /* -------------------------------------------------------------- emit_c.c */
 
@@ -543,9 +552,8 @@ struct Emitter {
   bool f64;                 /* --dtype f64                                  */
   const char *T;            /* "float" or "double"                          */
   bool training;            /* emitting the training forward pass           */
-  int64_t *offset;          /* per value id: arena offset, or -1            */
-  bool *fixed;              /* per value id: in the fixed part (S), not
-                               scaled by the batch                          */
+  PlanState plans[2];       /* [0]: inference, [1]: training entry points   */
+  PlanState *ps;            /* the plan of the schedule being written       */
   int64_t arena_per_sample; /* floats per sample in the arena               */
   int64_t arena_fixed;      /* floats not scaled by the batch (scratch)     */
   StrBuf kernels;           /* the static kernel functions                  */
@@ -555,11 +563,8 @@ struct Emitter {
   const IrNode *knode;
   int indent;
   int nkernels;
-  const char **calls;       /* per value id: the call of its kernel          */
-  const char **train_calls; /* the same, for ops whose training kernel differs */
-  Plan plan;                /* where every buffer goes                       */
-  PlanBuffer **value_buf;   /* per value id                                  */
-  PlanBuffer **scratch;     /* per (value id, mode) x 4 scratch slots        */
+  PtrVec kernel_names;      /* kernels written: each once, however many calls */
+  StrBuf khead;             /* the comment heading the kernel being written */
   int scratch_i;            /* the next scratch slot of the current kernel   */
   bool probe;               /* dry run: collect scratch sizes only           */
   int64_t probe_sizes[4][2];

@@ -137,9 +137,7 @@ static void totals(const Plan *p, int mask, int64_t batch, int elem, int64_t out
   out[2] = peak * elem;
 }
 
-void print_plan(FILE *out, const Plan *p, int64_t batch, int elem) {
-  fprintf(out, "plan: values per sample x batch %lld, %d-byte elements\n", (long long)batch,
-          elem);
+static void print_buffers(FILE *out, const Plan *p) {
   for (int i = 0; i < p->bufs.len; i++) {
     const PlanBuffer *b = p->bufs.data[i];
     StrBuf spans = {0};
@@ -149,14 +147,21 @@ void print_plan(FILE *out, const Plan *p, int64_t batch, int elem) {
             b->fixed ? "fixed" : "per-sample", (long long)b->size, (long long)b->offset,
             spans.data);
   }
-  static const char *const mode[2] = {"inference", "training"};
-  static const int masks[2] = {PLAN_INFER, PLAN_TRAIN};
-  for (int m = 0; m < 2; m++) {
-    int64_t t[3];
-    totals(p, masks[m], batch, elem, t);
-    if (t[1] == 0 && m == 1)
-      continue;  /* no training step */
-    fprintf(out, "total %s: arena=%lld naive=%lld lower_bound=%lld\n", mode[m], (long long)t[0],
+}
+
+void print_plan(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem) {
+  fprintf(out, "plan: values per sample x batch %lld, %d-byte elements\n", (long long)batch,
+          elem);
+  fprintf(out, "inference (forward, training=0):\n");
+  print_buffers(out, infer);
+  fprintf(out, "training (forward, training=1; loss_and_grad):\n");
+  print_buffers(out, train);
+  int64_t t[3];
+  totals(infer, PLAN_INFER, batch, elem, t);
+  fprintf(out, "total inference: arena=%lld naive=%lld lower_bound=%lld\n", (long long)t[0],
+          (long long)t[1], (long long)t[2]);
+  totals(train, PLAN_TRAIN, batch, elem, t);
+  if (t[1])
+    fprintf(out, "total training: arena=%lld naive=%lld lower_bound=%lld\n", (long long)t[0],
             (long long)t[1], (long long)t[2]);
-  }
 }
