@@ -610,6 +610,17 @@ void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt) {
   print_plan(out, &e.plans[0].plan, &e.plans[1].plan, g->train.batch, opt->f64 ? 8 : 4);
 }
 
+void emit_plan_svg(FILE *out, const Graph *g, const EmitOptions *opt) {
+  Emitter e = {0};
+  e.g = g;
+  e.f64 = opt->f64;
+  e.T = opt->f64 ? "double" : "float";
+  Schedules s = schedules_of(g);
+  plan_memory(&e, &s, opt->naive_plan, 0);
+  plan_memory(&e, &s, opt->naive_plan, 1);
+  print_plan_svg(out, &e.plans[0].plan, &e.plans[1].plan, g->train.batch, opt->f64 ? 8 : 4);
+}
+
 static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   const Graph *g = e->g;
   const char *N = g->name, *T = e->T;

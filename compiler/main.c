@@ -31,7 +31,7 @@ static void usage(FILE *out) {
           "  -o <file.c>           write the C (and its header beside it)\n"
           "  --header <file.h>     where to write the header\n"
           "  --emit=<stage>        print a stage instead: ast, ir, ir-train (with the\n"
-          "                        backward pass), params, summary, plan, c\n"
+          "                        backward pass), params, summary, plan, plan-svg, c\n"
           "  --print-after=<pass>  print the IR after a pass (or 'all') to stderr\n"
           "  --print-locs          show .nn locations in printed IR\n"
           "  --list-passes         list the passes, in pipeline order\n"
@@ -304,7 +304,8 @@ int main(int argc, char **argv) {
                   near ? arena_printf(" (did you mean '%s'?)", near) : "");
       return 1;
     }
-    if (k >= 4 && strcmp(emit, "c") && strcmp(emit, "ir-train") && strcmp(emit, "plan")) {
+    if (k >= 4 && strcmp(emit, "c") && strcmp(emit, "ir-train") && strcmp(emit, "plan") &&
+        strcmp(emit, "plan-svg")) {
       error_plain("--emit=%s is not available yet in nncc %s", emit, NNCC_VERSION);
       return 1;
     }
@@ -379,6 +380,12 @@ int main(int argc, char **argv) {
     eo.f64 = !strcmp(dtype, "f64");
     eo.naive_plan = naive;
     emit_plan(out, g, &eo);
+  }
+  else if (!strcmp(emit, "plan-svg")) {
+    EmitOptions eo = {0};
+    eo.f64 = !strcmp(dtype, "f64");
+    eo.naive_plan = naive;
+    emit_plan_svg(out, g, &eo);
   }
   else if (!strcmp(emit, "params"))
     print_params(out, g);

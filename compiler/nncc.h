@@ -462,6 +462,9 @@ int optimizer_state_per_param(const Graph *g);     /* optim.c: 0, 1 or 2 */
 void emit_map(Emitter *e, const IrNode *n, const char *expr);
 /* A backward kernel dx[i] = f(dy[i], v[i]) (v: in[1]); expr reads g and v. */
 void emit_zip(Emitter *e, const IrNode *n, const char *expr);
+/* Grad hook of a layer: <op>_grad(dy, x) writes the parameter gradients and
+ * gives dx, or nothing (T_NONE) when x needs no gradient. */
+void grad_layer(AD *ad, IrNode *n, Value *dy, int grad_op);
 /* Grad hook of an elementwise op: dx = <op>_grad(dy, in[0] or out). */
 void grad_elementwise(AD *ad, IrNode *n, Value *dy, int grad_op, bool uses_output);
 void pool_stride(const IrNode *n, int64_t stride[2]);
@@ -544,6 +547,8 @@ void plan_place(Plan *p, bool naive);
 /* Every buffer, then `total <inference|training>: arena=.. naive=..
  * lower_bound=..` in bytes at the given batch. */
 void print_plan(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem);
+/* The same plan drawn as a standalone SVG: time x arena offset, per mode. */
+void print_plan_svg(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem);
 
 /* -------------------------------------------------------------- emit_c.c */
 
@@ -608,6 +613,7 @@ typedef struct EmitOptions {
 bool emit_c(const Graph *g, const EmitOptions *opt);
 /* --emit=plan: the memory plan of the code emit_c would write. */
 void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt);
+void emit_plan_svg(FILE *out, const Graph *g, const EmitOptions *opt);
 /* Would this name break the C as a model name (a keyword, a libc name...)? */
 bool c_name_reserved(const char *s);
 

@@ -13,7 +13,7 @@
  *   ..  u32 crc32 of everything above
  */
 #define _POSIX_C_SOURCE 200809L
-#include "nnrt.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -83,27 +83,11 @@ nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem
                            uint64_t step, const nnrt_ckpt_section *sections, int nsections) {
   if (!path || nsections < 0 || nsections > NNRT_CKPT_MAX_SECTIONS)
     return nnrt_fail(NNRT_ERR_ARG, "checkpoint: bad arguments");
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  if (!tmp)
-    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory", path);
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    nnrt_status s = nnrt_fail(NNRT_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-                              path, strerror(errno));
-    free(tmp);
+  nnrt_replace out;
+  nnrt_status s = nnrt_replace_open(&out, path, 0644);
+  if (s != NNRT_OK)
     return s;
-  }
-  FILE *f = fdopen(fd, "wb");
-  if (!f) {
-    nnrt_status s = nnrt_fail(NNRT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    close(fd);
-    unlink(tmp);
-    free(tmp);
-    return s;
-  }
+  FILE *f = out.f;
   unsigned char head[HEADER_FIXED + 8 * NNRT_CKPT_MAX_SECTIONS];
   memset(head, 0, sizeof head);
   memcpy(head, magic, 8);
@@ -115,7 +99,7 @@ nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem
   for (int i = 0; i < nsections; i++)
     put64(head + HEADER_FIXED + 8 * i, sections[i].bytes);
   uint32_t crc = 0;
-  nnrt_status s = write_all(f, head, header_size(nsections), &crc, path);
+  s = write_all(f, head, header_size(nsections), &crc, path);
   /* A test hook: NNRT_TEST_SLOW_SAVE=SECONDS pauses half way through the
    * data, so a test can kill the process mid-write (tests/e2e/trainer.sh). */
   const char *slow = getenv("NNRT_TEST_SLOW_SAVE");
@@ -131,17 +115,7 @@ nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem
     put32(tail, crc);
     s = write_all(f, tail, 4, &crc, path);
   }
-  if (s == NNRT_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-    s = nnrt_fail(NNRT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-  if (fclose(f) != 0 && s == NNRT_OK)
-    s = nnrt_fail(NNRT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-  if (s == NNRT_OK && rename(tmp, path) != 0)
-    s = nnrt_fail(NNRT_ERR_IO, "%s: cannot replace the old checkpoint: %s", path,
-                  strerror(errno));
-  if (s != NNRT_OK)
-    unlink(tmp);
-  free(tmp);
-  return s;
+  return nnrt_replace_close(&out, s, 1);
 }
 
 nnrt_status nnrt_ckpt_load(const char *path, uint64_t fingerprint, uint32_t elem_size,

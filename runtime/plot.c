@@ -8,7 +8,7 @@
  * valid whatever locale the calling program set.  Written to a temporary
  * file beside the target and renamed over it, as checkpoints are. */
 #define _POSIX_C_SOURCE 200809L
-#include "nnrt.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -216,28 +216,11 @@ nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
                              const double *train_acc, const double *val_acc) {
   if (!path || epochs < 0)
     return nnrt_fail(NNRT_ERR_ARG, "plot: bad arguments (%d epochs)", epochs);
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  if (!tmp)
-    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory", path);
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    nnrt_status s = nnrt_fail(NNRT_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-                              path, strerror(errno));
-    free(tmp);
+  nnrt_replace file;
+  nnrt_status s = nnrt_replace_open(&file, path, 0644);
+  if (s != NNRT_OK)
     return s;
-  }
-  fchmod(fd, 0644); /* mkstemp makes it 0600; a plot is for reading */
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    nnrt_status s = nnrt_fail(NNRT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    close(fd);
-    unlink(tmp);
-    free(tmp);
-    return s;
-  }
+  FILE *f = file.f;
   const char *t = title ? title : "training";
   out(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -251,15 +234,5 @@ nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
   panel(f, panel_left[1], "Accuracy", "accuracy (%)", epochs, acc, 100, 0, 100, 1);
   out(f, "</svg>\n");
 
-  nnrt_status s = NNRT_OK;
-  if (ferror(f) || fflush(f) != 0)
-    s = nnrt_fail(NNRT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-  if (fclose(f) != 0 && s == NNRT_OK)
-    s = nnrt_fail(NNRT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-  if (s == NNRT_OK && rename(tmp, path) != 0)
-    s = nnrt_fail(NNRT_ERR_IO, "%s: cannot replace it: %s", path, strerror(errno));
-  if (s != NNRT_OK)
-    unlink(tmp);
-  free(tmp);
-  return s;
+  return nnrt_replace_close(&file, NNRT_OK, 0);
 }

@@ -159,3 +159,12 @@ void grad_elementwise(AD *ad, IrNode *n, Value *dy, int grad_op, bool uses_outpu
   IrNode *g = ad_node(ad, grad_op, n, in, 2, n->in[0]->ty);
   ad_accum(ad, n->in[0], g->out);
 }
+
+void grad_layer(AD *ad, IrNode *n, Value *dy, int grad_op) {
+  bool dx = ad_needs(ad, n->in[0]);
+  Value *in[2] = {dy, n->in[0]};
+  Type none = {.kind = T_NONE};
+  IrNode *g = ad_node(ad, grad_op, n, in, 2, dx ? n->in[0]->ty : none);
+  if (dx)
+    ad_accum(ad, n->in[0], g->out);
+}

@@ -200,14 +200,7 @@ static void emit_conv2d(Emitter *e, const IrNode *n) {
 /* Per sample and group, with col = im2col(x): dW += dy col^T, db += the
  * sums of dy, and dx = col2im(W^T dy), the transpose of im2col adding up
  * the overlaps. */
-static void grad_conv2d(AD *ad, IrNode *n, Value *dy) {
-  bool dx = ad_needs(ad, n->in[0]);
-  Value *in[2] = {dy, n->in[0]};
-  Type none = {.kind = T_NONE};
-  IrNode *g = ad_node(ad, OP_CONV2D_GRAD, n, in, 2, dx ? n->in[0]->ty : none);
-  if (dx)
-    ad_accum(ad, n->in[0], g->out);
-}
+static void grad_conv2d(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP_CONV2D_GRAD); }
 
 static void emit_conv2d_grad(Emitter *e, const IrNode *n) {
   const IrNode *f = n->fwd;

@@ -56,14 +56,7 @@ static void emit_linear(Emitter *e, const IrNode *n) {
 }
 
 /* dW = dy^T x, db = the sum of dy over the batch, dx = dy W. */
-static void grad_linear(AD *ad, IrNode *n, Value *dy) {
-  bool dx = ad_needs(ad, n->in[0]);
-  Value *in[2] = {dy, n->in[0]};
-  Type none = {.kind = T_NONE};
-  IrNode *g = ad_node(ad, OP_LINEAR_GRAD, n, in, 2, dx ? n->in[0]->ty : none);
-  if (dx)
-    ad_accum(ad, n->in[0], g->out);
-}
+static void grad_linear(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP_LINEAR_GRAD); }
 
 static void emit_linear_grad(Emitter *e, const IrNode *n) {
   const IrNode *f = n->fwd;
@@ -204,14 +197,7 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
 
 /* With xhat = (x - mean) / std over the batch: dgamma = sum(dy xhat),
  * dbeta = sum(dy), dx = gamma / std / N (N dy - dbeta - xhat dgamma). */
-static void grad_batchnorm(AD *ad, IrNode *n, Value *dy) {
-  bool dx = ad_needs(ad, n->in[0]);
-  Value *in[2] = {dy, n->in[0]};
-  Type none = {.kind = T_NONE};
-  IrNode *g = ad_node(ad, OP_BATCHNORM_GRAD, n, in, 2, dx ? n->in[0]->ty : none);
-  if (dx)
-    ad_accum(ad, n->in[0], g->out);
-}
+static void grad_batchnorm(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP_BATCHNORM_GRAD); }
 
 static void emit_batchnorm_grad(Emitter *e, const IrNode *n) {
   const IrNode *f = n->fwd;
