@@ -599,7 +599,7 @@ static Schedules schedules_of(const Graph *g) {
   return s;
 }
 
-void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt) {
+void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt, bool svg) {
   Emitter e = {0};
   e.g = g;
   e.f64 = opt->f64;
@@ -607,18 +607,8 @@ void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt) {
   Schedules s = schedules_of(g);
   plan_memory(&e, &s, opt->naive_plan, 0);
   plan_memory(&e, &s, opt->naive_plan, 1);
-  print_plan(out, &e.plans[0].plan, &e.plans[1].plan, g->train.batch, opt->f64 ? 8 : 4);
-}
-
-void emit_plan_svg(FILE *out, const Graph *g, const EmitOptions *opt) {
-  Emitter e = {0};
-  e.g = g;
-  e.f64 = opt->f64;
-  e.T = opt->f64 ? "double" : "float";
-  Schedules s = schedules_of(g);
-  plan_memory(&e, &s, opt->naive_plan, 0);
-  plan_memory(&e, &s, opt->naive_plan, 1);
-  print_plan_svg(out, &e.plans[0].plan, &e.plans[1].plan, g->train.batch, opt->f64 ? 8 : 4);
+  (svg ? print_plan_svg : print_plan)(out, &e.plans[0].plan, &e.plans[1].plan, g->train.batch,
+                                      opt->f64 ? 8 : 4);
 }
 
 static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {

@@ -379,13 +379,13 @@ int main(int argc, char **argv) {
     EmitOptions eo = {0};
     eo.f64 = !strcmp(dtype, "f64");
     eo.naive_plan = naive;
-    emit_plan(out, g, &eo);
+    emit_plan(out, g, &eo, false);
   }
   else if (!strcmp(emit, "plan-svg")) {
     EmitOptions eo = {0};
     eo.f64 = !strcmp(dtype, "f64");
     eo.naive_plan = naive;
-    emit_plan_svg(out, g, &eo);
+    emit_plan(out, g, &eo, true);
   }
   else if (!strcmp(emit, "params"))
     print_params(out, g);

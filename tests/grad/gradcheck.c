@@ -20,6 +20,7 @@
  * Usage: gradcheck PARAMS_LIST [--fixed-rng] [--shard S/N]
  *   (PARAMS_LIST: the output of nncc --emit=params) */
 #include "nnrt.h"
+#include "../unit/params_list.h"
 #include "../unit/check.h"
 
 #include <math.h>
@@ -28,30 +29,8 @@
 
 const nnrt_model *MODEL_API(void);
 
-enum { BATCH = 5, MAX_TENSORS = 256, SAMPLES = 100, SEED = 11 };
+enum { BATCH = 5, SAMPLES = 100, SEED = 11 };
 
-typedef struct Tensor {
-  char name[128];
-  long offset, size;
-} Tensor;
-
-static int read_params(const char *path, Tensor *t) {
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  int n = 0;
-  char line[512], shape[256];
-  while (n < MAX_TENSORS && fgets(line, sizeof line, f)) {
-    if (sscanf(line, "%127s %ld %255s", t[n].name, &t[n].offset, shape) != 3)
-      continue;
-    t[n].size = 1;
-    for (char *p = strtok(shape, "x"); p; p = strtok(NULL, "x"))
-      t[n].size *= atol(p);
-    n++;
-  }
-  fclose(f);
-  return n;
-}
 
 static const nnrt_model *api;
 static int fixed_rng;

@@ -12,36 +12,15 @@
  *
  * Usage: dump PARAMS_LIST OUT_FILE   (PARAMS_LIST: nncc --emit=params) */
 #include "nnrt.h"
+#include "../unit/params_list.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 const nnrt_model *MODEL_API(void);
 
-enum { MAX_BATCH = 16, BATCH = 7, MAX_TENSORS = 256, SEED = 3, STEPS = 3 };
+enum { MAX_BATCH = 16, BATCH = 7, SEED = 3, STEPS = 3 };
 
-typedef struct Tensor {
-  char name[128];
-  long offset, size;
-} Tensor;
-
-static int read_params(const char *path, Tensor *t) {
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  int n = 0;
-  char line[512], shape[256];
-  while (n < MAX_TENSORS && fgets(line, sizeof line, f)) {
-    if (sscanf(line, "%127s %ld %255s", t[n].name, &t[n].offset, shape) != 3)
-      continue;
-    t[n].size = 1;
-    for (char *p = strtok(shape, "x"); p; p = strtok(NULL, "x"))
-      t[n].size *= atol(p);
-    n++;
-  }
-  fclose(f);
-  return n;
-}
 
 static const nnrt_model *api;
 static FILE *out;

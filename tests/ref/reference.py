@@ -3,7 +3,7 @@
 It reads what nncc prints about a model (`--emit=ir`, `--emit=params`), the
 checkpoint the generated code wrote (runtime/ckpt.c's format), and evaluates
 the graph with torch.nn.functional, with PyTorch's semantics for every op of
-the v1 table (docs: /work/shared/DESIGN.md section 1).  run_ref.py compares
+the v1 table (DESIGN.md section 1).  run_ref.py compares
 the generated C against it.
 
     import reference as ref
