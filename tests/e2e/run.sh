@@ -7,15 +7,8 @@
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
 #   LIBS what libnnrt needs (default: -lopenblas -lz -lm); env CC (default cc)
 set -uo pipefail
-if [ $# -lt 4 ]; then
-  echo "usage: $0 NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]" >&2
-  exit 2
-fi
-nncc=$1 src=$2 work=$3 nnrt=$4
-shift 4
-libs=("$@")
-[ ${#libs[@]} -gt 0 ] || libs=(-lopenblas -lz -lm)
-cc=${CC:-cc}
+. "$(dirname "$0")/../lib.sh"
+driver_args "$@"
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 rm -rf "$work" && mkdir -p "$work"
 status=0
@@ -27,11 +20,9 @@ build() {
   out="$work/$stem"
   mkdir -p "$out"
   [ -f "$out/$stem.c" ] || "$nncc" "$model" -o "$out/$stem.c" || return 1
-  name=$(sed -n 's/^#define \([A-Za-z0-9_]*\)_INPUT_SIZE.*/\1/p' "$out/$stem.h")
   [ -f "$out/$stem.o" ] ||
     "$cc" -std=c99 -O2 -I"$src/runtime/include" -c "$out/$stem.c" -o "$out/$stem.o" || return 1
-  "$cc" -std=c99 -O2 -g -Wall -Wextra -I"$src/runtime/include" -DMODEL_API="${name}_model" \
-    "$src/tests/e2e/$prog.c" "$out/$stem.o" "$nnrt" "${libs[@]}" -o "$out/$prog"
+  link_driver "$src/tests/e2e/$prog.c" "$out/$stem.o" "$out/$stem.h" "$out/$prog" -Wall -Wextra
 }
 
 # run PROGRAM MODEL ARGS...

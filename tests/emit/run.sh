@@ -4,6 +4,7 @@
 # whole public API) built with AddressSanitizer and UndefinedBehaviorSanitizer.
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR
 set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
 nncc=$1 src=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
 strict="-std=c99 -Wall -Wextra -pedantic -Werror"
@@ -15,7 +16,7 @@ for model in "$src"/models/*.nn; do
   out="$work/$stem"
   mkdir -p "$out"
   "$nncc" "$model" -o "$out/$stem.c"
-  name=$(sed -n 's/^#define \([A-Za-z0-9_]*\)_INPUT_SIZE.*/\1/p' "$out/$stem.h")
+  name=$(model_name "$out/$stem.h")
   for cc in gcc clang; do
     $cc $strict -I"$src/runtime/include" -c "$out/$stem.c" -o "$out/$stem.$cc.o"
   done

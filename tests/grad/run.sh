@@ -14,15 +14,8 @@
 # models are checked in JOBS shards (a share of their tensors each), so the
 # CPUs stay busy to the end.
 set -euo pipefail
-if [ $# -lt 4 ]; then
-  echo "usage: $0 NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]" >&2
-  exit 2
-fi
-nncc=$1 src=$2 work=$3 nnrt=$4
-shift 4
-libs=("$@")
-[ ${#libs[@]} -gt 0 ] || libs=(-lopenblas -lz -lm)
-cc=${CC:-cc}
+. "$(dirname "$0")/../lib.sh"
+driver_args "$@"
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 # One BLAS thread per process: the processes run in parallel instead.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
@@ -60,9 +53,7 @@ build() {
   local rc=1
   if { "$nncc" --dtype f64 "$out/$stem.nn" -o "$out/$stem.c" &&
        "$nncc" --emit=params "$out/$stem.nn" > "$out/params.txt" &&
-       name=$(sed -n 's/^#define \([A-Za-z0-9_]*\)_INPUT_SIZE.*/\1/p' "$out/$stem.h") &&
-       "$cc" -std=c99 -O2 -g -I"$src/runtime/include" -DMODEL_API="${name}_model" \
-         "$src/tests/grad/gradcheck.c" "$out/$stem.c" "$nnrt" "${libs[@]}" -o "$out/gradcheck"
+       link_driver "$src/tests/grad/gradcheck.c" "$out/$stem.c" "$out/$stem.h" "$out/gradcheck"
      } > "$out/build.log" 2>&1; then
     rc=0
   fi

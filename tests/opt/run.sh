@@ -10,15 +10,8 @@
 #   NNRT_LIB  libnnrt.a; LIBS what it needs (default: -lopenblas -lz -lm)
 #   env CC (default cc)
 set -euo pipefail
-if [ $# -lt 4 ]; then
-  echo "usage: $0 NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]" >&2
-  exit 2
-fi
-nncc=$1 src=$2 work=$3 nnrt=$4
-shift 4
-libs=("$@")
-[ ${#libs[@]} -gt 0 ] || libs=(-lopenblas -lz -lm)
-cc=${CC:-cc}
+. "$(dirname "$0")/../lib.sh"
+driver_args "$@"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 rm -rf "$work" && mkdir -p "$work"
 start=$SECONDS
@@ -33,9 +26,7 @@ build_run() {
   {
     "$nncc" "-$level" "$model" -o "$out/$stem.c" &&
       "$nncc" --emit=params "$model" > "$out/params.txt" &&
-      name=$(sed -n 's/^#define \([A-Za-z0-9_]*\)_INPUT_SIZE.*/\1/p' "$out/$stem.h") &&
-      "$cc" -std=c99 -O2 -g -I"$src/runtime/include" -DMODEL_API="${name}_model" \
-        "$src/tests/opt/dump.c" "$out/$stem.c" "$nnrt" "${libs[@]}" -o "$out/dump" &&
+      link_driver "$src/tests/opt/dump.c" "$out/$stem.c" "$out/$stem.h" "$out/dump" &&
       "$out/dump" "$out/params.txt" "$out/dump.bin"
   } > "$out/log" 2>&1
 }
