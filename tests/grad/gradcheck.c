@@ -20,7 +20,7 @@
  * Usage: gradcheck PARAMS_LIST [--fixed-rng] [--shard S/N]
  *   (PARAMS_LIST: the output of nncc --emit=params) */
 #include "nnrt.h"
-#include "../unit/params_list.h"
+#include "../unit/model_test.h"
 #include "../unit/check.h"
 
 #include <math.h>

@@ -12,7 +12,7 @@
  *
  * Usage: dump PARAMS_LIST OUT_FILE   (PARAMS_LIST: nncc --emit=params) */
 #include "nnrt.h"
-#include "../unit/params_list.h"
+#include "../unit/model_test.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,21 +75,7 @@ int main(int argc, char **argv) {
   size_t nx = (size_t)api->input_size * BATCH, ny = (size_t)api->label_size * BATCH;
   void *x = malloc(es * nx), *y = malloc((api->label_is_float ? es : 4) * (ny ? ny : 1));
   void *o = malloc(es * (size_t)api->output_size * BATCH);
-  for (size_t i = 0; i < nx; i++) {
-    double v = nnrt_rng_uniform(&r);
-    if (es == 8)
-      ((double *)x)[i] = v;
-    else
-      ((float *)x)[i] = (float)v;
-  }
-  for (size_t i = 0; i < ny; i++) {
-    if (!api->label_is_float)
-      ((int32_t *)y)[i] = (int32_t)nnrt_rng_below(&r, (uint64_t)api->num_classes);
-    else if (es == 8)
-      ((double *)y)[i] = nnrt_rng_uniform(&r);
-    else
-      ((float *)y)[i] = (float)nnrt_rng_uniform(&r);
-  }
+  random_batch(api, &r, x, nx, y, ny);
 
   api->forward(m, 1, x, o, 0);
   record("forward infer batch 1", o, api->output_size);

@@ -20,6 +20,7 @@
  *   losses                  what each train_step returned (f64 each)
  */
 #include "nnrt.h"
+#include "../unit/model_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,21 +88,7 @@ int main(int argc, char **argv) {
     die("out of memory");
   FILE *fx = open_out("batches_x"), *fy = open_out("batches_y"), *fl = open_out("losses");
   for (int k = 0; k < steps; k++) {
-    for (size_t i = 0; i < nx; i++) {
-      double v = nnrt_rng_uniform(&rng);
-      if (es == 8)
-        ((double *)x)[i] = v;
-      else
-        ((float *)x)[i] = (float)v;
-    }
-    for (size_t i = 0; i < ny; i++) {
-      if (!api->label_is_float)
-        ((int32_t *)y)[i] = (int32_t)nnrt_rng_below(&rng, (uint64_t)api->num_classes);
-      else if (es == 8)
-        ((double *)y)[i] = nnrt_rng_uniform(&rng);
-      else
-        ((float *)y)[i] = (float)nnrt_rng_uniform(&rng);
-    }
+    random_batch(api, &rng, x, nx, y, ny);
     if (k == lr_step)
       api->set_learning_rate(m, new_lr);
     double loss = api->train_step(m, batch, x, y);
