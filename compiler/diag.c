@@ -19,14 +19,14 @@ static int nerrors;
 /* Diagnostics are collected and printed sorted by position (diag_flush), so
  * the errors of different passes read top to bottom like the file.  A note
  * stays with the error or warning before it. */
-typedef struct Group {
+typedef struct DiagGroup {
   int off;              /* position of the error or warning in the file     */
   int seq;              /* order of arrival, to keep the sort stable        */
   bool is_error;
   StrBuf text;
-} Group;
+} DiagGroup;
 
-static PtrVec groups;   /* Group* (in the arena: flush before arena_reset)  */
+static PtrVec groups;   /* DiagGroup* (in the arena: flush before arena_reset)  */
 
 void diag_init(FILE *out) {
   diag_out = out;
@@ -37,7 +37,7 @@ void diag_init(FILE *out) {
 int diag_error_count(void) { return nerrors; }
 
 static int compare_groups(const void *a, const void *b) {
-  const Group *x = *(Group *const *)a, *y = *(Group *const *)b;
+  const DiagGroup *x = *(DiagGroup *const *)a, *y = *(DiagGroup *const *)b;
   if (x->off != y->off)
     return x->off < y->off ? -1 : 1;
   return x->seq < y->seq ? -1 : x->seq > y->seq;
@@ -49,7 +49,7 @@ void diag_flush(void) {
     qsort(groups.data, (size_t)groups.len, sizeof(void *), compare_groups);
   int shown = 0;
   for (int i = 0; i < groups.len; i++) {
-    Group *g = groups.data[i];
+    DiagGroup *g = groups.data[i];
     if (g->is_error && ++shown > MAX_ERRORS) {
       fprintf(out, "nncc: fatal: too many errors emitted (%d), stopping now\n", MAX_ERRORS);
       break;
@@ -121,9 +121,9 @@ static void print_source_line(StrBuf *sb, SrcLoc loc) {
 }
 
 static void vreport(const char *kind, SrcLoc loc, const char *fmt, va_list ap) {
-  Group *g;
+  DiagGroup *g;
   if (strcmp(kind, "note") || !groups.len) {
-    g = arena_alloc(sizeof(Group));
+    g = arena_alloc(sizeof(DiagGroup));
     g->off = loc.file ? loc.off : -1;
     g->seq = groups.len;
     g->is_error = !strcmp(kind, "error");

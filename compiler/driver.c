@@ -8,14 +8,17 @@
 
 #include <string.h>
 
-static void dump(const Options *opt, const Graph *g, const char *pass) {
+static void dump(const Options *opt, const Graph *g, const char *pass, bool fused) {
   if (!opt->print_after)
     return;
   if (strcmp(opt->print_after, "all") && strcmp(opt->print_after, pass))
     return;
   FILE *out = opt->dump ? opt->dump : stderr;
   fprintf(out, "// ----- IR after %s -----\n", pass);
-  print_ir(out, g, opt->print_locs, true);
+  if (fused)
+    print_fused(out, g);  /* what the fusion passes decide */
+  else
+    print_ir(out, g, opt->print_locs, true);
 }
 
 static bool is_checking_pass(const Pass *p) {
@@ -31,15 +34,18 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
     *ast_out = prog;
   Graph *g = lower(prog);
   g->current_pass = "lower";
-  dump(opt, g, "lower");
+  g->opt_level = opt->O0 ? 0 : 2;
+  dump(opt, g, "lower", false);
   for (int i = 1; i < npasses; i++) {
     const Pass *p = &passes[i];
     if (diag_error_count() && !is_checking_pass(p))
       continue;  /* skip it, but still run the checking passes after it */
+    if (p->optimization && opt->O0)
+      continue;
     g->current_pass = p->name;
     p->run(g);
     if (!diag_error_count())
-      dump(opt, g, p->name);
+      dump(opt, g, p->name, p->optimization && p->run != dead_code);
   }
   return diag_error_count() ? NULL : g;
 }

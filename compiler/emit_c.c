@@ -84,7 +84,7 @@ const char *mathfn(const Emitter *e, const char *name) {
 const char *gemm_fn(const Emitter *e) { return e->f64 ? "nnrt_dgemm" : "nnrt_sgemm"; }
 
 /* Text from the .nn file made safe inside a C comment. */
-static const char *comment_text(const char *s, int len) {
+const char *comment_text(const char *s, int len) {
   StrBuf sb = {0};
   for (int i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -103,7 +103,7 @@ static const char *comment_text(const char *s, int len) {
 }
 
 /* A value's place as a C expression inside a schedule function. */
-static const char *value_ref(const Emitter *e, const Value *v) {
+const char *value_ref(const Emitter *e, const Value *v) {
   const IrNode *d = v->def;
   if (e->probe)
     return "0";
@@ -122,160 +122,17 @@ static const char *value_ref(const Emitter *e, const Value *v) {
   return arena_printf("A + %lld * (size_t)batch", (long long)e->ps->offset[v->id]);
 }
 
-/* ------------------------------------------------------- kernel writing */
-
-void k_begin(Emitter *e, const IrNode *n, const char *what) {
-  e->knode = n;
-  e->scratch_i = 0;
-  e->ksig = (StrBuf){0};
-  e->kargs = (StrBuf){0};
-  e->kbody = (StrBuf){0};
-  e->indent = 1;
-  e->khead = (StrBuf){0};
-  int len;
-  const char *line = src_line_text(n->loc, &len);
-  while (len > 0 && (*line == ' ' || *line == '\t'))
-    line++, len--;
-  StrBuf *k = &e->khead;
-  sb_printf(k, "\n/* %s:%d: %s\n", comment_text(n->loc.file->name, (int)strlen(n->loc.file->name)),
-            n->loc.line, comment_text(line, len));
-  sb_printf(k, " * %s", comment_text(ir_node_str(n), (int)strlen(ir_node_str(n))));
-  sb_printf(k, "%s */\n", what ? arena_printf("\n * %s", what) : "");
-  const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
-                           ? (e->training ? "_train" : "_infer") : "";
-  sb_printf(&e->ksig, "static void k%d_%s%s(int batch", n->out->id, op_table[n->op]->name,
-            suffix);
-  sb_printf(&e->kargs, "k%d_%s%s(batch", n->out->id, op_table[n->op]->name, suffix);
-}
-
-void k_arg(Emitter *e, const char *decl, const char *expr) {
-  sb_printf(&e->ksig, ", %s", decl);
-  sb_printf(&e->kargs, ", %s", expr);
-}
-
-void k_in(Emitter *e, const char *name, int input) {
-  const Value *v = e->knode->in[input];
-  k_arg(e, arena_printf("const %s *restrict %s", v->ty.kind == T_CLASS ? "int32_t" : e->T, name),
-        value_ref(e, v));
-}
-
-void k_grad(Emitter *e, const char *name, const Param *p) {
-  k_arg(e, arena_printf("%s *restrict %s", e->T, name),
-        arena_printf("m->grads + %lld", (long long)p->offset));
-}
-
-void k_aux(Emitter *e, const char *name, const IrNode *n, bool writable) {
-  if (!n->aux)
-    internal_error("%%%d has no saved value", n->out->id);
-  k_arg(e, arena_printf("%s%s *restrict %s", writable ? "" : "const ", e->T, name),
-        value_ref(e, n->aux));
-}
-
-void k_out(Emitter *e, const char *name) {
-  k_arg(e, arena_printf("%s *restrict %s", e->T, name), value_ref(e, e->knode->out));
-}
-
-void k_param(Emitter *e, const char *name, const Param *p, bool writable) {
-  k_arg(e, arena_printf("%s%s *restrict %s", writable ? "" : "const ", e->T, name),
-        arena_printf("m->%s + %lld", p->trainable ? "params" : "buffers",
-                     (long long)p->offset));
-}
-
-static PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n);
-
-void k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed) {
-  const char *expr = "0";
-  if (e->probe) {  /* a dry run: remember the size */
-    if (e->nprobe == 3)
-      internal_error("more than 3 scratch buffers in one kernel");
-    e->probe_sizes[e->nprobe][0] = per_sample;
-    e->probe_sizes[e->nprobe][1] = fixed;
-    e->nprobe++;
-  } else {
-    PlanBuffer *b = scratch_slots(e, e->knode)[e->scratch_i++];
-    if (!b || b->size != (per_sample ? per_sample : fixed))
-      internal_error("scratch of %%%d was not planned", e->knode->out->id);
-    expr = b->fixed ? arena_printf("S + %lld", (long long)b->offset)
-                    : arena_printf("A + %lld * (size_t)batch", (long long)b->offset);
-  }
-  k_arg(e, arena_printf("%s *restrict %s", e->T, name), expr);
-}
-
-void k_rng(Emitter *e) { k_arg(e, "nnrt_rng *rng", "&m->rng"); }
-
-void k_line(Emitter *e, const char *fmt, ...) {
-  StrBuf line = {0};
-  va_list ap;
-  va_start(ap, fmt);
-  sb_vprintf(&line, fmt, ap);
-  va_end(ap);
-  const char *first = line.data + strspn(line.data, " ");
-  if (*first == '}')
-    e->indent--;
-  sb_printf(&e->kbody, "%*s%s\n", 2 * e->indent, "", line.data);
-  if (line.len && line.data[line.len - 1] == '{')
-    e->indent++;
-}
-
-void k_end(Emitter *e) {
-  if (e->indent != 1)
-    internal_error("unbalanced braces in the kernel of %%%d", e->knode->out->id);
-  /* A kernel called from several entry points is written once (its calls
-   * differ: each entry point has its own plan). */
-  bool written = false;
-  for (int i = 0; i < e->kernel_names.len && !written; i++)
-    written = !strcmp(e->kernel_names.data[i], e->ksig.data);
-  if (!written && !e->probe) {
-    vec_push(&e->kernel_names, e->ksig.data);
-    e->nkernels++;
-    sb_printf(&e->kernels, "%s%s) {\n%s}\n", e->khead.data, e->ksig.data,
-              e->kbody.data ? e->kbody.data : "");
-  }
-  if (!e->probe)
-    sb_printf(&e->body, "  %s);\n", e->kargs.data);
-  e->knode = NULL;
-}
-
 /* ------------------------------------------------------------- planning */
 
-/* The nodes a set of values needs, by walking inputs backwards. */
-static bool *needed_for(const Graph *g, Value *const *roots, int nroots) {
-  bool *need = arena_alloc(sizeof(bool) * (size_t)g->next_value_id);
-  for (int i = 0; i < nroots; i++)
-    need[roots[i]->id] = true;
-  for (int i = g->nodes.len - 1; i >= 0; i--) {
-    const IrNode *n = g->nodes.data[i];
-    if (!need[n->out->id])
-      continue;
-    for (int k = 0; k < n->nin; k++)
-      need[n->in[k]->id] = true;
-  }
-  return need;
-}
-
-/* The schedules: which nodes each entry point runs, in graph order. */
-typedef struct Schedules {
-  bool *infer;          /* forward, for the outputs                         */
-  bool *train;          /* forward in training mode, for the losses         */
-  int nlosses;
-} Schedules;
-
-/* Does node n run in an entry point with these forward nodes (and, for the
- * training step, the backward nodes)? */
-static bool runs_in(const IrNode *n, const bool *forward, bool backward) {
-  if (n->op == OP_INPUT || n->op == OP_LABEL)
-    return false;
-  return n->backward ? backward && n->op != OP_OPTIMIZER_UPDATE : forward[n->out->id];
-}
-
-static bool placeable(const Value *v) {
+/* Does v take a buffer in the mode being planned (e->training)? */
+static bool placeable(const Emitter *e, const Value *v) {
   return v && v->id >= 0 && v->ty.kind != T_NONE && v->def->op != OP_INPUT &&
-         v->def->op != OP_LABEL;
+         v->def->op != OP_LABEL && !value_virtual(v, e->training ? MODE_TRAIN : MODE_INFER);
 }
 
 /* The scratch slots of n's kernel in the current mode (a kernel shared by
  * both modes has one set). */
-static PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n) {
+PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n) {
   bool differs = op_table[n->op]->flags & OPF_TRAIN_DIFFERS;
   return e->ps->scratch + ((size_t)n->out->id * 2 + (e->training && differs)) * 4;
 }
@@ -284,7 +141,8 @@ static PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n) {
 static void probe_scratch(Emitter *e, const IrNode *n) {
   e->probe = true;
   e->nprobe = 0;
-  op_table[n->op]->emit(e, n);
+  if (!op_table[n->op]->map)  /* maps take none */
+    op_table[n->op]->emit(e, n);
   e->probe = false;
 }
 
@@ -297,50 +155,63 @@ typedef struct Walk {
 } Walk;
 
 static void touch(Walk *w, const Value *v) {
-  if (!placeable(v))
+  if (!placeable(w->e, v))
     return;
   if (w->first[v->id] < 0)
     w->first[v->id] = w->t;
   w->last[v->id] = w->t;
 }
 
+/* What one node of the current step reads and writes, and its scratch. */
+static void walk_node(Walk *w, const IrNode *n, bool training, int mask) {
+  Emitter *e = w->e;
+  touch(w, n->out);
+  for (int k = 0; k < n->nin; k++)
+    touch(w, n->in[k]);
+  if (training && n->aux && (op_table[n->op]->flags & OPF_TRAIN_DIFFERS))
+    touch(w, n->aux);  /* the training kernel saves it */
+  if (n->backward && n->fwd && n->fwd != n && n->fwd->aux)
+    touch(w, n->fwd->aux);
+  PlanBuffer **slots = scratch_slots(e, n);
+  if (!slots[0] && !slots[3]) {
+    probe_scratch(e, n);
+    for (int k = 0; k < e->nprobe; k++) {
+      PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
+      b->what = arena_printf("scratch %d of %%%d", k, n->out->id);
+      b->fixed = e->probe_sizes[k][0] == 0;
+      b->size = b->fixed ? e->probe_sizes[k][1] : e->probe_sizes[k][0];
+      slots[k] = b;
+      vec_push(&e->ps->plan.bufs, b);
+    }
+    if (!e->nprobe)
+      slots[3] = (PlanBuffer *)slots;  /* probed: no scratch (a marker) */
+  }
+  for (int k = 0; k < 3 && slots[k]; k++) {
+    plan_add_span(slots[k], w->t, w->t);
+    slots[k]->entries |= mask;
+  }
+}
+
+/* One entry point: a step per kernel (a kernel group is one step, where its
+ * last member stands). */
 static void walk_entry(Walk *w, const bool *forward, bool backward, bool training, int mask,
                        Value *const *results, int nresults) {
   Emitter *e = w->e;
   const Graph *g = e->g;
   e->training = training;
+  int mode = training ? MODE_TRAIN : MODE_INFER;
   for (int i = 0; i < g->next_value_id; i++)
     w->first[i] = w->last[i] = -1;
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
     if (!runs_in(n, forward, backward))
       continue;
+    const Group *grp = n->group[mode];
+    if (grp && grp->nodes[grp->n - 1] != n)
+      continue;
     w->t++;
-    touch(w, n->out);
-    for (int k = 0; k < n->nin; k++)
-      touch(w, n->in[k]);
-    if (training && n->aux && (op_table[n->op]->flags & OPF_TRAIN_DIFFERS))
-      touch(w, n->aux);  /* the training kernel saves it */
-    if (n->backward && n->fwd && n->fwd != n && n->fwd->aux)
-      touch(w, n->fwd->aux);
-    PlanBuffer **slots = scratch_slots(e, n);
-    if (!slots[0] && !slots[3]) {
-      probe_scratch(e, n);
-      for (int k = 0; k < e->nprobe; k++) {
-        PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
-        b->what = arena_printf("scratch %d of %%%d", k, n->out->id);
-        b->fixed = e->probe_sizes[k][0] == 0;
-        b->size = b->fixed ? e->probe_sizes[k][1] : e->probe_sizes[k][0];
-        slots[k] = b;
-        vec_push(&e->ps->plan.bufs, b);
-      }
-      if (!e->nprobe)
-        slots[3] = (PlanBuffer *)slots;  /* probed: no scratch (a marker) */
-    }
-    for (int k = 0; k < 3 && slots[k]; k++) {
-      plan_add_span(slots[k], w->t, w->t);
-      slots[k]->entries |= mask;
-    }
+    for (int k = 0; k < (grp ? grp->n : 1); k++)
+      walk_node(w, grp ? grp->nodes[k] : n, training, mask);
   }
   w->t++;  /* the entry point's results are read after its last kernel */
   for (int i = 0; i < nresults; i++)
@@ -368,13 +239,25 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
   for (size_t i = 0; i < nv; i++)
     e->ps->offset[i] = -1;
   /* a buffer per value, in graph order (saved values after their node) */
+  e->training = which == 1;
+  int mode = which ? MODE_TRAIN : MODE_INFER;
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
     const Value *vals[2] = {n->out, n->aux};
     for (int k = 0; k < 2; k++) {
       const Value *v = vals[k];
-      if (!placeable(v))
+      if (!placeable(e, v))
         continue;
+      if (!k && v->over[mode]) {  /* in place: its source's buffer */
+        PlanBuffer *b = e->ps->value_buf[v->over[mode]->id];
+        if (!b)
+          internal_error("%%%d is stored over %%%d, which has no buffer", v->id,
+                         v->over[mode]->id);
+        b->what = arena_printf("%s = %%%d", b->what, v->id);
+        e->ps->value_buf[v->id] = b;
+        e->ps->fixed[v->id] = b->fixed;
+        continue;
+      }
       PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
       b->what = arena_printf("%%%d%s", v->id, k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
       b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
@@ -399,11 +282,19 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
     walk_entry(&w, s->train, true, true, PLAN_TRAIN, res, nres);
   }
   e->training = false;
-  /* buffers no entry point touches take no space */
+  /* buffers no entry point touches take no space (one per buffer: values
+   * stored in place share theirs) */
   PtrVec used = {0};
-  for (size_t id = 0; id < nv; id++)
-    if (e->ps->value_buf[id] && e->ps->value_buf[id]->nspans)
-      vec_push(&used, e->ps->value_buf[id]);
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    const Value *vals[2] = {n->out, n->aux};
+    for (int k = 0; k < 2; k++) {
+      const Value *v = vals[k];
+      PlanBuffer *b = v && v->id >= 0 ? e->ps->value_buf[v->id] : NULL;
+      if (b && b->nspans && !(k == 0 && v->over[mode]))
+        vec_push(&used, b);
+    }
+  }
   for (int i = 0; i < e->ps->plan.bufs.len; i++)
     vec_push(&used, e->ps->plan.bufs.data[i]);  /* the scratch */
   e->ps->plan.bufs = used;
@@ -425,11 +316,8 @@ static void emit_schedule(Emitter *e, const char *name, const bool *forward, boo
   e->body = (StrBuf){0};
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
-    if (!runs_in(n, forward, backward))
-      continue;
-    if (!op_table[n->op]->emit)
-      internal_error("op %s has no C kernel", op_table[n->op]->name);
-    op_table[n->op]->emit(e, n);
+    if (runs_in(n, forward, backward))
+      emit_node(e, (IrNode *)n);
   }
   sb_printf(fns, "\n/* The %s pass: every kernel in schedule order. */\n", name);
   sb_printf(fns, "static void run_%s(%s *m, int batch, const %s *const *in%s) {\n", name, g->name,
@@ -588,16 +476,6 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
 }
 
 static void emit_train_config(FILE *f, const Emitter *e);
-
-static Schedules schedules_of(const Graph *g) {
-  Schedules s = {0};
-  s.infer = needed_for(g, (Value *const *)g->outputs.data, g->outputs.len);
-  Value **loss_values = arena_alloc(sizeof(Value *) * (size_t)(g->nlosses + 1));
-  for (int i = 0; i < g->nlosses; i++)
-    loss_values[i] = g->losses[i].value;
-  s.train = needed_for(g, loss_values, g->nlosses);
-  return s;
-}
 
 void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt, bool svg) {
   Emitter e = {0};

@@ -237,3 +237,55 @@ void print_summary(FILE *out, const Graph *g) {
             (long long)g->train.epochs);
   }
 }
+
+/* --emit=fused: each mode's kernels in schedule order, with the members of
+ * every kernel group, how each is written and whether it is stored. */
+static void print_member(StrBuf *out, const Group *grp, int i, int mode) {
+  static const char *const roles[] = {"own", "epilogue", "prologue", "loop"};
+  const IrNode *n = grp ? grp->nodes[i] : NULL;
+  StrBuf how = {0};
+  sb_printf(&how, "%s", grp ? roles[grp->roles[i]] : "");
+  if (grp && grp->fold_bn && i == 1)
+    sb_printf(&how, ", folded into %%%d", grp->nodes[0]->out->id);
+  if (value_virtual(n->out, mode))
+    sb_printf(&how, ", not stored");
+  else if (n->out->over[mode])
+    sb_printf(&how, ", stored over %%%d", n->out->over[mode]->id);
+  sb_printf(out, "    %-64s  # %s\n", ir_node_str(n), how.data);
+}
+
+void print_fused(FILE *out, const Graph *g) {
+  Schedules s = schedules_of(g);
+  fprintf(out, "model %s: kernels at -O%d\n", g->name, g->opt_level);
+  static const char *const names[] = {"inference", "training"};
+  for (int mode = 0; mode < NMODES; mode++) {
+    if (mode == MODE_TRAIN && !g->nlosses)
+      break;
+    StrBuf body = {0};
+    int kernels = 0, fused = 0;
+    for (int i = 0; i < g->nodes.len; i++) {
+      const IrNode *n = g->nodes.data[i];
+      if (!runs_in_mode(g, &s, n, mode) || (mode == MODE_INFER && n->backward))
+        continue;
+      const Group *grp = n->group[mode];
+      if (grp && grp->nodes[grp->n - 1] != n)
+        continue;  /* a group runs where its last member stands */
+      kernels++;
+      if (!grp) {
+        sb_printf(&body, "  kernel %s\n    %s\n", op_table[n->op]->name, ir_node_str(n));
+        if (n->out->over[mode])
+          sb_printf(&body, "    # stored over %%%d\n", n->out->over[mode]->id);
+        continue;
+      }
+      fused++;
+      StrBuf name = {0};
+      for (int k = 0; k < grp->n; k++)
+        sb_printf(&name, "%s%s", k ? " + " : "", op_table[grp->nodes[k]->op]->name);
+      sb_printf(&body, "  kernel %s  [%s]\n", name.data, grp->pass);
+      for (int k = 0; k < grp->n; k++)
+        print_member(&body, grp, k, mode);
+    }
+    fprintf(out, "%s: %d kernels, %d fused\n%s", names[mode], kernels, fused,
+            body.data ? body.data : "");
+  }
+}

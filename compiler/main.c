@@ -259,9 +259,11 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--main")) {
       with_main = true;
     } else if (!strcmp(a, "-O0")) {
-      naive = true;  /* no buffer reuse (fusion passes: to come) */
+      naive = true;  /* no buffer reuse, and no fusion: */
+      opt.O0 = true;
     } else if (!strcmp(a, "-O2") || !strcmp(a, "-O1") || !strcmp(a, "-O3")) {
       naive = false;
+      opt.O0 = false;
     } else if ((v = flag_value(argc, argv, &i, "-o"))) {
       out_path = v;
     } else if ((v = flag_value(argc, argv, &i, "--header"))) {
@@ -300,13 +302,8 @@ int main(int argc, char **argv) {
       k++;
     if (k == NEMIT) {
       const char *near = closest_word(emit, emit_kinds, NEMIT);
-      error_plain("unknown --emit=%s%s; expected ast, ir, params, summary or c", emit,
+      error_plain("unknown --emit=%s%s; expected ast, ir, ir-train, fused, params, summary, plan, plan-svg or c", emit,
                   near ? arena_printf(" (did you mean '%s'?)", near) : "");
-      return 1;
-    }
-    if (k >= 4 && strcmp(emit, "c") && strcmp(emit, "ir-train") && strcmp(emit, "plan") &&
-        strcmp(emit, "plan-svg")) {
-      error_plain("--emit=%s is not available yet in nncc %s", emit, NNCC_VERSION);
       return 1;
     }
   }
@@ -375,6 +372,8 @@ int main(int argc, char **argv) {
     print_ir(out, g, opt.print_locs, false);
   else if (!strcmp(emit, "ir-train"))
     print_ir(out, g, opt.print_locs, true);
+  else if (!strcmp(emit, "fused"))
+    print_fused(out, g);
   else if (!strcmp(emit, "plan")) {
     EmitOptions eo = {0};
     eo.f64 = !strcmp(dtype, "f64");

@@ -292,6 +292,10 @@ typedef struct Value {
   IrNode *def;
   const char *name;   /* the .nn name it was bound to, if any              */
   bool is_label;
+  unsigned virt;      /* bit 1 << mode: computed inside its kernel group
+                         and never stored in that mode (fuse-elementwise)   */
+  struct Value *over[2];  /* per mode: the value whose buffer it takes,
+                             which dies where it is written (inplace)    */
 } Value;
 
 /* A trainable tensor (weight, bias, gamma, beta) or a buffer (running stats). */
@@ -330,7 +334,34 @@ struct IrNode {
   const IrNode *fwd;        /* backward and update nodes: the forward node
                                they belong to (its attrs, params, aux)       */
   bool backward;            /* appended by autodiff: training step only     */
+  struct Group *group[2];   /* per mode (MODE_*): its kernel group, or NULL */
 };
+
+/* The two modes the code runs in: the inference entry point, and the
+ * training ones (forward(training=1) and the training step), which share a
+ * memory plan.  Fusion decisions are made per mode. */
+enum { MODE_INFER, MODE_TRAIN, NMODES };
+
+/* How a member of a kernel group is written. */
+typedef enum {
+  ROLE_OWN,       /* by its op's own emitter, in a block of the kernel      */
+  ROLE_EPILOGUE,  /* a map inside the store of the member before it         */
+  ROLE_PROLOGUE,  /* a map inside the loads of the member after it          */
+  ROLE_LOOP,      /* a map in one loop with the maps beside it              */
+} Role;
+
+#define GROUP_MAX 16
+
+/* Nodes that run as one kernel (one C function) in one mode. */
+typedef struct Group {
+  int mode;
+  int n;
+  IrNode *nodes[GROUP_MAX];   /* in schedule order                          */
+  Role roles[GROUP_MAX];
+  const char *pass;           /* the pass that formed it                    */
+  bool fold_bn;               /* inference: nodes[1] is a batchnorm folded
+                                 into the layer nodes[0] (fold-batchnorm)   */
+} Group;
 
 typedef struct Loss {
   Value *value;
@@ -381,12 +412,16 @@ typedef struct Graph {
   TrainConfig train;
   TestConfig test;
   const char *current_pass; /* for internal errors and dumps                */
+  PtrVec groups[NMODES];    /* Group*, per mode, in schedule order          */
+  int opt_level;            /* 0: no fusion, no reuse; 2: both              */
 } Graph;
 
 Graph *graph_new(const SrcFile *file);
 IrNode *graph_add_node(Graph *g, int op, SrcLoc loc, Value **in, int nin);
 /* The IR; with training, the backward nodes too (--emit=ir-train). */
 void print_ir(FILE *out, const Graph *g, bool with_locs, bool training);
+/* --emit=fused: each mode's kernels, the groups' members and their roles. */
+void print_fused(FILE *out, const Graph *g);
 const char *ir_node_str(const IrNode *n);   /* one node, as print_ir shows it */
 void print_params(FILE *out, const Graph *g);
 void print_summary(FILE *out, const Graph *g);
@@ -409,6 +444,19 @@ enum {
   OPF_ELEMENTWISE = 1 << 3, /* output shape = input shape, per element      */
   OPF_TRAIN_DIFFERS = 1 << 4, /* its kernel differs in training (batchnorm,
                                  dropout); others share one kernel            */
+  /* how it may fuse (besides .map, which makes an op a fusible map): */
+  OPF_STORES = 1 << 5,      /* its kernel writes its output one element at a
+                               time with k_store: maps after it can run in
+                               that store (an epilogue)                      */
+  OPF_LOADS = 1 << 6,       /* its kernel reads input 0 one element at a
+                               time with k_load: maps before it can run in
+                               that load (a prologue)                        */
+  OPF_LAYER_HEAD = 1 << 7,  /* linear, conv2d: heads a layer group with the
+                               batchnorm after it (fuse-layers)              */
+  OPF_NORM = 1 << 8,        /* batchnorm: the normalisation of a layer group */
+  OPF_INPLACE = 1 << 9,     /* reads input 0 at an index only before writing
+                               its output there: may write over it (maps
+                               may too)                                      */
 };
 
 /* Checks inputs and attributes, sets n->out->ty; reports errors at n->loc.
@@ -424,6 +472,12 @@ typedef void (*GradFn)(AD *ad, IrNode *n, Value *dy);
 /* Writes the node's kernel (emit_c.c's k_* helpers); e->training says
  * whether it is the training or the inference forward pass. */
 typedef void (*EmitFn)(Emitter *e, const IrNode *n);
+/* An elementwise op as an expression: its value at flat index idx of the
+ * batch, given its inputs' values there (C expressions).  It may add kernel
+ * arguments (k_aux, k_rng) and, unless e->no_lines, lines before the
+ * expression (k_line).  The op's kernel, alone or fused, is built from it. */
+typedef const char *(*MapFn)(Emitter *e, const IrNode *n, const char *const *in,
+                             const char *idx);
 
 /* Everything about one op, defined beside its code in ops/<family>.c as
  * `const OpInfo op_<name>`.  Passes look ops up here; none switches on kinds. */
@@ -436,6 +490,7 @@ struct OpInfo {
   ParamsFn params;          /* layers only                                  */
   EmitFn emit;              /* kernel (forward, or the op's own if internal) */
   GradFn grad;              /* builds the backward IR (autodiff.c)          */
+  MapFn map;                /* elementwise ops: the expression (emit: NULL) */
   const char *summary;      /* one line, for --help and docs                */
 };
 
@@ -458,10 +513,6 @@ bool set_out(IrNode *n, int rank, const int64_t *dims);
 bool elementwise_shape(IrNode *n);          /* out = in[0]                 */
 void conv_pads(const IrNode *n, int64_t pads[4]);  /* conv.c: [t, l, b, r] */
 int optimizer_state_per_param(const Graph *g);     /* optim.c: 0, 1 or 2 */
-/* A kernel y[i] = f(x[i]) over the whole batch; expr reads the input as v. */
-void emit_map(Emitter *e, const IrNode *n, const char *expr);
-/* A backward kernel dx[i] = f(dy[i], v[i]) (v: in[1]); expr reads g and v. */
-void emit_zip(Emitter *e, const IrNode *n, const char *expr);
 /* Grad hook of a layer: <op>_grad(dy, x) writes the parameter gradients and
  * gives dx, or nothing (T_NONE) when x needs no gradient. */
 void grad_layer(AD *ad, IrNode *n, Value *dy, int grad_op);
@@ -498,6 +549,7 @@ typedef struct Pass {
   const char *name;
   PassFn run;
   const char *summary;
+  bool optimization;        /* skipped at -O0                               */
 } Pass;
 
 extern const Pass passes[];
@@ -509,8 +561,56 @@ bool infer_shapes(Graph *g);    /* shape.c   */
 bool assign_params(Graph *g);   /* params.c  */
 bool check_train(Graph *g);     /* train.c   */
 bool rewrite_bce(Graph *g);     /* rewrite_bce.c */
+bool dead_code(Graph *g);       /* dce.c     */
 bool autodiff(Graph *g);        /* autodiff.c */
+bool fold_batchnorm(Graph *g);  /* fold_batchnorm.c */
+bool fuse_layers(Graph *g);     /* fuse_layers.c */
+bool fuse_elementwise(Graph *g);  /* fuse_elementwise.c */
+bool inplace(Graph *g);         /* inplace.c */
 bool verify_ir(Graph *g);       /* verify.c  */
+
+/* ------------------------------------------------------------ schedule.c */
+
+/* The forward nodes each entry point runs, per value id: inference and
+ * forward(training=1) run those the outputs need, the training step those
+ * the losses need (and then the backward nodes). */
+typedef struct Schedules {
+  bool *infer;
+  bool *train;
+} Schedules;
+
+Schedules schedules_of(const Graph *g);
+/* Does n run in an entry point with these forward nodes (and, for the
+ * training step, the backward nodes)? */
+bool runs_in(const IrNode *n, const bool *forward, bool backward);
+/* ... in some entry point of the mode / in every one that runs its phase? */
+bool runs_in_mode(const Graph *g, const Schedules *s, const IrNode *n, int mode);
+bool runs_everywhere(const Graph *g, const Schedules *s, const IrNode *n, int mode);
+/* The nodes of the mode that read v: their count, and the first max. */
+int readers(const Graph *g, const Schedules *s, int mode, const Value *v, IrNode **out,
+            int max);
+/* Is v read after the mode's entry points end (an output, a loss)? */
+bool is_result(const Graph *g, int mode, const Value *v);
+
+/* --------------------------------------------------------------- group.c */
+
+Group *group_new(Graph *g, int mode, const char *pass, IrNode *first);
+/* Adds n (or all of b) at the end of grp if the schedule allows it. */
+bool group_append(Graph *g, const Schedules *s, Group *grp, IrNode *n, Role role);
+bool group_merge(Graph *g, const Schedules *s, Group *a, Group *b);
+/* Drops groups of one member (what a failed fusion leaves). */
+void groups_tidy(Graph *g);
+bool group_has(const Group *grp, const IrNode *n);
+int group_index(const Group *grp, const IrNode *n);
+const char *group_name(const Group *grp);     /* linear_batchnorm_relu */
+/* The sections of a group, the units of its kernel: a map loop (a run of
+ * ROLE_LOOP), a store with its epilogue (ROLE_OWN + ROLE_EPILOGUE run), a
+ * load with its prologue (ROLE_PROLOGUE run + ROLE_OWN), or one ROLE_OWN.
+ * sec[i]: the section of member i, numbered from 0. */
+void group_sections(const Group *grp, int *sec);
+/* Values computed in a section and read only there stay in registers: is
+ * v such a value in the mode (decided by fuse-elementwise)? */
+bool value_virtual(const Value *v, int mode);
 
 /* ---------------------------------------------------------------- plan.c */
 
@@ -572,6 +672,12 @@ struct Emitter {
   StrBuf khead;             /* the comment heading the kernel being written */
   int scratch_i;            /* the next scratch slot of the current kernel   */
   bool probe;               /* dry run: collect scratch sizes only           */
+  const Group *group;       /* the kernel group being written, or NULL       */
+  int gm;                   /* the member being written                      */
+  PtrVec kparams;           /* KParam*: the kernel's parameters so far       */
+  PtrVec blocals;           /* KParam*: the current block's local names      */
+  bool no_lines;            /* a map hook may not write lines (a prologue)   */
+  bool in_map;              /* in a map hook: names are the parameters'      */
   int64_t probe_sizes[4][2];
   int nprobe;
 };
@@ -579,24 +685,52 @@ struct Emitter {
 /* Writing one kernel: k_begin, then its pointer arguments, then its body
  * lines ("{" at the end of a line indents, "}" at the start dedents), then
  * k_end, which writes the function and its call. */
+/* The pointer helpers return the name the body may use (in a kernel group,
+ * members' names are local aliases of the kernel's parameters, which are
+ * unique per buffer: two names for one buffer are one parameter). */
 void k_begin(Emitter *e, const IrNode *n, const char *what);
-void k_in(Emitter *e, const char *name, int input);      /* const T *name  */
-void k_out(Emitter *e, const char *name);                /* T *name        */
-void k_param(Emitter *e, const char *name, const Param *p, bool writable);
+const char *k_in(Emitter *e, const char *name, int input);    /* const T *  */
+const char *k_out(Emitter *e, const char *name);              /* T *        */
+const char *k_param(Emitter *e, const char *name, const Param *p, bool writable);
 /* Scratch floats for this kernel: per_sample * batch + fixed, planned. */
-void k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed);
-void k_rng(Emitter *e);                                  /* nnrt_rng *rng  */
-void k_grad(Emitter *e, const char *name, const Param *p);  /* its gradient */
+const char *k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed);
+const char *k_rng(Emitter *e);                                /* nnrt_rng * */
+const char *k_grad(Emitter *e, const char *name, const Param *p);  /* dparam */
 /* The saved value of a forward node (n->aux): written by its training
  * kernel, read by its backward kernel. */
-void k_aux(Emitter *e, const char *name, const IrNode *n, bool writable);
-void k_arg(Emitter *e, const char *decl, const char *expr);   /* any other */
+const char *k_aux(Emitter *e, const char *name, const IrNode *n, bool writable);
+/* A scalar argument: its C type, name, and the call's expression. */
+void k_arg(Emitter *e, const char *type, const char *name, const char *expr);
+/* A pointer argument of element type ctype to the buffer at expr. */
+const char *k_ptr(Emitter *e, const char *ctype, const char *name, bool writable,
+                  const char *expr);
+/* For OPF_STORES kernels: out[idx] = expr, where out is the name k_out gave
+ * (idx: the flat index in the batch).  In a group the maps that follow
+ * (ROLE_EPILOGUE) run on the value first; only stored values are written. */
+void k_store(Emitter *e, const char *out, const char *idx, const char *expr);
+/* For OPF_LOADS kernels: input 0 at flat index idx, through the maps before
+ * it (ROLE_PROLOGUE) when they were fused into this load. */
+const char *k_load(Emitter *e, const char *in, const char *idx);
+/* Is value v stored in the mode being written (not fused away)? */
+bool k_stored(const Emitter *e, const Value *v);
+/* In an inference group that folded a batchnorm into layer n: the bias
+ * moves into the batchnorm's shift (layer emitters skip it). */
+bool k_bias_folded(const Emitter *e, const IrNode *layer);
+const IrNode *k_folded_layer(const Emitter *e, const IrNode *bn);
 void k_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k_end(Emitter *e);
 const char *lit(const Emitter *e, double v);   /* 0.5f, or 0.5 for f64    */
 const char *dlit(double v);                    /* a double literal: 1.0   */
 const char *mathfn(const Emitter *e, const char *name);  /* expf / exp     */
 const char *gemm_fn(const Emitter *e);         /* nnrt_sgemm / nnrt_dgemm */
+
+/* kernel.c: a node's kernel (or, for the last member of a kernel group, the
+ * group's) into e->kernels, and its call into e->body. */
+void emit_node(Emitter *e, IrNode *n);
+/* emit_c.c, for kernel.c */
+const char *value_ref(const Emitter *e, const Value *v);   /* A + 12 * batch */
+const char *comment_text(const char *s, int len);          /* safe in comments */
+PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n);
 
 typedef struct EmitOptions {
   const char *c_path;       /* the .c file                                  */
@@ -619,6 +753,7 @@ bool c_name_reserved(const char *s);
 /* -------------------------------------------------------------- driver.c */
 
 typedef struct Options {
+  bool O0;                      /* -O0: no fusion, no buffer reuse          */
   const char *print_after;      /* a pass name, "all", or NULL             */
   bool print_locs;
   FILE *dump;                   /* where --print-after goes                 */

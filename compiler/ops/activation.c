@@ -4,21 +4,28 @@
 static const ArgSpec no_args[] = {{0}};
 
 /* NaN stays NaN, as in PyTorch (so a NaN input makes the loss NaN). */
-static void emit_relu(Emitter *e, const IrNode *n) { emit_map(e, n, "v < 0 ? 0 : v"); }
+static const char *map_relu(Emitter *e, const IrNode *n, const char *const *in, const char *i) {
+  (void)e, (void)n, (void)i;
+  return arena_printf("%s < 0 ? 0 : %s", in[0], in[0]);
+}
 
 /* Gradients of the elementwise activations, from their output y where it
  * tells the slope (relu, sigmoid, tanh) and else from their input. */
 static void grad_relu(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, OP_RELU_GRAD, true);
 }
-static void emit_relu_grad(Emitter *e, const IrNode *n) { emit_zip(e, n, "v > 0 ? g : 0"); }
+static const char *map_relu_grad(Emitter *e, const IrNode *n, const char *const *in,
+                                 const char *i) {
+  (void)e, (void)n, (void)i;
+  return arena_printf("%s > 0 ? %s : 0", in[1], in[0]);
+}
 
 const OpInfo op_relu_grad = {
     .name = "relu_grad",
     .ninputs = 2,
     .flags = OPF_INTERNAL,
     .args = no_args,
-    .emit = emit_relu_grad,
+    .map = map_relu_grad,
     .summary = "(dy, y) -> dy where y > 0",
 };
 
@@ -29,22 +36,27 @@ const OpInfo op_relu = {
     .flags = OPF_ELEMENTWISE,
     .args = no_args,
     .shape = elementwise_shape,
-    .emit = emit_relu,
+    .map = map_relu,
     .grad = grad_relu,
     .summary = "max(x, 0)",
 };
 
 static const ArgSpec leaky_relu_args[] = {{"slope", ARG_NUM, .def = 0.01}, {0}};
 
-static void emit_leaky_relu(Emitter *e, const IrNode *n) {
-  emit_map(e, n, arena_printf("v > 0 ? v : %s * v", lit(e, attr_num(n, "slope"))));
+static const char *map_leaky_relu(Emitter *e, const IrNode *n, const char *const *in,
+                                  const char *i) {
+  (void)i;
+  return arena_printf("%s > 0 ? %s : %s * %s", in[0], in[0], lit(e, attr_num(n, "slope")), in[0]);
 }
 
 static void grad_leaky_relu(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, OP_LEAKY_RELU_GRAD, false);
 }
-static void emit_leaky_relu_grad(Emitter *e, const IrNode *n) {
-  emit_zip(e, n, arena_printf("v > 0 ? g : %s * g", lit(e, attr_num(n->fwd, "slope"))));
+static const char *map_leaky_relu_grad(Emitter *e, const IrNode *n, const char *const *in,
+                                       const char *i) {
+  (void)i;
+  return arena_printf("%s > 0 ? %s : %s * %s", in[1], in[0], lit(e, attr_num(n->fwd, "slope")),
+                      in[0]);
 }
 
 const OpInfo op_leaky_relu_grad = {
@@ -52,7 +64,7 @@ const OpInfo op_leaky_relu_grad = {
     .ninputs = 2,
     .flags = OPF_INTERNAL,
     .args = no_args,
-    .emit = emit_leaky_relu_grad,
+    .map = map_leaky_relu_grad,
     .summary = "(dy, x) -> dy, or slope * dy where x <= 0",
 };
 
@@ -62,28 +74,35 @@ const OpInfo op_leaky_relu = {
     .flags = OPF_ELEMENTWISE,
     .args = leaky_relu_args,
     .shape = elementwise_shape,
-    .emit = emit_leaky_relu,
+    .map = map_leaky_relu,
     .grad = grad_leaky_relu,
     .summary = "x if x > 0 else slope * x",
 };
 
 /* Stable both ways: exp of a negative number only. */
-static void emit_sigmoid(Emitter *e, const IrNode *n) {
-  const char *ex = mathfn(e, "exp");
-  emit_map(e, n, arena_printf("v >= 0 ? 1 / (1 + %s(-v)) : %s(v) / (1 + %s(v))", ex, ex, ex));
+static const char *map_sigmoid(Emitter *e, const IrNode *n, const char *const *in,
+                               const char *i) {
+  (void)n, (void)i;
+  const char *ex = mathfn(e, "exp"), *v = in[0];
+  return arena_printf("%s >= 0 ? 1 / (1 + %s(-%s)) : %s(%s) / (1 + %s(%s))", v, ex, v, ex, v, ex,
+                      v);
 }
 
 static void grad_sigmoid(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, OP_SIGMOID_GRAD, true);
 }
-static void emit_sigmoid_grad(Emitter *e, const IrNode *n) { emit_zip(e, n, "g * v * (1 - v)"); }
+static const char *map_sigmoid_grad(Emitter *e, const IrNode *n, const char *const *in,
+                                    const char *i) {
+  (void)e, (void)n, (void)i;
+  return arena_printf("%s * %s * (1 - %s)", in[0], in[1], in[1]);
+}
 
 const OpInfo op_sigmoid_grad = {
     .name = "sigmoid_grad",
     .ninputs = 2,
     .flags = OPF_INTERNAL,
     .args = no_args,
-    .emit = emit_sigmoid_grad,
+    .map = map_sigmoid_grad,
     .summary = "(dy, y) -> dy y (1 - y)",
 };
 
@@ -93,26 +112,31 @@ const OpInfo op_sigmoid = {
     .flags = OPF_ELEMENTWISE,
     .args = no_args,
     .shape = elementwise_shape,
-    .emit = emit_sigmoid,
+    .map = map_sigmoid,
     .grad = grad_sigmoid,
     .summary = "1 / (1 + exp(-x))",
 };
 
-static void emit_tanh(Emitter *e, const IrNode *n) {
-  emit_map(e, n, arena_printf("%s(v)", mathfn(e, "tanh")));
+static const char *map_tanh(Emitter *e, const IrNode *n, const char *const *in, const char *i) {
+  (void)n, (void)i;
+  return arena_printf("%s(%s)", mathfn(e, "tanh"), in[0]);
 }
 
 static void grad_tanh(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, OP_TANH_GRAD, true);
 }
-static void emit_tanh_grad(Emitter *e, const IrNode *n) { emit_zip(e, n, "g * (1 - v * v)"); }
+static const char *map_tanh_grad(Emitter *e, const IrNode *n, const char *const *in,
+                                 const char *i) {
+  (void)e, (void)n, (void)i;
+  return arena_printf("%s * (1 - %s * %s)", in[0], in[1], in[1]);
+}
 
 const OpInfo op_tanh_grad = {
     .name = "tanh_grad",
     .ninputs = 2,
     .flags = OPF_INTERNAL,
     .args = no_args,
-    .emit = emit_tanh_grad,
+    .map = map_tanh_grad,
     .summary = "(dy, y) -> dy (1 - y^2)",
 };
 
@@ -122,7 +146,7 @@ const OpInfo op_tanh = {
     .flags = OPF_ELEMENTWISE,
     .args = no_args,
     .shape = elementwise_shape,
-    .emit = emit_tanh,
+    .map = map_tanh,
     .grad = grad_tanh,
     .summary = "tanh(x)",
 };

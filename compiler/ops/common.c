@@ -126,34 +126,6 @@ bool elementwise_shape(IrNode *n) {
   return set_out(n, t->rank, t->dims);
 }
 
-void emit_map(Emitter *e, const IrNode *n, const char *expr) {
-  k_begin(e, n, NULL);
-  k_in(e, "x", 0);
-  k_out(e, "y");
-  k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
-         (long long)type_numel(&n->out->ty));
-  k_line(e, "%s v = x[i];", e->T);
-  k_line(e, "y[i] = %s;", expr);
-  k_line(e, "}");
-  k_end(e);
-}
-
-void emit_zip(Emitter *e, const IrNode *n, const char *expr) {
-  k_begin(e, n, "backward");
-  k_in(e, "dy", 0);
-  if (n->nin > 1)
-    k_in(e, "x", 1);
-  k_out(e, "dx");
-  k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
-         (long long)type_numel(&n->out->ty));
-  k_line(e, "%s g = dy[i];", e->T);
-  if (n->nin > 1)
-    k_line(e, "%s v = x[i];", e->T);
-  k_line(e, "dx[i] = %s;", expr);
-  k_line(e, "}");
-  k_end(e);
-}
-
 void grad_elementwise(AD *ad, IrNode *n, Value *dy, int grad_op, bool uses_output) {
   Value *in[2] = {dy, uses_output ? n->out : n->in[0]};
   IrNode *g = ad_node(ad, grad_op, n, in, 2, n->in[0]->ty);

@@ -163,8 +163,11 @@ static void params_conv2d(Graph *g, IrNode *n) {
 static void emit_conv2d(Emitter *e, const IrNode *n) {
   int64_t col_size;
   bool direct = conv_direct(n, &col_size);
-  bool bias = n->nparams > 1;
-  k_begin(e, n, direct ? "1x1 convolution: one GEMM per sample and group" : "im2col + GEMM");
+  bool bias = n->nparams > 1 && !k_bias_folded(e, n);
+  k_begin(e, n, arena_printf("%s%s", direct ? "1x1 convolution: one GEMM per sample and group"
+                                            : "im2col + GEMM",
+                             n->nparams > 1 && !bias ? "; the bias is added with the folded "
+                                                       "batchnorm" : ""));
   k_in(e, "x", 0);
   k_out(e, "y");
   k_param(e, "w", n->params[0], false);
@@ -295,7 +298,7 @@ const OpInfo op_conv2d_grad = {
 const OpInfo op_conv2d = {
     .name = "conv2d",
     .ninputs = 1,
-    .flags = OPF_LAYER,
+    .flags = OPF_LAYER | OPF_LAYER_HEAD,
     .args = conv2d_args,
     .shape = shape_conv2d,
     .params = params_conv2d,

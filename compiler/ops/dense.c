@@ -38,8 +38,8 @@ static void params_linear(Graph *g, IrNode *n) {
 /* Y[batch, out] = X[batch, in] W^T + b: one GEMM, the bias preloaded. */
 static void emit_linear(Emitter *e, const IrNode *n) {
   int64_t in = n->in[0]->ty.dims[0], out = attr_int(n, "out");
-  bool bias = n->nparams > 1;
-  k_begin(e, n, NULL);
+  bool bias = n->nparams > 1 && !k_bias_folded(e, n);
+  k_begin(e, n, bias || n->nparams == 1 ? NULL : "the bias is added with the folded batchnorm");
   k_in(e, "x", 0);
   k_out(e, "y");
   k_param(e, "w", n->params[0], false);
@@ -103,7 +103,7 @@ const OpInfo op_linear_grad = {
 const OpInfo op_linear = {
     .name = "linear",
     .ninputs = 1,
-    .flags = OPF_LAYER,
+    .flags = OPF_LAYER | OPF_LAYER_HEAD,
     .args = linear_args,
     .shape = shape_linear,
     .params = params_linear,
@@ -142,25 +142,35 @@ static void params_batchnorm(Graph *g, IrNode *n) {
   add_param(g, n, "running_var", false, 1, &c, "ones", 0);
 }
 
-/* Inference: the running statistics.  Training: the batch's mean and biased
- * variance (saved for the backward pass), and the running statistics move
- * by momentum, the variance by its unbiased estimate (as PyTorch). */
+/* Inference: the running statistics (and, folded into a layer, that
+ * layer's bias).  Training: the batch's mean and biased variance (saved for
+ * the backward pass), and the running statistics move by momentum, the
+ * variance by its unbiased estimate (as PyTorch).  Either way the output is
+ * x * scale + shift per channel, stored through k_store so that the maps
+ * after it can run in the same pass. */
 static void emit_batchnorm(Emitter *e, const IrNode *n) {
   const Type *t = &n->in[0]->ty;
   int64_t c = t->dims[0], inner = type_numel(t) / c;
   double momentum = attr_num(n, "momentum"), eps = attr_num(n, "eps");
-  k_begin(e, n, e->training ? "training: batch statistics" : "inference: running statistics");
+  const IrNode *layer = e->training ? NULL : k_folded_layer(e, n);
+  bool bias = layer && layer->nparams > 1;
+  k_begin(e, n, e->training ? "training: batch statistics"
+                : layer ? arena_printf("inference: running statistics, folded into %%%d",
+                                       layer->out->id)
+                        : "inference: running statistics");
   k_in(e, "x", 0);
-  k_out(e, "y");
+  const char *y = k_out(e, "y");
   k_param(e, "gamma", n->params[0], false);
   k_param(e, "beta", n->params[1], false);
   k_param(e, "running_mean", n->params[2], e->training);
   k_param(e, "running_var", n->params[3], e->training);
+  if (bias)
+    k_param(e, "b", layer->params[1], false);
   if (e->training)
     k_aux(e, "saved", n, true);  /* mean, then 1/sqrt(var + eps), per channel */
   k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
-  k_line(e, "for (int c = 0; c < C; c++) {");
   if (e->training) {
+    k_line(e, "for (int c = 0; c < C; c++) {");
     k_line(e, "double sum = 0, sq = 0;");
     k_line(e, "for (int s = 0; s < batch; s++)");
     k_line(e, "  for (int i = 0; i < inner; i++)");
@@ -172,24 +182,32 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
     k_line(e, "    sq += d * d;");
     k_line(e, "  }");
     k_line(e, "double var = sq / count;");
-    k_line(e, "%s inv = (%s)(1.0 / sqrt(var + %s));", e->T, e->T, dlit(eps));
     k_line(e, "saved[c] = (%s)mean;", e->T);
-    k_line(e, "saved[C + c] = inv;");
+    k_line(e, "saved[C + c] = (%s)(1.0 / sqrt(var + %s));", e->T, dlit(eps));
     k_line(e, "running_mean[c] = (%s)(%s * running_mean[c] + %s * mean);", e->T,
            dlit(1 - momentum), dlit(momentum));
     k_line(e, "running_var[c] = (%s)(%s * running_var[c] + %s * (count > 1 ? var * count / "
               "(count - 1) : var));", e->T, dlit(1 - momentum), dlit(momentum));
-    k_line(e, "%s scale = gamma[c] * inv, shift = beta[c] - (%s)mean * scale;", e->T, e->T);
+    k_line(e, "}");
+    /* in sample order, so that a dropout in the epilogue draws its mask in
+     * the order it does alone */
+    k_line(e, "for (int s = 0; s < batch; s++) {");
+    k_line(e, "for (int c = 0; c < C; c++) {");
+    k_line(e, "%s scale = gamma[c] * saved[C + c], shift = beta[c] - saved[c] * scale;", e->T);
   } else {
+    k_line(e, "for (int c = 0; c < C; c++) {");
     k_line(e, "%s scale = gamma[c] / %s(running_var[c] + %s);", e->T, mathfn(e, "sqrt"),
            lit(e, eps));
-    k_line(e, "%s shift = beta[c] - running_mean[c] * scale;", e->T);
+    if (bias)
+      k_line(e, "%s shift = beta[c] + (b[c] - running_mean[c]) * scale;", e->T);
+    else
+      k_line(e, "%s shift = beta[c] - running_mean[c] * scale;", e->T);
+    k_line(e, "for (int s = 0; s < batch; s++) {");
   }
-  k_line(e, "for (int s = 0; s < batch; s++) {");
-  k_line(e, "const %s *xs = x + ((size_t)s * C + c) * inner;", e->T);
-  k_line(e, "%s *ys = y + ((size_t)s * C + c) * inner;", e->T);
-  k_line(e, "for (int i = 0; i < inner; i++)");
-  k_line(e, "  ys[i] = xs[i] * scale + shift;");
+  k_line(e, "for (int i = 0; i < inner; i++) {");
+  k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
+  k_store(e, y, "k", "x[k] * scale + shift");
+  k_line(e, "}");
   k_line(e, "}");
   k_line(e, "}");
   k_end(e);
@@ -219,8 +237,9 @@ static void emit_batchnorm_grad(Emitter *e, const IrNode *n) {
   k_line(e, "for (int s = 0; s < batch; s++) {");
   k_line(e, "for (int i = 0; i < inner; i++) {");
   k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
-  k_line(e, "sum_dy += dy[k];");
-  k_line(e, "sum_dy_xhat += dy[k] * (x[k] - mean) * inv;");
+  k_line(e, "double g = %s;", k_load(e, "dy", "k"));
+  k_line(e, "sum_dy += g;");
+  k_line(e, "sum_dy_xhat += g * (x[k] - mean) * inv;");
   k_line(e, "}");
   k_line(e, "}");
   k_line(e, "dgamma[c] = (%s)sum_dy_xhat;", e->T);
@@ -231,7 +250,8 @@ static void emit_batchnorm_grad(Emitter *e, const IrNode *n) {
     k_line(e, "for (int i = 0; i < inner; i++) {");
     k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
     k_line(e, "double xhat = (x[k] - mean) * inv;");
-    k_line(e, "dx[k] = (%s)(scale * (count * dy[k] - sum_dy - xhat * sum_dy_xhat));", e->T);
+    k_line(e, "dx[k] = (%s)(scale * (count * %s - sum_dy - xhat * sum_dy_xhat));", e->T,
+           k_load(e, "dy", "k"));
     k_line(e, "}");
     k_line(e, "}");
   } else {
@@ -244,7 +264,7 @@ static void emit_batchnorm_grad(Emitter *e, const IrNode *n) {
 const OpInfo op_batchnorm_grad = {
     .name = "batchnorm_grad",
     .ninputs = 2,
-    .flags = OPF_INTERNAL,
+    .flags = OPF_INTERNAL | OPF_LOADS,
     .args = no_args,
     .emit = emit_batchnorm_grad,
     .summary = "(dy, x) -> dx; writes dgamma and dbeta",
@@ -253,7 +273,7 @@ const OpInfo op_batchnorm_grad = {
 const OpInfo op_batchnorm = {
     .name = "batchnorm",
     .ninputs = 1,
-    .flags = OPF_LAYER | OPF_TRAIN_DIFFERS,
+    .flags = OPF_LAYER | OPF_TRAIN_DIFFERS | OPF_STORES | OPF_INPLACE | OPF_NORM,
     .args = batchnorm_args,
     .shape = shape_batchnorm,
     .params = params_batchnorm,
@@ -270,29 +290,17 @@ static const ArgSpec dropout_args[] = {
 };
 
 /* Inference: the identity.  Training: keep each value with probability 1 - p
- * and scale it by 1 / (1 - p); the mask is saved for the backward pass. */
-static void emit_dropout(Emitter *e, const IrNode *n) {
-  int64_t numel = type_numel(&n->out->ty);
+ * and scale it by 1 / (1 - p); the mask is saved for the backward pass.
+ * The mask is drawn in index order, alone or fused. */
+static const char *map_dropout(Emitter *e, const IrNode *n, const char *const *in,
+                               const char *i) {
   double p = attr_num(n, "p");
-  if (!e->training || p == 0) {
-    k_begin(e, n, "inference: the identity");
-    k_in(e, "x", 0);
-    k_out(e, "y");
-    k_line(e, "memcpy(y, x, (size_t)batch * %lld * sizeof(%s));", (long long)numel, e->T);
-    k_end(e);
-    return;
-  }
-  k_begin(e, n, "training: inverted dropout");
-  k_in(e, "x", 0);
-  k_out(e, "y");
-  k_aux(e, "mask", n, true);
-  k_rng(e);
-  k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", (long long)numel);
-  k_line(e, "mask[i] = nnrt_rng_uniform(rng) >= %s ? %s : %s;", dlit(p),
+  if (!e->training || p == 0)
+    return in[0];
+  const char *mask = k_aux(e, "mask", n, true), *rng = k_rng(e);
+  k_line(e, "%s[%s] = nnrt_rng_uniform(%s) >= %s ? %s : %s;", mask, i, rng, dlit(p),
          lit(e, 1.0 / (1.0 - p)), lit(e, 0));
-  k_line(e, "y[i] = x[i] * mask[i];");
-  k_line(e, "}");
-  k_end(e);
+  return arena_printf("%s * %s[%s]", in[0], mask, i);
 }
 
 static bool shape_dropout(IrNode *n) {
@@ -306,20 +314,11 @@ static void grad_dropout(AD *ad, IrNode *n, Value *dy) {
   ad_accum(ad, n->in[0], g->out);
 }
 
-static void emit_dropout_grad(Emitter *e, const IrNode *n) {
-  int64_t numel = type_numel(&n->out->ty);
-  k_begin(e, n, "backward");
-  k_in(e, "dy", 0);
-  k_out(e, "dx");
-  if (attr_num(n->fwd, "p") == 0) {
-    k_line(e, "memcpy(dx, dy, (size_t)batch * %lld * sizeof(%s));", (long long)numel, e->T);
-  } else {
-    k_aux(e, "mask", n->fwd, false);
-    k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", (long long)numel);
-    k_line(e, "dx[i] = dy[i] * mask[i];");
-    k_line(e, "}");
-  }
-  k_end(e);
+static const char *map_dropout_grad(Emitter *e, const IrNode *n, const char *const *in,
+                                    const char *i) {
+  if (attr_num(n->fwd, "p") == 0)
+    return in[0];
+  return arena_printf("%s * %s[%s]", in[0], k_aux(e, "mask", n->fwd, false), i);
 }
 
 const OpInfo op_dropout_grad = {
@@ -327,7 +326,7 @@ const OpInfo op_dropout_grad = {
     .ninputs = 1,
     .flags = OPF_INTERNAL,
     .args = no_args,
-    .emit = emit_dropout_grad,
+    .map = map_dropout_grad,
     .summary = "dy -> dx = dy * mask",
 };
 
@@ -337,7 +336,7 @@ const OpInfo op_dropout = {
     .flags = OPF_ELEMENTWISE | OPF_TRAIN_DIFFERS,
     .args = dropout_args,
     .shape = shape_dropout,
-    .emit = emit_dropout,
+    .map = map_dropout,
     .grad = grad_dropout,
     .summary = "training: zero with probability p, scale the rest by 1/(1-p); eval: identity",
 };
@@ -368,33 +367,31 @@ static bool shape_normalize(IrNode *n) {
   return elementwise_shape(n);
 }
 
-/* (x - mean) / std, with one mean and std or one per channel. */
-static void emit_normalize(Emitter *e, const IrNode *n) {
-  const Type *t = &n->in[0]->ty;
-  const Attr *mean = attr_get(n, "mean"), *std = attr_get(n, "std");
-  if (mean->n == 1 && std->n == 1) {
-    emit_map(e, n, arena_printf("(v - %s) / %s", lit(e, mean->v[0]), lit(e, std->v[0])));
-    return;
-  }
+/* mean[c] or std[c] of a normalize node at flat index i: a constant, or a
+ * lookup in a table of one value per channel. */
+static const char *per_channel(Emitter *e, const IrNode *fwd, const char *what,
+                               const char *i) {
+  const Attr *a = attr_get(fwd, what);
+  if (a->n == 1)
+    return lit(e, a->v[0]);
+  const Type *t = &fwd->in[0]->ty;
   int64_t c = t->dims[0], inner = type_numel(t) / c;
-  k_begin(e, n, NULL);
-  k_in(e, "x", 0);
-  k_out(e, "y");
-  StrBuf m = {0}, s = {0};
-  for (int64_t i = 0; i < c; i++) {
-    sb_printf(&m, "%s%s", i ? ", " : "", lit(e, mean->v[mean->n == 1 ? 0 : i]));
-    sb_printf(&s, "%s%s", i ? ", " : "", lit(e, std->v[std->n == 1 ? 0 : i]));
-  }
-  k_line(e, "static const %s mean[%lld] = {%s};", e->T, (long long)c, m.data);
-  k_line(e, "static const %s std[%lld] = {%s};", e->T, (long long)c, s.data);
-  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
-  k_line(e, "for (int s = 0; s < batch; s++)");
-  k_line(e, "  for (int c = 0; c < C; c++)");
-  k_line(e, "    for (int i = 0; i < inner; i++) {");
-  k_line(e, "      size_t k = ((size_t)s * C + c) * inner + i;");
-  k_line(e, "      y[k] = (x[k] - mean[c]) / std[c];");
-  k_line(e, "    }");
-  k_end(e);
+  StrBuf vals = {0};
+  for (int64_t k = 0; k < c; k++)
+    sb_printf(&vals, "%s%s", k ? ", " : "", lit(e, a->v[k]));
+  const char *name = arena_printf("%s%d", what, fwd->out->id);
+  if (e->no_lines)  /* inside an expression: a compound literal */
+    name = arena_printf("((const %s[%lld]){%s})", e->T, (long long)c, vals.data);
+  else
+    k_line(e, "static const %s %s[%lld] = {%s};", e->T, name, (long long)c, vals.data);
+  return arena_printf("%s[%s / %lld %% %lld]", name, i, (long long)inner, (long long)c);
+}
+
+/* (x - mean) / std, with one mean and std or one per channel. */
+static const char *map_normalize(Emitter *e, const IrNode *n, const char *const *in,
+                                 const char *i) {
+  const char *mean = per_channel(e, n, "mean", i);
+  return arena_printf("(%s - %s) / %s", in[0], mean, per_channel(e, n, "std", i));
 }
 
 /* dx = dy / std, per channel or overall. */
@@ -403,27 +400,9 @@ static void grad_normalize(AD *ad, IrNode *n, Value *dy) {
   ad_accum(ad, n->in[0], g->out);
 }
 
-static void emit_normalize_grad(Emitter *e, const IrNode *n) {
-  const Type *t = &n->out->ty;
-  const Attr *std = attr_get(n->fwd, "std");
-  int64_t c = t->dims[0], inner = type_numel(t) / c;
-  k_begin(e, n, "backward");
-  k_in(e, "dy", 0);
-  k_out(e, "dx");
-  StrBuf s = {0};
-  for (int64_t i = 0; i < c; i++)
-    sb_printf(&s, "%s%s", i ? ", " : "", lit(e, std->v[std->n == 1 ? 0 : i]));
-  k_line(e, "static const %s std[%lld] = {%s};", e->T, (long long)c, s.data);
-  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
-  k_line(e, "for (int s = 0; s < batch; s++) {");
-  k_line(e, "for (int c = 0; c < C; c++) {");
-  k_line(e, "for (int i = 0; i < inner; i++) {");
-  k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
-  k_line(e, "dx[k] = dy[k] / std[c];");
-  k_line(e, "}");
-  k_line(e, "}");
-  k_line(e, "}");
-  k_end(e);
+static const char *map_normalize_grad(Emitter *e, const IrNode *n, const char *const *in,
+                                      const char *i) {
+  return arena_printf("%s / %s", in[0], per_channel(e, n->fwd, "std", i));
 }
 
 const OpInfo op_normalize_grad = {
@@ -431,7 +410,7 @@ const OpInfo op_normalize_grad = {
     .ninputs = 1,
     .flags = OPF_INTERNAL,
     .args = no_args,
-    .emit = emit_normalize_grad,
+    .map = map_normalize_grad,
     .summary = "dy -> dx = dy / std",
 };
 
@@ -441,7 +420,7 @@ const OpInfo op_normalize = {
     .flags = OPF_ELEMENTWISE,
     .args = normalize_args,
     .shape = shape_normalize,
-    .emit = emit_normalize,
+    .map = map_normalize,
     .grad = grad_normalize,
     .summary = "(x - mean) / std with constant mean and std, per channel or overall",
 };

@@ -23,12 +23,12 @@ static void emit_optimizer_update(Emitter *e, const IrNode *n) {
   int64_t count = g->num_params;
   bool adam = !strcmp(opt->word, "adam");
   k_begin(e, n, arena_printf("the %s update over all %lld parameters", opt->word, (long long)count));
-  k_arg(e, arena_printf("%s *restrict p", e->T), "m->params");
-  k_arg(e, arena_printf("const %s *restrict grad", e->T), "m->grads");
+  k_ptr(e, e->T, "p", true, "m->params");
+  k_ptr(e, e->T, "grad", false, "m->grads");
   if (optimizer_state_per_param(g))
-    k_arg(e, arena_printf("%s *restrict state", e->T), "m->opt");
-  k_arg(e, arena_printf("%s lr", e->T), "m->lr");
-  k_arg(e, "uint64_t step", "m->step");
+    k_ptr(e, e->T, "state", true, "m->opt");
+  k_arg(e, e->T, "lr", "m->lr");
+  k_arg(e, "uint64_t", "step", "m->step");
   k_line(e, "(void)batch;");
   k_line(e, "(void)step;");
   if (count == 0) {  /* no parameters: nothing to update (and no `i < 0` loop to warn) */

@@ -1,0 +1,48 @@
+/* fuse_layers.c - training: linear/conv2d + batchnorm as one kernel group
+ * forward (the GEMM, then the batch statistics, and the normalisation in one
+ * pass, which fuse-elementwise extends with the activation after it), and
+ * their backward as one group (batchnorm's backward, whose loads
+ * fuse-elementwise extends with the activation's backward, then the layer's
+ * GEMMs).  The layer's output is kept: batchnorm's backward reads it. */
+#include "nncc.h"
+
+/* The forward readers of v in training. */
+static int forward_readers(const Graph *g, const Schedules *s, const Value *v) {
+  IrNode *r[8];
+  int n = readers(g, s, MODE_TRAIN, v, r, 8), count = 0;
+  for (int i = 0; i < n && i < 8; i++)
+    count += !r[i]->backward;
+  return n > 8 ? n : count;
+}
+
+bool fuse_layers(Graph *g) {
+  Schedules s = schedules_of(g);
+  for (int i = 0; i < g->nodes.len; i++) {
+    IrNode *n = g->nodes.data[i];
+    if (!runs_in_mode(g, &s, n, MODE_TRAIN))
+      continue;
+    const OpInfo *info = op_table[n->op];
+    if (!n->backward && (info->flags & OPF_NORM)) {
+      /* forward: the layer, then its batchnorm */
+      IrNode *layer = n->in[0]->def;
+      if (!(op_table[layer->op]->flags & OPF_LAYER_HEAD) || layer->group[MODE_TRAIN] ||
+          n->group[MODE_TRAIN] || is_result(g, MODE_TRAIN, n->in[0]) ||
+          forward_readers(g, &s, n->in[0]) != 1)
+        continue;
+      Group *grp = group_new(g, MODE_TRAIN, "fuse-layers", layer);
+      group_append(g, &s, grp, n, ROLE_OWN);
+    } else if (n->backward && n->fwd && (op_table[n->fwd->op]->flags & OPF_NORM) &&
+               n->out->ty.kind != T_NONE) {
+      /* backward: batchnorm's, then the layer's, which reads only its dx */
+      IrNode *r[2];
+      if (readers(g, &s, MODE_TRAIN, n->out, r, 2) != 1 || r[0]->in[0] != n->out ||
+          !r[0]->fwd || !(op_table[r[0]->fwd->op]->flags & OPF_LAYER_HEAD) ||
+          n->group[MODE_TRAIN] || r[0]->group[MODE_TRAIN])
+        continue;
+      Group *grp = group_new(g, MODE_TRAIN, "fuse-layers", n);
+      group_append(g, &s, grp, r[0], ROLE_OWN);
+    }
+  }
+  groups_tidy(g);
+  return true;
+}

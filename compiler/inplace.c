@@ -1,0 +1,66 @@
+/* inplace.c - a value may be stored over the buffer of the value it is
+ * computed from, element by element, when that value dies there: relu
+ * after a GEMM writes over the GEMM's output, relu's backward over dy, a
+ * folded batchnorm + relu over the layer's output.  The planner gives both
+ * values one buffer (Value.over); the kernel sees it as one pointer.
+ *
+ * Legal when the writer reads its source at an index only before writing
+ * there (maps, OPF_INPLACE), through a chain of such values that are never
+ * stored (a fused section), and every other reader of the source runs
+ * before the write: in the same section, not after the writer.
+ */
+#include "nncc.h"
+
+static bool same_index(const IrNode *n) {
+  return op_table[n->op]->map || (op_table[n->op]->flags & OPF_INPLACE);
+}
+
+/* The stored value n's result is computed from, element by element. */
+static Value *source_of(const IrNode *n, int mode) {
+  Value *v = n->in[0];
+  while (value_virtual(v, mode)) {
+    if (!same_index(v->def))
+      return NULL;
+    v = v->def->in[0];
+  }
+  return v;
+}
+
+bool inplace(Graph *g) {
+  Schedules s = schedules_of(g);
+  bool *taken = arena_alloc(sizeof(bool) * (size_t)(g->next_value_id + 1));
+  for (int mode = 0; mode < NMODES; mode++) {
+    for (int i = 0; i < g->next_value_id; i++)
+      taken[i] = false;
+    for (int i = 0; i < g->nodes.len; i++) {
+      IrNode *n = g->nodes.data[i];
+      if (!runs_in_mode(g, &s, n, mode) || !same_index(n) || n->out->ty.kind != T_F32 ||
+          n->out->ty.fixed || value_virtual(n->out, mode) || (mode == MODE_INFER && n->backward))
+        continue;
+      Value *src = source_of(n, mode);
+      if (!src || taken[src->id] || src->def->op == OP_INPUT || src->def->op == OP_LABEL ||
+          src->ty.kind != T_F32 || src->ty.fixed ||
+          type_numel(&src->ty) != type_numel(&n->out->ty) || is_result(g, mode, src))
+        continue;
+      /* every reader of src: n, or before n in n's section */
+      const Group *grp = n->group[mode];
+      int sec[GROUP_MAX], at = grp ? group_index(grp, n) : 0;
+      if (grp)
+        group_sections(grp, sec);
+      IrNode *rd[GROUP_MAX + 1];
+      int nr = readers(g, &s, mode, src, rd, GROUP_MAX + 1);
+      bool ok = nr <= GROUP_MAX;
+      for (int k = 0; k < nr && ok; k++) {
+        if (rd[k] == n)
+          continue;
+        int j = grp ? group_index(grp, rd[k]) : -1;
+        ok = j >= 0 && j < at && sec[j] == sec[at];
+      }
+      if (!ok)  /* (and one writer per source: `taken`) */
+        continue;
+      taken[src->id] = true;
+      n->out->over[mode] = src;
+    }
+  }
+  return true;
+}

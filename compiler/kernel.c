@@ -1,0 +1,441 @@
+/* kernel.c - writing kernels: the k_* helpers the ops' emit hooks call, the
+ * elementwise loops built from the ops' map hooks, and kernel groups.
+ *
+ * A kernel is one static C function.  Its parameters are the buffers it
+ * touches, one per buffer: two names for one buffer (a value stored over
+ * its source, in place) are one parameter, so `restrict` stays true.  A
+ * kernel group (group.c) is one function too: each ROLE_OWN member's code
+ * runs in a block of its own, where the names its emitter chose are local
+ * aliases of the function's parameters; the maps around it run inside its
+ * stores (epilogue) and loads (prologue), or in loops of their own, with
+ * the values that are never stored kept in locals (v<id>).
+ */
+#include "nncc.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+typedef struct KParam {
+  const char *name;     /* in the signature                                 */
+  const char *type;     /* the element type (pointers) or the whole type    */
+  bool ptr, restrict_, writable;
+  const char *expr;     /* what the call passes                             */
+} KParam;
+
+static int mode_of(const Emitter *e) { return e->training ? MODE_TRAIN : MODE_INFER; }
+
+bool k_stored(const Emitter *e, const Value *v) {
+  return !e->group || !value_virtual(v, e->group->mode);
+}
+
+bool k_bias_folded(const Emitter *e, const IrNode *layer) {
+  return e->group && e->group->fold_bn && e->group->nodes[0] == layer;
+}
+
+const IrNode *k_folded_layer(const Emitter *e, const IrNode *bn) {
+  return e->group && e->group->fold_bn && e->group->nodes[1] == bn ? e->group->nodes[0] : NULL;
+}
+
+/* ------------------------------------------------------- the kernel */
+
+static void head_line(StrBuf *k, const IrNode *n, bool first) {
+  int len;
+  const char *line = src_line_text(n->loc, &len);
+  while (len > 0 && (*line == ' ' || *line == '\t'))
+    line++, len--;
+  const char *file = n->loc.file->name;
+  sb_printf(k, "%s%s:%d: %s\n", first ? "\n/* " : " * ", comment_text(file, (int)strlen(file)),
+            n->loc.line, comment_text(line, len));
+}
+
+static void kernel_open(Emitter *e, const char *name, const IrNode *knode) {
+  e->knode = knode;
+  e->scratch_i = 0;
+  e->kparams = (PtrVec){0};
+  e->blocals = (PtrVec){0};
+  e->kbody = (StrBuf){0};
+  e->khead = (StrBuf){0};
+  e->ksig = (StrBuf){0};
+  e->indent = 1;
+  sb_printf(&e->ksig, "%s", name);
+}
+
+static void flush_aliases(Emitter *e);
+
+static void kernel_close(Emitter *e) {
+  flush_aliases(e);
+  if (e->indent != 1)
+    internal_error("unbalanced braces in a kernel (%s)", e->ksig.data);
+  StrBuf sig = {0}, call = {0};
+  sb_printf(&sig, "static void %s(int batch", e->ksig.data);
+  sb_printf(&call, "%s(batch", e->ksig.data);
+  for (int i = 0; i < e->kparams.len; i++) {
+    const KParam *p = e->kparams.data[i];
+    if (p->ptr)
+      sb_printf(&sig, ", %s%s *%s%s", p->writable ? "" : "const ", p->type,
+                p->restrict_ ? "restrict " : "", p->name);
+    else
+      sb_printf(&sig, ", %s %s", p->type, p->name);
+    sb_printf(&call, ", %s", p->expr);
+  }
+  /* A kernel called from several entry points is written once (its calls
+   * differ: each entry point has its own plan). */
+  bool written = false;
+  for (int i = 0; i < e->kernel_names.len && !written; i++)
+    written = !strcmp(e->kernel_names.data[i], sig.data);
+  if (!written && !e->probe) {
+    vec_push(&e->kernel_names, sig.data);
+    e->nkernels++;
+    sb_printf(&e->kernels, "%s%s) {\n%s}\n", e->khead.data, sig.data,
+              e->kbody.data ? e->kbody.data : "");
+  }
+  if (!e->probe)
+    sb_printf(&e->body, "  %s);\n", call.data);
+  e->knode = NULL;
+}
+
+void k_line(Emitter *e, const char *fmt, ...) {
+  flush_aliases(e);
+  StrBuf line = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(&line, fmt, ap);
+  va_end(ap);
+  const char *first = line.data + strspn(line.data, " ");
+  if (*first == '}')
+    e->indent--;
+  sb_printf(&e->kbody, "%*s%s\n", 2 * e->indent, "", line.data);
+  if (line.len && line.data[line.len - 1] == '{')
+    e->indent++;
+}
+
+/* ------------------------------------------------------- parameters */
+
+typedef struct Alias {
+  const char *name;
+  const KParam *param;
+  bool writable, ptr, done;
+} Alias;
+
+/* The block's aliases, declared before its first line. */
+static void flush_aliases(Emitter *e) {
+  for (int i = 0; i < e->blocals.len; i++) {
+    Alias *a = e->blocals.data[i];
+    if (a->done)
+      continue;
+    a->done = true;
+    sb_printf(&e->kbody, "%*s%s%s *%s = %s;\n", 2 * e->indent, "",
+              a->writable || !a->ptr ? "" : "const ", a->param->type, a->name, a->param->name);
+  }
+}
+
+static bool param_named(const Emitter *e, const char *name) {
+  for (int i = 0; i < e->kparams.len; i++)
+    if (!strcmp(((KParam *)e->kparams.data[i])->name, name))
+      return true;
+  return false;
+}
+
+/* The parameter for the buffer at expr (shared by every name for it). */
+static KParam *param_for(Emitter *e, const char *type, const char *name, bool writable,
+                         const char *expr, bool restrict_, bool exact) {
+  for (int i = 0; i < e->kparams.len; i++) {
+    KParam *p = e->kparams.data[i];
+    if (p->ptr && !strcmp(p->expr, expr)) {
+      p->writable |= writable;
+      return p;
+    }
+  }
+  KParam *p = arena_alloc(sizeof(KParam));
+  p->type = type;
+  p->ptr = true;
+  p->restrict_ = restrict_;
+  p->writable = writable;
+  p->expr = expr;
+  p->name = name;
+  if (e->group && !exact)  /* members' names are aliases of unique ones */
+    p->name = arena_printf("%s_%d", name, e->knode ? e->knode->out->id : 0);
+  for (int k = 2; param_named(e, p->name); k++)
+    p->name = arena_printf("%s_%d", name, k);
+  vec_push(&e->kparams, p);
+  return p;
+}
+
+const char *k_ptr(Emitter *e, const char *ctype, const char *name, bool writable,
+                  const char *expr) {
+  if (e->probe)
+    return name;
+  KParam *p = param_for(e, ctype, name, writable, expr, strcmp(ctype, "nnrt_rng") != 0, false);
+  if (!strcmp(p->name, name) || e->in_map)
+    return p->name;  /* (a map hook uses the parameter itself: no block) */
+  Alias *a = arena_alloc(sizeof(Alias));
+  a->name = name;
+  a->param = p;
+  a->writable = writable;
+  a->ptr = true;
+  vec_push(&e->blocals, a);
+  return name;
+}
+
+void k_arg(Emitter *e, const char *type, const char *name, const char *expr) {
+  if (e->probe)
+    return;
+  KParam *p = arena_alloc(sizeof(KParam));
+  p->type = type;
+  p->name = name;
+  p->expr = expr;
+  vec_push(&e->kparams, p);
+}
+
+static const char *elem_type(const Emitter *e, const Value *v) {
+  return v->ty.kind == T_CLASS ? "int32_t" : e->T;
+}
+
+const char *k_in(Emitter *e, const char *name, int input) {
+  const Value *v = e->knode->in[input];
+  if (!k_stored(e, v))
+    return name;  /* computed in a prologue: read it with k_load */
+  return k_ptr(e, elem_type(e, v), name, false, value_ref(e, v));
+}
+
+const char *k_out(Emitter *e, const char *name) {
+  const Value *v = e->knode->out;
+  if (!k_stored(e, v))
+    return name;  /* only k_store sees it, on its way to the epilogue */
+  return k_ptr(e, e->T, name, true, value_ref(e, v));
+}
+
+const char *k_grad(Emitter *e, const char *name, const Param *p) {
+  return k_ptr(e, e->T, name, true, arena_printf("m->grads + %lld", (long long)p->offset));
+}
+
+const char *k_aux(Emitter *e, const char *name, const IrNode *n, bool writable) {
+  if (!n->aux)
+    internal_error("%%%d has no saved value", n->out->id);
+  return k_ptr(e, e->T, name, writable, value_ref(e, n->aux));
+}
+
+const char *k_param(Emitter *e, const char *name, const Param *p, bool writable) {
+  return k_ptr(e, e->T, name, writable,
+               arena_printf("m->%s + %lld", p->trainable ? "params" : "buffers",
+                            (long long)p->offset));
+}
+
+const char *k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed) {
+  if (e->probe) {  /* a dry run: remember the size */
+    if (e->nprobe == 3)
+      internal_error("more than 3 scratch buffers in one kernel");
+    e->probe_sizes[e->nprobe][0] = per_sample;
+    e->probe_sizes[e->nprobe][1] = fixed;
+    e->nprobe++;
+    return name;
+  }
+  PlanBuffer *b = scratch_slots(e, e->knode)[e->scratch_i++];
+  if (!b || b->size != (per_sample ? per_sample : fixed))
+    internal_error("scratch of %%%d was not planned", e->knode->out->id);
+  return k_ptr(e, e->T, name, true,
+               b->fixed ? arena_printf("S + %lld", (long long)b->offset)
+                        : arena_printf("A + %lld * (size_t)batch", (long long)b->offset));
+}
+
+const char *k_rng(Emitter *e) { return k_ptr(e, "nnrt_rng", "rng", true, "&m->rng"); }
+
+/* ------------------------------------------------------- maps */
+
+/* A value read by a map from memory, at idx. */
+static const char *map_read(Emitter *e, const Value *v, const char *name, const char *idx) {
+  KParam *p = param_for(e, elem_type(e, v), name, false, value_ref(e, v), true, true);
+  return arena_printf("%s[%s]", p->name, idx);
+}
+
+/* Is v computed in this iteration: by the host or the maps before it? */
+static bool in_scope(const Value *v, const IrNode *host, IrNode *const *maps, int upto) {
+  if (host && v->def == host)
+    return true;
+  for (int i = 0; i < upto; i++)
+    if (maps[i]->out == v)
+      return true;
+  return false;
+}
+
+/* The statements of maps[0..n) at index idx: each value a local v<id>,
+ * stored if it must be.  host: the kernel whose value (v<host id>) they
+ * start from, or NULL.  alone: a single map's kernel (names x, y). */
+static void map_stmts(Emitter *e, IrNode *const *maps, int n, const IrNode *host,
+                      const char *idx, bool alone) {
+  for (int j = 0; j < n; j++) {
+    const IrNode *m = maps[j];
+    const char *in[MAX_IN];
+    for (int k = 0; k < m->nin; k++) {
+      const Value *v = m->in[k];
+      in[k] = in_scope(v, host, maps, j)
+                  ? arena_printf("v%d", v->id)
+                  : map_read(e, v, alone ? (k ? arena_printf("x%d", k) : "x")
+                                         : arena_printf("t%d", v->id), idx);
+    }
+    e->knode = m;
+    e->in_map = true;
+    const char *expr = op_table[m->op]->map(e, m, in, idx);
+    e->in_map = false;
+    k_line(e, "%s v%d = %s;", e->T, m->out->id, expr);
+    if (k_stored(e, m->out)) {
+      KParam *p = param_for(e, e->T, alone ? "y" : arena_printf("t%d", m->out->id), true,
+                            value_ref(e, m->out), true, true);
+      k_line(e, "%s[%s] = v%d;", p->name, idx, m->out->id);
+    }
+  }
+}
+
+/* One loop over the batch for maps[0..n). */
+static void map_loop(Emitter *e, IrNode *const *maps, int n, bool alone) {
+  k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
+         (long long)type_numel(&maps[n - 1]->out->ty));
+  map_stmts(e, maps, n, NULL, "i", alone);
+  k_line(e, "}");
+}
+
+void k_store(Emitter *e, const char *out, const char *idx, const char *expr) {
+  const Group *grp = e->group;
+  int lo = grp ? e->gm + 1 : 0, hi = lo;
+  while (grp && hi < grp->n && grp->roles[hi] == ROLE_EPILOGUE)
+    hi++;
+  if (hi == lo) {
+    k_line(e, "%s[%s] = %s;", out, idx, expr);
+    return;
+  }
+  const IrNode *host = e->knode;
+  k_line(e, "{");
+  k_line(e, "%s v%d = %s;", e->T, host->out->id, expr);
+  if (k_stored(e, host->out))
+    k_line(e, "%s[%s] = v%d;", out, idx, host->out->id);
+  map_stmts(e, (IrNode *const *)grp->nodes + lo, hi - lo, host, idx, false);
+  e->knode = host;
+  k_line(e, "}");
+}
+
+/* The value of maps[j]'s result at idx, as one expression. */
+static const char *prologue_expr(Emitter *e, int lo, int j, const char *idx) {
+  const IrNode *m = e->group->nodes[j];
+  const char *in[MAX_IN];
+  for (int k = 0; k < m->nin; k++)
+    in[k] = k == 0 && j > lo ? arena_printf("(%s)", prologue_expr(e, lo, j - 1, idx))
+                             : map_read(e, m->in[k], arena_printf("t%d", m->in[k]->id), idx);
+  const IrNode *keep = e->knode;
+  e->knode = m;
+  size_t before = e->kbody.len;
+  e->no_lines = e->in_map = true;
+  const char *expr = op_table[m->op]->map(e, m, in, idx);
+  e->no_lines = e->in_map = false;
+  if (e->kbody.len != before)
+    internal_error("map %s writes lines: it cannot run in a prologue", op_table[m->op]->name);
+  e->knode = keep;
+  return expr;
+}
+
+const char *k_load(Emitter *e, const char *in, const char *idx) {
+  const Group *grp = e->group;
+  if (!grp || e->gm == 0 || grp->roles[e->gm - 1] != ROLE_PROLOGUE)
+    return arena_printf("%s[%s]", in, idx);
+  int lo = e->gm - 1;
+  while (lo > 0 && grp->roles[lo - 1] == ROLE_PROLOGUE)
+    lo--;
+  return arena_printf("(%s)", prologue_expr(e, lo, e->gm - 1, idx));
+}
+
+/* ------------------------------------------------------- blocks */
+
+void k_begin(Emitter *e, const IrNode *n, const char *what) {
+  if (e->group && !e->probe) {  /* a member's block in the group's kernel */
+    e->knode = n;
+    e->scratch_i = 0;
+    e->blocals = (PtrVec){0};
+    k_line(e, "/* %s%s */", comment_text(ir_node_str(n), (int)strlen(ir_node_str(n))),
+           what ? arena_printf(": %s", what) : "");
+    k_line(e, "{");
+    return;
+  }
+  const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
+                           ? (e->training ? "_train" : "_infer") : "";
+  kernel_open(e, arena_printf("k%d_%s%s", n->out->id, op_table[n->op]->name, suffix), n);
+  head_line(&e->khead, n, true);
+  const char *ir = ir_node_str(n);
+  sb_printf(&e->khead, " * %s", comment_text(ir, (int)strlen(ir)));
+  sb_printf(&e->khead, "%s */\n", what ? arena_printf("\n * %s", what) : "");
+}
+
+void k_end(Emitter *e) {
+  if (e->group && !e->probe) {
+    flush_aliases(e);
+    k_line(e, "}");
+    e->blocals = (PtrVec){0};
+    return;
+  }
+  kernel_close(e);
+}
+
+/* A map alone: its loop. */
+static void emit_map_kernel(Emitter *e, IrNode *n) {
+  const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
+                           ? (e->training ? "_train" : "_infer") : "";
+  kernel_open(e, arena_printf("k%d_%s%s", n->out->id, op_table[n->op]->name, suffix), n);
+  head_line(&e->khead, n, true);
+  const char *ir = ir_node_str(n);
+  sb_printf(&e->khead, " * %s */\n", comment_text(ir, (int)strlen(ir)));
+  map_loop(e, &n, 1, true);
+  e->knode = n;
+  kernel_close(e);
+}
+
+static void emit_group(Emitter *e, const Group *grp) {
+  static const char *const roles[] = {"", "epilogue", "prologue", "loop"};
+  const IrNode *last = grp->nodes[grp->n - 1];
+  kernel_open(e, arena_printf("k%d_%s_%s", last->out->id, group_name(grp),
+                              e->training ? "train" : "infer"), last);
+  for (int i = 0; i < grp->n; i++)
+    if (!i || grp->nodes[i]->loc.line != grp->nodes[i - 1]->loc.line)
+      head_line(&e->khead, grp->nodes[i], i == 0);
+  sb_printf(&e->khead, " * kernel group (%s):\n", grp->pass);
+  for (int i = 0; i < grp->n; i++) {
+    const IrNode *m = grp->nodes[i];
+    const char *ir = ir_node_str(m);
+    sb_printf(&e->khead, " *   %s%s%s%s\n", comment_text(ir, (int)strlen(ir)),
+              grp->roles[i] ? "  [" : "", roles[grp->roles[i]], grp->roles[i] ? "]" : "");
+  }
+  sb_printf(&e->khead, " */\n");
+  e->group = grp;
+  for (int i = 0; i < grp->n; i++) {
+    IrNode *m = grp->nodes[i];
+    e->gm = i;
+    if (grp->roles[i] == ROLE_OWN) {
+      op_table[m->op]->emit(e, m);
+    } else if (grp->roles[i] == ROLE_LOOP) {
+      int j = i;
+      while (j < grp->n && grp->roles[j] == ROLE_LOOP)
+        j++;
+      k_line(e, "/* %s */", j - i > 1 ? "maps in one loop" : "a map");
+      k_line(e, "{");
+      e->blocals = (PtrVec){0};
+      map_loop(e, (IrNode *const *)grp->nodes + i, j - i, false);
+      k_line(e, "}");
+      i = j - 1;
+    }
+  }
+  e->group = NULL;
+  e->knode = last;
+  kernel_close(e);
+}
+
+void emit_node(Emitter *e, IrNode *n) {
+  const Group *grp = n->group[mode_of(e)];
+  if (grp) {
+    if (grp->nodes[grp->n - 1] == n)
+      emit_group(e, grp);
+    return;  /* a group runs where its last member stands */
+  }
+  if (op_table[n->op]->map)
+    emit_map_kernel(e, n);
+  else if (op_table[n->op]->emit)
+    op_table[n->op]->emit(e, n);
+  else
+    internal_error("op %s has no C kernel", op_table[n->op]->name);
+}
