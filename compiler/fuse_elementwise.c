@@ -70,9 +70,7 @@ static void chain_prologue(Graph *g, const Schedules *s, int mode, IrNode *n) {
     return;
   int lo = grp->n;
   const IrNode *next = n;
-  /* (at most 4: a prologue is one expression, and a map may read its
-   * input twice) */
-  while (lo > 0 && grp->roles[lo - 1] == ROLE_LOOP && grp->n - lo < 4) {
+  while (lo > 0 && grp->roles[lo - 1] == ROLE_LOOP) {
     const IrNode *m = grp->nodes[lo - 1];
     IrNode *r[2];
     if (is_result(g, mode, m->out) || readers(g, s, mode, m->out, r, 2) != 1 || r[0] != next ||

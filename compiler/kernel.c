@@ -20,7 +20,34 @@ typedef struct KParam {
   const char *type;     /* the element type (pointers) or the whole type    */
   bool ptr, restrict_, writable;
   const char *expr;     /* what the call passes                             */
+  PtrVec uses;          /* "<block>:<name>": the names it goes by, per block */
 } KParam;
+
+typedef struct Alias {
+  const char *name;
+  KParam *param;
+  bool writable, ptr, done;
+  int block, mark;      /* its block; its "@R<mark>@" in the body, replaced
+                           by restrict (or nothing) when the kernel ends   */
+} Alias;
+
+/* Records that the body's block uses parameter p under name. */
+static void use_param(Emitter *e, KParam *p, const char *name) {
+  const char *u = arena_printf("%d:%s", e->block, name);
+  for (int i = 0; i < p->uses.len; i++)
+    if (!strcmp(p->uses.data[i], u))
+      return;
+  vec_push(&p->uses, (void *)u);
+}
+
+/* Does p go by one name only in block b (so an alias there may be restrict)? */
+static bool one_name_in(const KParam *p, int b) {
+  const char *prefix = arena_printf("%d:", b);
+  int n = 0;
+  for (int i = 0; i < p->uses.len; i++)
+    n += !strncmp(p->uses.data[i], prefix, strlen(prefix));
+  return n <= 1;
+}
 
 static int mode_of(const Emitter *e) { return e->training ? MODE_TRAIN : MODE_INFER; }
 
@@ -53,6 +80,9 @@ static void kernel_open(Emitter *e, const char *name, const IrNode *knode) {
   e->scratch_i = 0;
   e->kparams = (PtrVec){0};
   e->blocals = (PtrVec){0};
+  e->kaliases = (PtrVec){0};
+  e->block = 0;
+  e->load_from = NULL;
   e->kbody = (StrBuf){0};
   e->khead = (StrBuf){0};
   e->ksig = (StrBuf){0};
@@ -62,10 +92,35 @@ static void kernel_open(Emitter *e, const char *name, const IrNode *knode) {
 
 static void flush_aliases(Emitter *e);
 
+/* An alias is restrict when its block reaches its buffer by no other name. */
+static const char *resolve_aliases(const Emitter *e) {
+  const char *body = e->kbody.data ? e->kbody.data : "";
+  StrBuf out = {0};
+  for (const char *p = body; *p;) {
+    const char *m = strstr(p, "@R");
+    if (!m) {
+      sb_printf(&out, "%s", p);
+      break;
+    }
+    int k = 0;
+    const char *q = m + 2;
+    while (*q >= '0' && *q <= '9')
+      k = k * 10 + (*q++ - '0');
+    if (*q != '@' || k >= e->kaliases.len)
+      internal_error("bad alias mark in a kernel");
+    const Alias *a = e->kaliases.data[k];
+    sb_printf(&out, "%.*s%s", (int)(m - p), p,
+              a->param->restrict_ && one_name_in(a->param, a->block) ? "restrict " : "");
+    p = q + 1;
+  }
+  return out.data ? out.data : "";
+}
+
 static void kernel_close(Emitter *e) {
   flush_aliases(e);
   if (e->indent != 1)
     internal_error("unbalanced braces in a kernel (%s)", e->ksig.data);
+  const char *body = resolve_aliases(e);
   StrBuf sig = {0}, call = {0};
   sb_printf(&sig, "static void %s(int batch", e->ksig.data);
   sb_printf(&call, "%s(batch", e->ksig.data);
@@ -86,8 +141,7 @@ static void kernel_close(Emitter *e) {
   if (!written && !e->probe) {
     vec_push(&e->kernel_names, sig.data);
     e->nkernels++;
-    sb_printf(&e->kernels, "%s%s) {\n%s}\n", e->khead.data, sig.data,
-              e->kbody.data ? e->kbody.data : "");
+    sb_printf(&e->kernels, "%s%s) {\n%s}\n", e->khead.data, sig.data, body);
   }
   if (!e->probe)
     sb_printf(&e->body, "  %s);\n", call.data);
@@ -111,11 +165,6 @@ void k_line(Emitter *e, const char *fmt, ...) {
 
 /* ------------------------------------------------------- parameters */
 
-typedef struct Alias {
-  const char *name;
-  const KParam *param;
-  bool writable, ptr, done;
-} Alias;
 
 /* The block's aliases, declared before its first line. */
 static void flush_aliases(Emitter *e) {
@@ -124,8 +173,11 @@ static void flush_aliases(Emitter *e) {
     if (a->done)
       continue;
     a->done = true;
-    sb_printf(&e->kbody, "%*s%s%s *%s = %s;\n", 2 * e->indent, "",
-              a->writable || !a->ptr ? "" : "const ", a->param->type, a->name, a->param->name);
+    a->mark = e->kaliases.len;
+    vec_push(&e->kaliases, a);
+    sb_printf(&e->kbody, "%*s%s%s *@R%d@%s = %s;\n", 2 * e->indent, "",
+              a->writable || !a->ptr ? "" : "const ", a->param->type, a->mark, a->name,
+              a->param->name);
   }
 }
 
@@ -138,7 +190,7 @@ static bool param_named(const Emitter *e, const char *name) {
 
 /* The parameter for the buffer at expr (shared by every name for it). */
 static KParam *param_for(Emitter *e, const char *type, const char *name, bool writable,
-                         const char *expr, bool restrict_, bool exact) {
+                         const char *expr, bool restrict_) {
   for (int i = 0; i < e->kparams.len; i++) {
     KParam *p = e->kparams.data[i];
     if (p->ptr && !strcmp(p->expr, expr)) {
@@ -153,8 +205,6 @@ static KParam *param_for(Emitter *e, const char *type, const char *name, bool wr
   p->writable = writable;
   p->expr = expr;
   p->name = name;
-  if (e->group && !exact)  /* members' names are aliases of unique ones */
-    p->name = arena_printf("%s_%d", name, e->knode ? e->knode->out->id : 0);
   for (int k = 2; param_named(e, p->name); k++)
     p->name = arena_printf("%s_%d", name, k);
   vec_push(&e->kparams, p);
@@ -165,12 +215,16 @@ const char *k_ptr(Emitter *e, const char *ctype, const char *name, bool writable
                   const char *expr) {
   if (e->probe)
     return name;
-  KParam *p = param_for(e, ctype, name, writable, expr, strcmp(ctype, "nnrt_rng") != 0, false);
-  if (!strcmp(p->name, name) || e->in_map)
+  KParam *p = param_for(e, ctype, name, writable, expr, strcmp(ctype, "nnrt_rng") != 0);
+  if (!strcmp(p->name, name) || e->in_map) {
+    use_param(e, p, p->name);
     return p->name;  /* (a map hook uses the parameter itself: no block) */
+  }
+  use_param(e, p, name);
   Alias *a = arena_alloc(sizeof(Alias));
   a->name = name;
   a->param = p;
+  a->block = e->block;
   a->writable = writable;
   a->ptr = true;
   vec_push(&e->blocals, a);
@@ -244,7 +298,8 @@ const char *k_rng(Emitter *e) { return k_ptr(e, "nnrt_rng", "rng", true, "&m->rn
 
 /* A value read by a map from memory, at idx. */
 static const char *map_read(Emitter *e, const Value *v, const char *name, const char *idx) {
-  KParam *p = param_for(e, elem_type(e, v), name, false, value_ref(e, v), true, true);
+  KParam *p = param_for(e, elem_type(e, v), name, false, value_ref(e, v), true);
+  use_param(e, p, p->name);
   return arena_printf("%s[%s]", p->name, idx);
 }
 
@@ -280,7 +335,8 @@ static void map_stmts(Emitter *e, IrNode *const *maps, int n, const IrNode *host
     k_line(e, "%s v%d = %s;", e->T, m->out->id, expr);
     if (k_stored(e, m->out)) {
       KParam *p = param_for(e, e->T, alone ? "y" : arena_printf("t%d", m->out->id), true,
-                            value_ref(e, m->out), true, true);
+                            value_ref(e, m->out), true);
+      use_param(e, p, p->name);
       k_line(e, "%s[%s] = v%d;", p->name, idx, m->out->id);
     }
   }
@@ -313,95 +369,124 @@ void k_store(Emitter *e, const char *out, const char *idx, const char *expr) {
   k_line(e, "}");
 }
 
-/* The value of maps[j]'s result at idx, as one expression. */
-static const char *prologue_expr(Emitter *e, int lo, int j, const char *idx) {
-  const IrNode *m = e->group->nodes[j];
-  const char *in[MAX_IN];
-  for (int k = 0; k < m->nin; k++)
-    in[k] = k == 0 && j > lo ? arena_printf("(%s)", prologue_expr(e, lo, j - 1, idx))
-                             : map_read(e, m->in[k], arena_printf("t%d", m->in[k]->id), idx);
-  const IrNode *keep = e->knode;
-  e->knode = m;
-  size_t before = e->kbody.len;
-  e->no_lines = e->in_map = true;
-  const char *expr = op_table[m->op]->map(e, m, in, idx);
-  e->no_lines = e->in_map = false;
-  if (e->kbody.len != before)
-    internal_error("map %s writes lines: it cannot run in a prologue", op_table[m->op]->name);
-  e->knode = keep;
-  return expr;
+/* The first member of the prologue before the member being written, or -1. */
+static int prologue_start(const Emitter *e) {
+  const Group *grp = e->group;
+  if (!grp || e->gm == 0 || grp->roles[e->gm - 1] != ROLE_PROLOGUE)
+    return -1;
+  int lo = e->gm - 1;
+  while (lo > 0 && grp->roles[lo - 1] == ROLE_PROLOGUE)
+    lo--;
+  return lo;
+}
+
+void k_load_into(Emitter *e, const char *out) {
+  int lo = prologue_start(e);
+  e->load_from = NULL;
+  if (lo < 0)
+    return;
+  const Group *grp = e->group;
+  const IrNode *self = e->knode;
+  IrNode *const *maps = (IrNode *const *)grp->nodes + lo;
+  int n = e->gm - lo;
+  k_line(e, "/* the backward of the maps before it, into %s */", out);
+  k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
+         (long long)type_numel(&maps[n - 1]->out->ty));
+  map_stmts(e, maps, n, NULL, "i", false);
+  k_line(e, "%s[i] = v%d;", out, maps[n - 1]->out->id);
+  k_line(e, "}");
+  e->knode = self;
+  e->load_from = out;
 }
 
 const char *k_load(Emitter *e, const char *in, const char *idx) {
   const Group *grp = e->group;
-  if (!grp || e->gm == 0 || grp->roles[e->gm - 1] != ROLE_PROLOGUE)
+  if (e->load_from)
+    return arena_printf("%s[%s]", e->load_from, idx);
+  if (prologue_start(e) < 0)
     return arena_printf("%s[%s]", in, idx);
+  /* the prologue's statements go before the line that reads the value
+   * (the caller's k_line): one k_load per C block */
   int lo = e->gm - 1;
   while (lo > 0 && grp->roles[lo - 1] == ROLE_PROLOGUE)
     lo--;
-  return arena_printf("(%s)", prologue_expr(e, lo, e->gm - 1, idx));
+  const IrNode *self = e->knode;
+  map_stmts(e, (IrNode *const *)grp->nodes + lo, e->gm - lo, NULL, idx, false);
+  e->knode = self;
+  return arena_printf("v%d", grp->nodes[e->gm - 1]->out->id);
 }
 
-/* ------------------------------------------------------- blocks */
+/* ------------------------------------------------------- kernels */
+
+/* The section of the group member being written: [*lo, *hi). */
+static void section_of(const Emitter *e, int *lo, int *hi) {
+  int sec[GROUP_MAX];
+  group_sections(e->group, sec);
+  *lo = *hi = e->gm;
+  while (*lo > 0 && sec[*lo - 1] == sec[e->gm])
+    (*lo)--;
+  while (*hi < e->group->n && sec[*hi] == sec[e->gm])
+    (*hi)++;
+}
+
+/* Opens the function of node n (alone), or of the section of the group
+ * member being written: one function per section, so that every buffer
+ * is a restrict parameter of the function that loops over it. */
+static void open_for(Emitter *e, const IrNode *n, const char *what) {
+  static const char *const roles[] = {"", "  [epilogue]", "  [prologue]", "  [loop]"};
+  const Group *grp = e->group;
+  if (!grp) {
+    const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
+                             ? (e->training ? "_train" : "_infer") : "";
+    kernel_open(e, arena_printf("k%d_%s%s", n->out->id, op_table[n->op]->name, suffix), n);
+    head_line(&e->khead, n, true);
+    const char *ir = ir_node_str(n);
+    sb_printf(&e->khead, " * %s", comment_text(ir, (int)strlen(ir)));
+    sb_printf(&e->khead, "%s */\n", what ? arena_printf("\n * %s", what) : "");
+    return;
+  }
+  int lo, hi;
+  section_of(e, &lo, &hi);
+  StrBuf name = {0};
+  for (int i = lo; i < hi; i++)
+    sb_printf(&name, "_%s", op_table[grp->nodes[i]->op]->name);
+  kernel_open(e, arena_printf("k%d%s_%s", grp->nodes[hi - 1]->out->id, name.data,
+                              e->training ? "train" : "infer"), n);
+  for (int i = lo; i < hi; i++)
+    if (i == lo || grp->nodes[i]->loc.line != grp->nodes[i - 1]->loc.line)
+      head_line(&e->khead, grp->nodes[i], i == lo);
+  StrBuf all = {0};
+  for (int i = 0; i < grp->n; i++)
+    sb_printf(&all, "%s%s", i ? " + " : "", op_table[grp->nodes[i]->op]->name);
+  sb_printf(&e->khead, " * kernel group %s (%s)%s:\n", all.data, grp->pass,
+            lo || hi < grp->n ? arena_printf(", its part %d-%d", lo + 1, hi) : "");
+  for (int i = lo; i < hi; i++) {
+    const char *ir = ir_node_str(grp->nodes[i]);
+    sb_printf(&e->khead, " *   %s%s\n", comment_text(ir, (int)strlen(ir)),
+              roles[grp->roles[i]]);
+  }
+  sb_printf(&e->khead, "%s */\n", what ? arena_printf(" * %s", what) : "");
+}
 
 void k_begin(Emitter *e, const IrNode *n, const char *what) {
-  if (e->group && !e->probe) {  /* a member's block in the group's kernel */
-    e->knode = n;
-    e->scratch_i = 0;
-    e->blocals = (PtrVec){0};
-    k_line(e, "/* %s%s */", comment_text(ir_node_str(n), (int)strlen(ir_node_str(n))),
-           what ? arena_printf(": %s", what) : "");
-    k_line(e, "{");
+  if (e->probe) {
+    kernel_open(e, "probe", n);
     return;
   }
-  const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
-                           ? (e->training ? "_train" : "_infer") : "";
-  kernel_open(e, arena_printf("k%d_%s%s", n->out->id, op_table[n->op]->name, suffix), n);
-  head_line(&e->khead, n, true);
-  const char *ir = ir_node_str(n);
-  sb_printf(&e->khead, " * %s", comment_text(ir, (int)strlen(ir)));
-  sb_printf(&e->khead, "%s */\n", what ? arena_printf("\n * %s", what) : "");
+  open_for(e, n, what);
 }
 
-void k_end(Emitter *e) {
-  if (e->group && !e->probe) {
-    flush_aliases(e);
-    k_line(e, "}");
-    e->blocals = (PtrVec){0};
-    return;
-  }
-  kernel_close(e);
-}
+void k_end(Emitter *e) { kernel_close(e); }
 
 /* A map alone: its loop. */
 static void emit_map_kernel(Emitter *e, IrNode *n) {
-  const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
-                           ? (e->training ? "_train" : "_infer") : "";
-  kernel_open(e, arena_printf("k%d_%s%s", n->out->id, op_table[n->op]->name, suffix), n);
-  head_line(&e->khead, n, true);
-  const char *ir = ir_node_str(n);
-  sb_printf(&e->khead, " * %s */\n", comment_text(ir, (int)strlen(ir)));
-  map_loop(e, &n, 1, true);
+  open_for(e, n, NULL);
+  map_loop(e, &n, 1, !e->group);
   e->knode = n;
   kernel_close(e);
 }
 
 static void emit_group(Emitter *e, const Group *grp) {
-  static const char *const roles[] = {"", "epilogue", "prologue", "loop"};
-  const IrNode *last = grp->nodes[grp->n - 1];
-  kernel_open(e, arena_printf("k%d_%s_%s", last->out->id, group_name(grp),
-                              e->training ? "train" : "infer"), last);
-  for (int i = 0; i < grp->n; i++)
-    if (!i || grp->nodes[i]->loc.line != grp->nodes[i - 1]->loc.line)
-      head_line(&e->khead, grp->nodes[i], i == 0);
-  sb_printf(&e->khead, " * kernel group (%s):\n", grp->pass);
-  for (int i = 0; i < grp->n; i++) {
-    const IrNode *m = grp->nodes[i];
-    const char *ir = ir_node_str(m);
-    sb_printf(&e->khead, " *   %s%s%s%s\n", comment_text(ir, (int)strlen(ir)),
-              grp->roles[i] ? "  [" : "", roles[grp->roles[i]], grp->roles[i] ? "]" : "");
-  }
-  sb_printf(&e->khead, " */\n");
   e->group = grp;
   for (int i = 0; i < grp->n; i++) {
     IrNode *m = grp->nodes[i];
@@ -412,17 +497,13 @@ static void emit_group(Emitter *e, const Group *grp) {
       int j = i;
       while (j < grp->n && grp->roles[j] == ROLE_LOOP)
         j++;
-      k_line(e, "/* %s */", j - i > 1 ? "maps in one loop" : "a map");
-      k_line(e, "{");
-      e->blocals = (PtrVec){0};
+      open_for(e, grp->nodes[j - 1], j - i > 1 ? "maps in one loop" : NULL);
       map_loop(e, (IrNode *const *)grp->nodes + i, j - i, false);
-      k_line(e, "}");
+      kernel_close(e);
       i = j - 1;
     }
   }
   e->group = NULL;
-  e->knode = last;
-  kernel_close(e);
 }
 
 void emit_node(Emitter *e, IrNode *n) {

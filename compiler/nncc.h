@@ -474,8 +474,7 @@ typedef void (*GradFn)(AD *ad, IrNode *n, Value *dy);
 typedef void (*EmitFn)(Emitter *e, const IrNode *n);
 /* An elementwise op as an expression: its value at flat index idx of the
  * batch, given its inputs' values there (C expressions).  It may add kernel
- * arguments (k_aux, k_rng) and, unless e->no_lines, lines before the
- * expression (k_line).  The op's kernel, alone or fused, is built from it. */
+ * arguments (k_aux, k_rng) and lines before the expression (k_line).  The op's kernel, alone or fused, is built from it. */
 typedef const char *(*MapFn)(Emitter *e, const IrNode *n, const char *const *in,
                              const char *idx);
 
@@ -676,8 +675,10 @@ struct Emitter {
   int gm;                   /* the member being written                      */
   PtrVec kparams;           /* KParam*: the kernel's parameters so far       */
   PtrVec blocals;           /* KParam*: the current block's local names      */
-  bool no_lines;            /* a map hook may not write lines (a prologue)   */
   bool in_map;              /* in a map hook: names are the parameters'      */
+  PtrVec kaliases;          /* the kernel's aliases (kernel.c)               */
+  int block;                /* the kernel's block being written              */
+  const char *load_from;    /* k_load_into's buffer, or NULL                 */
   int64_t probe_sizes[4][2];
   int nprobe;
 };
@@ -709,8 +710,13 @@ const char *k_ptr(Emitter *e, const char *ctype, const char *name, bool writable
  * (ROLE_EPILOGUE) run on the value first; only stored values are written. */
 void k_store(Emitter *e, const char *out, const char *idx, const char *expr);
 /* For OPF_LOADS kernels: input 0 at flat index idx, through the maps before
- * it (ROLE_PROLOGUE) when they were fused into this load. */
+ * it (ROLE_PROLOGUE) when they were fused into this load; their statements
+ * come first, so call it once per C block, before the line that uses it. */
 const char *k_load(Emitter *e, const char *in, const char *idx);
+/* For OPF_LOADS kernels with an output the size of input 0: the maps
+ * before it (its prologue) run first in one loop that writes into out, and
+ * k_load reads out from then on (each element before the kernel writes it). */
+void k_load_into(Emitter *e, const char *out);
 /* Is value v stored in the mode being written (not fused away)? */
 bool k_stored(const Emitter *e, const Value *v);
 /* In an inference group that folded a batchnorm into layer n: the bias

@@ -142,6 +142,39 @@ static void params_batchnorm(Graph *g, IrNode *n) {
   add_param(g, n, "running_var", false, 1, &c, "ones", 0);
 }
 
+/* C channels of inner values each, per sample. */
+static void emit_channel_dims(Emitter *e, int64_t c, int64_t inner) {
+  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
+  if (inner == 1)
+    k_line(e, "(void)inner;  /* features: one value per channel */");
+}
+
+/* Opens a loop over blocks of channels c0 .. c0 + CB - 1, CB dividing C.
+ * With one value per channel and sample (features), a block reads whole
+ * cache lines per sample and its loop over channels vectorizes; with whole
+ * images per channel, one channel at a time.  Either way each channel sums
+ * over samples in order, as one loop would. */
+static void emit_channel_blocks(Emitter *e, int64_t c, int64_t inner) {
+  int cb = 1;
+  while (inner == 1 && cb < 16 && c % (cb * 2) == 0)
+    cb *= 2;
+  k_line(e, "enum { CB = %d };  /* channels per block */", cb);
+  emit_channel_dims(e, c, inner);
+  k_line(e, "for (int c0 = 0; c0 < C; c0 += CB) {");
+}
+
+/* Opens the loop over one channel's values of sample s: k is the flat index
+ * (no loop for features, so that the loop around it vectorizes). */
+static void emit_values_of_channel(Emitter *e, int64_t inner) {
+  if (inner == 1) {
+    k_line(e, "{");
+    k_line(e, "const size_t k = (size_t)s * C + c;");
+  } else {
+    k_line(e, "for (int i = 0; i < inner; i++) {");
+    k_line(e, "const size_t k = ((size_t)s * C + c) * inner + i;");
+  }
+}
+
 /* Inference: the running statistics (and, folded into a layer, that
  * layer's bias).  Training: the batch's mean and biased variance (saved for
  * the backward pass), and the running statistics move by momentum, the
@@ -168,26 +201,39 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
     k_param(e, "b", layer->params[1], false);
   if (e->training)
     k_aux(e, "saved", n, true);  /* mean, then 1/sqrt(var + eps), per channel */
-  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
   if (e->training) {
-    k_line(e, "for (int c = 0; c < C; c++) {");
-    k_line(e, "double sum = 0, sq = 0;");
-    k_line(e, "for (int s = 0; s < batch; s++)");
-    k_line(e, "  for (int i = 0; i < inner; i++)");
-    k_line(e, "    sum += x[((size_t)s * C + c) * inner + i];");
-    k_line(e, "double count = (double)batch * inner, mean = sum / count;");
-    k_line(e, "for (int s = 0; s < batch; s++)");
-    k_line(e, "  for (int i = 0; i < inner; i++) {");
-    k_line(e, "    double d = x[((size_t)s * C + c) * inner + i] - mean;");
-    k_line(e, "    sq += d * d;");
-    k_line(e, "  }");
-    k_line(e, "double var = sq / count;");
-    k_line(e, "saved[c] = (%s)mean;", e->T);
+    emit_channel_blocks(e, c, inner);
+    k_line(e, "double sum[CB] = {0}, sq[CB] = {0}, mean[CB];");
+    k_line(e, "for (int s = 0; s < batch; s++) {");
+    k_line(e, "for (int j = 0; j < CB; j++) {");
+    k_line(e, "const int c = c0 + j;");
+    emit_values_of_channel(e, inner);
+    k_line(e, "sum[j] += x[k];");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "const double count = (double)batch * inner;");
+    k_line(e, "for (int j = 0; j < CB; j++)");
+    k_line(e, "  mean[j] = sum[j] / count;");
+    k_line(e, "for (int s = 0; s < batch; s++) {");
+    k_line(e, "for (int j = 0; j < CB; j++) {");
+    k_line(e, "const int c = c0 + j;");
+    emit_values_of_channel(e, inner);
+    k_line(e, "double d = x[k] - mean[j];");
+    k_line(e, "sq[j] += d * d;");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "}");
+    k_line(e, "for (int j = 0; j < CB; j++) {");
+    k_line(e, "const int c = c0 + j;");
+    k_line(e, "double var = sq[j] / count;");
+    k_line(e, "saved[c] = (%s)mean[j];", e->T);
     k_line(e, "saved[C + c] = (%s)(1.0 / sqrt(var + %s));", e->T, dlit(eps));
-    k_line(e, "running_mean[c] = (%s)(%s * running_mean[c] + %s * mean);", e->T,
+    k_line(e, "running_mean[c] = (%s)(%s * running_mean[c] + %s * mean[j]);", e->T,
            dlit(1 - momentum), dlit(momentum));
     k_line(e, "running_var[c] = (%s)(%s * running_var[c] + %s * (count > 1 ? var * count / "
               "(count - 1) : var));", e->T, dlit(1 - momentum), dlit(momentum));
+    k_line(e, "}");
     k_line(e, "}");
     /* in sample order, so that a dropout in the epilogue draws its mask in
      * the order it does alone */
@@ -195,6 +241,7 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
     k_line(e, "for (int c = 0; c < C; c++) {");
     k_line(e, "%s scale = gamma[c] * saved[C + c], shift = beta[c] - saved[c] * scale;", e->T);
   } else {
+    emit_channel_dims(e, c, inner);
     k_line(e, "for (int c = 0; c < C; c++) {");
     k_line(e, "%s scale = gamma[c] / %s(running_var[c] + %s);", e->T, mathfn(e, "sqrt"),
            lit(e, eps));
@@ -204,8 +251,7 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
       k_line(e, "%s shift = beta[c] - running_mean[c] * scale;", e->T);
     k_line(e, "for (int s = 0; s < batch; s++) {");
   }
-  k_line(e, "for (int i = 0; i < inner; i++) {");
-  k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
+  emit_values_of_channel(e, inner);
   k_store(e, y, "k", "x[k] * scale + shift");
   k_line(e, "}");
   k_line(e, "}");
@@ -231,27 +277,36 @@ static void emit_batchnorm_grad(Emitter *e, const IrNode *n) {
   k_aux(e, "saved", f, false);
   k_grad(e, "dgamma", f->params[0]);
   k_grad(e, "dbeta", f->params[1]);
-  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
-  k_line(e, "for (int c = 0; c < C; c++) {");
-  k_line(e, "double mean = saved[c], inv = saved[C + c], sum_dy = 0, sum_dy_xhat = 0;");
+  if (dx)
+    k_load_into(e, "dx");  /* (the loops below read dy[k] before writing dx[k]) */
+  emit_channel_blocks(e, c, inner);
+  k_line(e, "double sum_dy[CB] = {0}, sum_dy_xhat[CB] = {0};");
   k_line(e, "for (int s = 0; s < batch; s++) {");
-  k_line(e, "for (int i = 0; i < inner; i++) {");
-  k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
+  k_line(e, "for (int j = 0; j < CB; j++) {");
+  k_line(e, "const int c = c0 + j;");
+  k_line(e, "const double mean = saved[c], inv = saved[C + c];");
+  emit_values_of_channel(e, inner);
   k_line(e, "double g = %s;", k_load(e, "dy", "k"));
-  k_line(e, "sum_dy += g;");
-  k_line(e, "sum_dy_xhat += g * (x[k] - mean) * inv;");
+  k_line(e, "sum_dy[j] += g;");
+  k_line(e, "sum_dy_xhat[j] += g * (x[k] - mean) * inv;");
   k_line(e, "}");
   k_line(e, "}");
-  k_line(e, "dgamma[c] = (%s)sum_dy_xhat;", e->T);
-  k_line(e, "dbeta[c] = (%s)sum_dy;", e->T);
+  k_line(e, "}");
+  k_line(e, "for (int j = 0; j < CB; j++) {");
+  k_line(e, "dgamma[c0 + j] = (%s)sum_dy_xhat[j];", e->T);
+  k_line(e, "dbeta[c0 + j] = (%s)sum_dy[j];", e->T);
+  k_line(e, "}");
   if (dx) {
-    k_line(e, "double count = (double)batch * inner, scale = gamma[c] * inv / count;");
+    k_line(e, "const double count = (double)batch * inner;");
     k_line(e, "for (int s = 0; s < batch; s++) {");
-    k_line(e, "for (int i = 0; i < inner; i++) {");
-    k_line(e, "size_t k = ((size_t)s * C + c) * inner + i;");
+    k_line(e, "for (int j = 0; j < CB; j++) {");
+    k_line(e, "const int c = c0 + j;");
+    k_line(e, "const double mean = saved[c], inv = saved[C + c], scale = gamma[c] * inv / count;");
+    emit_values_of_channel(e, inner);
     k_line(e, "double xhat = (x[k] - mean) * inv;");
-    k_line(e, "dx[k] = (%s)(scale * (count * %s - sum_dy - xhat * sum_dy_xhat));", e->T,
+    k_line(e, "dx[k] = (%s)(scale * (count * %s - sum_dy[j] - xhat * sum_dy_xhat[j]));", e->T,
            k_load(e, "dy", "k"));
+    k_line(e, "}");
     k_line(e, "}");
     k_line(e, "}");
   } else {
@@ -380,10 +435,7 @@ static const char *per_channel(Emitter *e, const IrNode *fwd, const char *what,
   for (int64_t k = 0; k < c; k++)
     sb_printf(&vals, "%s%s", k ? ", " : "", lit(e, a->v[k]));
   const char *name = arena_printf("%s%d", what, fwd->out->id);
-  if (e->no_lines)  /* inside an expression: a compound literal */
-    name = arena_printf("((const %s[%lld]){%s})", e->T, (long long)c, vals.data);
-  else
-    k_line(e, "static const %s %s[%lld] = {%s};", e->T, name, (long long)c, vals.data);
+  k_line(e, "static const %s %s[%lld] = {%s};", e->T, name, (long long)c, vals.data);
   return arena_printf("%s[%s / %lld %% %lld]", name, i, (long long)inner, (long long)c);
 }
 
