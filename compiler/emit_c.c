@@ -117,9 +117,7 @@ const char *value_ref(const Emitter *e, const Value *v) {
   }
   if (v->id < 0 || e->ps->offset[v->id] < 0)
     internal_error("%%%d has no place in the arena", v->id);
-  if (e->ps->fixed[v->id])
-    return arena_printf("S + %lld", (long long)e->ps->offset[v->id]);
-  return arena_printf("A + %lld * (size_t)batch", (long long)e->ps->offset[v->id]);
+  return plan_ref(e->ps->value_buf[v->id]);
 }
 
 /* ------------------------------------------------------------- planning */
@@ -302,10 +300,6 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
   for (size_t id = 0; id < nv; id++)
     if (e->ps->value_buf[id] && e->ps->value_buf[id]->nspans)
       e->ps->offset[id] = e->ps->value_buf[id]->offset;
-  if (e->ps->plan.per_sample > e->arena_per_sample)
-    e->arena_per_sample = e->ps->plan.per_sample;
-  if (e->ps->plan.fixed > e->arena_fixed)
-    e->arena_fixed = e->ps->plan.fixed;
 }
 
 /* Kernels and the function that runs one schedule: the forward nodes
@@ -320,11 +314,11 @@ static void emit_schedule(Emitter *e, const char *name, const bool *forward, boo
       emit_node(e, (IrNode *)n);
   }
   sb_printf(fns, "\n/* The %s pass: every kernel in schedule order. */\n", name);
-  sb_printf(fns, "static void run_%s(%s *m, int batch, const %s *const *in%s) {\n", name, g->name,
+  sb_printf(fns, "static void run_%s(struct %s *m, int batch, const %s *const *in%s) {\n", name, g->name,
             e->T, with_labels ? ", const void *const *lab" : "");
   sb_printf(fns, "  %s *A = m->arena;\n", e->T);
-  sb_printf(fns, "  %s *S = m->arena + m->scaled;\n", e->T);
-  sb_printf(fns, "  (void)A;\n  (void)S;\n  (void)in;\n");
+  sb_printf(fns, "  const size_t mb = (size_t)m->max_batch;  /* fixed buffers sit at A + base * mb + offset */\n");
+  sb_printf(fns, "  (void)A;\n  (void)mb;\n  (void)in;\n  (void)batch;\n");
   if (with_labels)
     sb_printf(fns, "  (void)lab;\n");
   sb_printf(fns, "%s}\n", e->body.data ? e->body.data : "");
@@ -340,7 +334,7 @@ static void emit_update(Emitter *e, StrBuf *fns) {
       op_table[n->op]->emit(e, n);
   }
   sb_printf(fns, "\n/* The optimizer update. */\n");
-  sb_printf(fns, "static void run_update(%s *m) {\n  const int batch = 0;\n%s}\n", g->name,
+  sb_printf(fns, "static void run_update(struct %s *m) {\n  const int batch = 0;\n%s}\n", g->name,
             e->body.data ? e->body.data : "");
 }
 
@@ -531,10 +525,8 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "  %s *buffers;  /* %lld values: batchnorm running statistics */\n", T,
           (long long)g->num_buffers);
   fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_state);
-  fprintf(f, "  %s *arena;    /* %lld values per sample x max_batch, then %lld */\n", T,
-          (long long)e->arena_per_sample, (long long)e->arena_fixed);
-  fprintf(f, "  size_t scaled;  /* %lld * max_batch: where the fixed part starts */\n",
-          (long long)e->arena_per_sample);
+  fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
+
   fprintf(f, "  nnrt_rng rng;\n};\n\n");
   fprintf(f, "/* The model's structure, hashed into its checkpoints' fingerprint. */\n");
   fprintf(f, "static const char structure[] = \"%s\";\n", structure(e));
@@ -545,21 +537,40 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
   fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
   fprintf(f, "  size_t head = (sizeof(%s) + 63) / 64 * 64;\n", N);
-  fprintf(f, "  size_t values = 2 * (size_t)%lld + %lld + %lld + (size_t)%lld * (size_t)max_batch"
-             " + %lld;\n",
-          (long long)g->num_params, (long long)g->num_buffers, (long long)opt_state,
-          (long long)e->arena_per_sample, (long long)e->arena_fixed);
+  /* the arena: the per-sample part of each plan, or a fixed buffer above
+   * the per-sample ones beside it, whichever ends higher */
+  fprintf(f, "  size_t mb = (size_t)max_batch, arena = 0;\n");
+  for (int k = 0; k < 2; k++) {
+    const Plan *p = &e->plans[k].plan;
+    fprintf(f, "  if ((size_t)%lld * mb > arena)\n    arena = (size_t)%lld * mb;\n",
+            (long long)p->per_sample, (long long)p->per_sample);
+    for (int i = 0; i < p->bufs.len; i++) {
+      const PlanBuffer *b = p->bufs.data[i];
+      bool highest = b->fixed;  /* of the fixed buffers with its base */
+      for (int j = 0; j < p->bufs.len && highest; j++) {
+        const PlanBuffer *o = p->bufs.data[j];
+        highest = !(o->fixed && o->base == b->base &&
+                    (o->offset + o->size > b->offset + b->size ||
+                     (o->offset + o->size == b->offset + b->size && j < i)));
+      }
+      if (highest)
+        fprintf(f, "  if ((size_t)%lld * mb + %lld > arena)\n    arena = (size_t)%lld * mb + %lld;\n",
+                (long long)b->base, (long long)(b->offset + b->size), (long long)b->base,
+                (long long)(b->offset + b->size));
+    }
+  }
+  fprintf(f, "  size_t values = 2 * (size_t)%lld + %lld + %lld + arena;\n",
+          (long long)g->num_params, (long long)g->num_buffers, (long long)opt_state);
   fprintf(f, "  if (values > (SIZE_MAX - head) / sizeof(%s))\n    return NULL;\n", T);
   fprintf(f, "  char *mem = calloc(1, head + values * sizeof(%s));\n", T);
   fprintf(f, "  if (!mem)\n    return NULL;\n");
-  fprintf(f, "  %s *m = (%s *)mem;\n", N, N);
+  fprintf(f, "  struct %s *m = (struct %s *)mem;\n", N, N);
   fprintf(f, "  %s *v = (%s *)(mem + head);\n", T, T);
   fprintf(f, "  m->max_batch = max_batch;\n");
   fprintf(f, "  m->params = v;\n  m->grads = v + %lld;\n  m->buffers = v + 2 * (size_t)%lld;\n",
           (long long)g->num_params, (long long)g->num_params);
   fprintf(f, "  m->opt = m->buffers + %lld;\n", (long long)g->num_buffers);
   fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_state);
-  fprintf(f, "  m->scaled = (size_t)%lld * (size_t)max_batch;\n", (long long)e->arena_per_sample);
   double lr = 0.01;
   if (g->train.optimizer.word && g->train.optimizer.sub)
     lr = g->train.optimizer.sub[0].v[0];
@@ -583,12 +594,12 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
               fmt_double(fan_in), fmt_double(fan_out), p->name);
     }
   fprintf(f, "  return m;\n}\n\n");
-  fprintf(f, "void %s_destroy(%s *m) { free(m); }\n\n", N, N);
-  fprintf(f, "%s *%s_params(%s *m) { return m->params; }\n\n", T, N, N);
-  fprintf(f, "%s *%s_grads(%s *m) { return m->grads; }\n\n", T, N, N);
+  fprintf(f, "void %s_destroy(struct %s *m) { free(m); }\n\n", N, N);
+  fprintf(f, "%s *%s_params(struct %s *m) { return m->params; }\n\n", T, N, N);
+  fprintf(f, "%s *%s_grads(struct %s *m) { return m->grads; }\n\n", T, N, N);
 
   /* forward */
-  fprintf(f, "void %s_forward_ex(%s *m, int batch, const %s *const *inputs, %s *const *outputs,\n"
+  fprintf(f, "void %s_forward_ex(struct %s *m, int batch, const %s *const *inputs, %s *const *outputs,\n"
              "                   int training) {\n", N, N, T, T);
   fprintf(f, "  static const size_t in_size[%d] = {", g->inputs.len);
   for (int i = 0; i < g->inputs.len; i++)
@@ -614,7 +625,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
             T);
   }
   fprintf(f, "  }\n}\n\n");
-  fprintf(f, "void %s_forward(%s *m, int batch, const %s *x, %s *out, int training) {\n", N, N,
+  fprintf(f, "void %s_forward(struct %s *m, int batch, const %s *x, %s *out, int training) {\n", N, N,
           T, T);
   fprintf(f, "  const %s *inputs[%d];\n  %s *outputs[%d];\n", T, g->inputs.len, T,
           g->outputs.len);
@@ -634,7 +645,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
 
   /* training */
   if (trains) {
-    fprintf(f, "%s %s_loss_and_grad(%s *m, int batch, const %s *x, const %s_label_t *y) {\n",
+    fprintf(f, "%s %s_loss_and_grad(struct %s *m, int batch, const %s *x, const %s_label_t *y) {\n",
             T, N, N, T, N);
     fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
     fprintf(f, "  const %s *in[%d];\n  const void *lab[%d];\n", T, g->inputs.len,
@@ -653,14 +664,15 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     if (!g->labels.len)
       fprintf(f, "  lab[0] = y;\n");
     fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, in, lab);\n");
-    fprintf(f, "  const %s *S = m->arena + m->scaled;\n", T);
+    fprintf(f, "  const %s *A = m->arena;\n", T);
+    fprintf(f, "  const size_t mb = (size_t)m->max_batch;\n");
     fprintf(f, "  return ");
     for (int i = 0; i < g->nlosses; i++)
-      fprintf(f, "%s%s * S[%lld]", i ? " + " : "", lit(e, g->losses[i].weight),
-              (long long)e->ps->offset[g->losses[i].value->id]);
+      fprintf(f, "%s%s * *(%s)", i ? " + " : "", lit(e, g->losses[i].weight),
+              plan_ref(e->ps->value_buf[g->losses[i].value->id]));
     fprintf(f, ";\n}\n\n");
 
-    fprintf(f, "%s %s_train_step(%s *m, int batch, const %s *x, const %s_label_t *y) {\n", T,
+    fprintf(f, "%s %s_train_step(struct %s *m, int batch, const %s *x, const %s_label_t *y) {\n", T,
             N, N, T, N);
     if (g->num_buffers)
       fprintf(f, "  /* A step whose loss is not finite changes nothing: the running\n"
@@ -682,13 +694,13 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
       "                           {m->buffers, %lld * sizeof(%s)},\n"
       "                           {m->opt, %lld * sizeof(%s)}};\n",
       (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_state, T);
-  fprintf(f, "int %s_save(const %s *m, const char *path) {\n%s", N, N, sections);
+  fprintf(f, "int %s_save(const struct %s *m, const char *path) {\n%s", N, N, sections);
   fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64(structure), sizeof(%s), m->step, "
              "s, 3);\n}\n\n", T);
-  fprintf(f, "int %s_load(%s *m, const char *path) {\n%s", N, N, sections);
+  fprintf(f, "int %s_load(struct %s *m, const char *path) {\n%s", N, N, sections);
   fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64(structure), sizeof(%s), &m->step, "
              "s, 3);\n}\n\n", T);
-  fprintf(f, "void %s_set_learning_rate(%s *m, float lr) { m->lr = (%s)lr; }\n\n", N, N, T);
+  fprintf(f, "void %s_set_learning_rate(struct %s *m, float lr) { m->lr = (%s)lr; }\n\n", N, N, T);
 
   /* the trainer's view */
   fprintf(f, "static void *model_create(int max_batch, uint64_t seed) {\n"
@@ -714,12 +726,12 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   int64_t nclasses = 0;
   if (g->labels.len && !float_labels(g))
     nclasses = ((IrNode *)g->labels.data[0])->out->ty.nclasses;
-  fprintf(f, "static uint64_t model_step(const void *m) { return ((const %s *)m)->step; }\n", N);
+  fprintf(f, "static uint64_t model_step(const void *m) { return ((const struct %s *)m)->step; }\n", N);
   const Value *out0 = g->outputs.data[0];
   bool out_in_train = trains && sched.train[out0->id];
   if (out_in_train)
     fprintf(f, "static const void *model_train_output(void *m) {\n"
-               "  const %s *model = m;\n"
+               "  const struct %s *model = m;\n"
                "  return model->arena + %lld * (size_t)model->last_batch;\n}\n", N,
             (long long)e->ps->offset[out0->id]);
   if (trains)

@@ -15,15 +15,30 @@ static bool same_index(const IrNode *n) {
   return op_table[n->op]->map || (op_table[n->op]->flags & OPF_INPLACE);
 }
 
+/* The input of n its chain of unstored values runs through, else input 0. */
+static Value *chain_input(const IrNode *n, int mode) {
+  for (int k = 0; k < n->nin; k++)
+    if (value_virtual(n->in[k], mode))
+      return n->in[k];
+  return n->in[0];
+}
+
 /* The stored value n's result is computed from, element by element. */
 static Value *source_of(const IrNode *n, int mode) {
-  Value *v = n->in[0];
+  Value *v = chain_input(n, mode);
   while (value_virtual(v, mode)) {
     if (!same_index(v->def))
       return NULL;
-    v = v->def->in[0];
+    v = chain_input(v->def, mode);
   }
   return v;
+}
+
+static int position(const Graph *g, const IrNode *n) {
+  for (int i = 0; i < g->nodes.len; i++)
+    if (g->nodes.data[i] == n)
+      return i;
+  return -1;
 }
 
 bool inplace(Graph *g) {
@@ -42,19 +57,25 @@ bool inplace(Graph *g) {
           src->ty.kind != T_F32 || src->ty.fixed ||
           type_numel(&src->ty) != type_numel(&n->out->ty) || is_result(g, mode, src))
         continue;
-      /* every reader of src: n, or before n in n's section */
+      /* every reader of src: n; before n in n's section; or a kernel that
+       * runs before n's */
       const Group *grp = n->group[mode];
       int sec[GROUP_MAX], at = grp ? group_index(grp, n) : 0;
+      int runs_at = position(g, grp ? grp->nodes[grp->n - 1] : n);
       if (grp)
         group_sections(grp, sec);
-      IrNode *rd[GROUP_MAX + 1];
-      int nr = readers(g, &s, mode, src, rd, GROUP_MAX + 1);
-      bool ok = nr <= GROUP_MAX;
+      IrNode *rd[64];
+      int nr = readers(g, &s, mode, src, rd, 64);
+      bool ok = nr <= 64;
       for (int k = 0; k < nr && ok; k++) {
         if (rd[k] == n)
           continue;
         int j = grp ? group_index(grp, rd[k]) : -1;
-        ok = j >= 0 && j < at && sec[j] == sec[at];
+        ok = j >= 0 ? j < at && sec[j] == sec[at]
+                    : !rd[k]->group[mode] ? position(g, rd[k]) < runs_at
+                                          : position(g, rd[k]->group[mode]->nodes
+                                                            [rd[k]->group[mode]->n - 1]) <
+                                                runs_at;
       }
       if (!ok)  /* (and one writer per source: `taken`) */
         continue;

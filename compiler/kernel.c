@@ -134,10 +134,22 @@ static void kernel_close(Emitter *e) {
     sb_printf(&call, ", %s", p->expr);
   }
   /* A kernel called from several entry points is written once (its calls
-   * differ: each entry point has its own plan). */
-  bool written = false;
-  for (int i = 0; i < e->kernel_names.len && !written; i++)
-    written = !strcmp(e->kernel_names.data[i], sig.data);
+   * differ: each entry point has its own plan).  Two different kernels of
+   * one name (a map stored in place in one mode only) get the mode too. */
+  bool written = false, clash = false;
+  size_t name_len = strlen(e->ksig.data) + strlen("static void ");
+  for (int i = 0; i < e->kernel_names.len && !written; i++) {
+    const char *k = e->kernel_names.data[i];
+    written = !strcmp(k, sig.data);
+    clash |= !written && !strncmp(k, sig.data, name_len) && k[name_len] == '(';
+  }
+  if (clash && !e->probe) {
+    const char *name = e->ksig.data;
+    e->ksig = (StrBuf){0};
+    sb_printf(&e->ksig, "%s_%s", name, e->training ? "train" : "infer");
+    kernel_close(e);
+    return;
+  }
   if (!written && !e->probe) {
     vec_push(&e->kernel_names, sig.data);
     e->nkernels++;
@@ -288,8 +300,7 @@ const char *k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t 
   if (!b || b->size != (per_sample ? per_sample : fixed))
     internal_error("scratch of %%%d was not planned", e->knode->out->id);
   return k_ptr(e, e->T, name, true,
-               b->fixed ? arena_printf("S + %lld", (long long)b->offset)
-                        : arena_printf("A + %lld * (size_t)batch", (long long)b->offset));
+               plan_ref(b));
 }
 
 const char *k_rng(Emitter *e) { return k_ptr(e, "nnrt_rng", "rng", true, "&m->rng"); }

@@ -622,6 +622,10 @@ typedef struct PlanBuffer {
   int64_t size;             /* values (per sample unless fixed)              */
   bool fixed;               /* not scaled by the batch                       */
   int64_t offset;           /* the result                                    */
+  int64_t base;             /* fixed buffers: they sit at base * max_batch +
+                               offset, above every per-sample buffer live
+                               beside them (scratch of an early conv may use
+                               the room of a later, larger layer)            */
   int entries;              /* PLAN_* entry points that use it               */
   int nspans;               /* lifetime: steps lo[i]..hi[i]                  */
   int lo[PLAN_MAX_SPANS], hi[PLAN_MAX_SPANS];
@@ -642,6 +646,8 @@ typedef struct PlanState {
 } PlanState;
 
 void plan_add_span(PlanBuffer *b, int lo, int hi);
+/* A buffer's place as a C expression over A (the arena), batch and mb. */
+const char *plan_ref(const PlanBuffer *b);
 void plan_place(Plan *p, bool naive);
 /* Every buffer, then `total <inference|training>: arena=.. naive=..
  * lower_bound=..` in bytes at the given batch. */
@@ -658,8 +664,6 @@ struct Emitter {
   bool training;            /* emitting the training forward pass           */
   PlanState plans[2];       /* [0]: inference, [1]: training entry points   */
   PlanState *ps;            /* the plan of the schedule being written       */
-  int64_t arena_per_sample; /* floats per sample in the arena               */
-  int64_t arena_fixed;      /* floats not scaled by the batch (scratch)     */
   StrBuf kernels;           /* the static kernel functions                  */
   StrBuf body;              /* the calls of the function being written      */
   /* the kernel being written (k_begin .. k_end) */

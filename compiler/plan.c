@@ -90,6 +90,12 @@ static int64_t place_region(PlanBuffer **bufs, int n, bool naive) {
   return extent;
 }
 
+const char *plan_ref(const PlanBuffer *b) {
+  if (!b->fixed)
+    return arena_printf("A + %lld * (size_t)batch", (long long)b->offset);
+  return arena_printf("A + %lld * mb + %lld", (long long)b->base, (long long)b->offset);
+}
+
 void plan_place(Plan *p, bool naive) {
   PtrVec regions[2] = {{0}, {0}};
   for (int i = 0; i < p->bufs.len; i++) {
@@ -98,6 +104,34 @@ void plan_place(Plan *p, bool naive) {
   }
   p->per_sample = place_region((PlanBuffer **)regions[0].data, regions[0].len, naive);
   p->fixed = place_region((PlanBuffer **)regions[1].data, regions[1].len, naive);
+  /* Bases: fixed buffers that meet share one (their offsets keep them
+   * apart); each sits above the per-sample buffers that meet its group. */
+  PtrVec *fx = &regions[1];
+  int *group = malloc(sizeof(int) * (fx->len > 0 ? (size_t)fx->len : 1));
+  for (int i = 0; i < fx->len; i++)
+    group[i] = i;
+  for (int i = 0; i < fx->len; i++)
+    for (int k = 0; k < i; k++)
+      if (meet(fx->data[i], fx->data[k])) {
+        int from = group[i], to = group[k];
+        for (int j = 0; j < fx->len; j++)
+          if (group[j] == from)
+            group[j] = to;
+      }
+  for (int i = 0; i < fx->len; i++) {
+    int64_t base = naive ? p->per_sample : 0;
+    for (int k = 0; k < fx->len && !naive; k++) {
+      if (group[k] != group[i])
+        continue;
+      for (int j = 0; j < regions[0].len; j++) {
+        const PlanBuffer *b = regions[0].data[j];
+        if (meet(b, fx->data[k]) && b->offset + b->size > base)
+          base = b->offset + b->size;
+      }
+    }
+    ((PlanBuffer *)fx->data[i])->base = base;
+  }
+  free(group);
 }
 
 /* Bytes at batch `batch` of the buffers an entry point uses: the extent the
@@ -132,7 +166,14 @@ static void totals(const Plan *p, int mask, int64_t batch, int elem, int64_t out
     }
     peak = live > peak ? live : peak;
   }
-  out[0] = (extent[0] * batch + extent[1]) * elem;
+  int64_t top = extent[0] * batch;
+  for (int i = 0; i < p->bufs.len; i++) {
+    const PlanBuffer *b = p->bufs.data[i];
+    if ((b->entries & mask) && b->fixed && b->base * batch + b->offset + b->size > top)
+      top = b->base * batch + b->offset + b->size;
+  }
+  (void)extent[1];
+  out[0] = top * elem;
   out[1] = sum * elem;
   out[2] = peak * elem;
 }
