@@ -12,14 +12,7 @@
 #   (default /usr/bin/python3, which has torch), THREADS (default nproc),
 #   ROUNDS (default 3), RUNS (default 5), SECONDS_PER_RUN (default 0.2)
 set -euo pipefail
-src=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:-$src/build}" && pwd)
-nncc=$build/nncc nnrt=$build/libnnrt.a
-for f in "$nncc" "$nnrt"; do
-  [ -e "$f" ] || { echo "run.sh: $f not found; build first" >&2; exit 2; }
-done
-cc=${CC:-cc}
-read -r -a cflags <<< "${CFLAGS:--O3 -march=native}"
+. "$(dirname "$0")/lib.sh" "$@"
 py=${PYTHON:-/usr/bin/python3}
 ncores=$(nproc)  # before the export below: nproc honours OMP_NUM_THREADS
 threads=${THREADS:-$ncores}

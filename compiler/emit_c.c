@@ -515,6 +515,11 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "#include \"%s\"\n\n#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n"
              "#include <string.h>\n\n",
           opt->h_include);
+  fprintf(f, "/* Kernels stay functions of their own: inlined into the long schedule\n"
+             " * functions below, GCC loses their restrict parameters (and a profile\n"
+             " * loses their names). */\n"
+             "#if defined(__GNUC__)\n#define NNCC_KERNEL static __attribute__((noinline))\n"
+             "#else\n#define NNCC_KERNEL static\n#endif\n\n");
   fprintf(f, "struct %s {\n", N);
   fprintf(f, "  int max_batch;\n  uint64_t step;       /* optimizer steps taken */\n");
   fprintf(f, "  int last_batch;     /* of the last loss_and_grad */\n");

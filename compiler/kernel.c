@@ -122,7 +122,7 @@ static void kernel_close(Emitter *e) {
     internal_error("unbalanced braces in a kernel (%s)", e->ksig.data);
   const char *body = resolve_aliases(e);
   StrBuf sig = {0}, call = {0};
-  sb_printf(&sig, "static void %s(int batch", e->ksig.data);
+  sb_printf(&sig, "NNCC_KERNEL void %s(int batch", e->ksig.data);
   sb_printf(&call, "%s(batch", e->ksig.data);
   for (int i = 0; i < e->kparams.len; i++) {
     const KParam *p = e->kparams.data[i];
@@ -137,7 +137,7 @@ static void kernel_close(Emitter *e) {
    * differ: each entry point has its own plan).  Two different kernels of
    * one name (a map stored in place in one mode only) get the mode too. */
   bool written = false, clash = false;
-  size_t name_len = strlen(e->ksig.data) + strlen("static void ");
+  size_t name_len = strlen(e->ksig.data) + strlen("NNCC_KERNEL void ");
   for (int i = 0; i < e->kernel_names.len && !written; i++) {
     const char *k = e->kernel_names.data[i];
     written = !strcmp(k, sig.data);

@@ -197,9 +197,10 @@ static void print_buffers(FILE *out, const Plan *p) {
     StrBuf spans = {0};
     for (int s = 0; s < b->nspans; s++)
       sb_printf(&spans, "%s[%d,%d]", s ? " " : "", b->lo[s], b->hi[s]);
-    fprintf(out, "%-28s %-10s size %-8lld offset %-8lld live %s\n", b->what,
+    fprintf(out, "%-28s %-10s size %-8lld offset %-8lld live %s%s\n", b->what,
             b->fixed ? "fixed" : "per-sample", (long long)b->size, (long long)b->offset,
-            spans.data);
+            spans.data,
+            b->fixed ? arena_printf("  above %lld per sample", (long long)b->base) : "");
   }
 }
 
