@@ -827,6 +827,15 @@ static FILE *open_tmp(const char *path, char **tmp_out) {
   return f;
 }
 
+void emit_c_to(FILE *c, FILE *h, const Graph *g, const EmitOptions *opt) {
+  Emitter e = {0};
+  e.g = g;
+  e.f64 = opt->f64;
+  e.T = opt->f64 ? "double" : "float";
+  emit_header(h, &e, opt);
+  emit_source(c, &e, opt);
+}
+
 bool emit_c(const Graph *g, const EmitOptions *opt) {
   Emitter e = {0};
   e.g = g;

@@ -755,6 +755,8 @@ typedef struct EmitOptions {
 /* Writes both files (each through a temporary file and a rename); on
  * failure reports an error and leaves no file behind. */
 bool emit_c(const Graph *g, const EmitOptions *opt);
+/* The same two files into open streams (the fuzzer's). */
+void emit_c_to(FILE *c, FILE *h, const Graph *g, const EmitOptions *opt);
 /* --emit=plan (or plan-svg): the memory plan of the code emit_c would write. */
 void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt, bool svg);
 /* Would this name break the C as a model name (a keyword, a libc name...)? */

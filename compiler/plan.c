@@ -67,7 +67,8 @@ static int64_t place_region(PlanBuffer **bufs, int n, bool naive) {
     }
     return extent;
   }
-  qsort(bufs, (size_t)n, sizeof *bufs, by_size);
+  if (n > 1)
+    qsort(bufs, (size_t)n, sizeof *bufs, by_size);
   PlanBuffer **near = malloc(sizeof(PlanBuffer *) * (size_t)(n ? n : 1));
   for (int i = 0; i < n; i++) {
     int nn = 0;

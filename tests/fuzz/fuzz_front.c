@@ -1,7 +1,9 @@
-/* fuzz_front.c - libFuzzer target for the whole front end: tokenizer,
- * parser, lowering, shape inference, parameter layout and the train-block
- * checks.  Any input must end in a checked graph or in reported errors;
- * a crash, a sanitizer report, an internal error or a leak is a bug.
+/* fuzz_front.c - libFuzzer target for the whole compiler: tokenizer,
+ * parser, lowering, shape inference, parameter layout, the train-block
+ * checks, autodiff, the fusion passes (at -O2, or -O0 for inputs of odd
+ * length), the memory plan and the C emitter.  Any input must end in C or
+ * in reported errors; a crash, a sanitizer report, an internal error or a
+ * leak is a bug.
  *
  * CMake builds it with clang whenever clang is installed (target fuzzers);
  * scripts/fuzz.sh SECONDS runs it over a corpus seeded from models/ and the
@@ -23,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   text[size] = '\0';
   SrcFile file = {"fuzz.nn", text, size};
   Options opt = {0};
+  opt.O0 = size % 2;
   diag_init(sink);
   Program *prog = NULL;
   Graph *g = compile_source(&file, &opt, &prog);
@@ -32,6 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     print_params(sink, g);
     print_summary(sink, g);
     print_ast(sink, prog);
+    print_fused(sink, g);
+    if (g->outputs.len) {
+      EmitOptions eo = {0};
+      eo.naive_plan = opt.O0;
+      eo.command_line = "fuzz";
+      eo.h_include = "fuzz.h";
+      emit_c_to(sink, sink, g, &eo);
+      emit_plan(sink, g, &eo, false);
+    }
   }
   diag_flush();
   arena_reset();
