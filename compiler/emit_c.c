@@ -190,8 +190,8 @@ static void walk_node(Walk *w, const IrNode *n, bool training, int mask) {
   }
 }
 
-/* One entry point: a step per kernel (a kernel group is one step, where its
- * last member stands). */
+/* One entry point: a step per kernel (a kernel group runs where its last
+ * member stands, a step per section). */
 static void walk_entry(Walk *w, const bool *forward, bool backward, bool training, int mask,
                        Value *const *results, int nresults) {
   Emitter *e = w->e;
@@ -207,9 +207,19 @@ static void walk_entry(Walk *w, const bool *forward, bool backward, bool trainin
     const Group *grp = n->group[mode];
     if (grp && grp->nodes[grp->n - 1] != n)
       continue;
-    w->t++;
-    for (int k = 0; k < (grp ? grp->n : 1); k++)
-      walk_node(w, grp ? grp->nodes[k] : n, training, mask);
+    if (!grp) {
+      w->t++;
+      walk_node(w, n, training, mask);
+      continue;
+    }
+    /* a group: a step per section, as each is a function of its own */
+    int sec[GROUP_MAX];
+    group_sections(grp, sec);
+    for (int k = 0; k < grp->n; k++) {
+      if (k == 0 || sec[k] != sec[k - 1])
+        w->t++;
+      walk_node(w, grp->nodes[k], training, mask);
+    }
   }
   w->t++;  /* the entry point's results are read after its last kernel */
   for (int i = 0; i < nresults; i++)
