@@ -77,15 +77,18 @@ int main(int argc, char **argv) {
             t, batches[b]);
     }
   /* Inference is per sample: a sample's output does not depend on its batch
-   * (up to rounding: BLAS may block a GEMM differently for another batch). */
-  api->forward(m, (int)big, x, y, 0);
-  api->forward(m, 1, x + in * 20, y2, 0);
-  double worst = 0;
-  for (size_t i = 0; i < out; i++) {
-    double d = fabs((double)y[out * 20 + i] - y2[i]) / (1 + fabs((double)y2[i]));
-    worst = d > worst ? d : worst;
+   * (up to rounding: BLAS may block a GEMM differently for another batch).
+   * (With one input and one output, sample 20 sits at 20 x its size.) */
+  if (api->num_inputs == 1 && api->num_outputs == 1) {
+    api->forward(m, (int)big, x, y, 0);
+    api->forward(m, 1, x + in * 20, y2, 0);
+    double worst = 0;
+    for (size_t i = 0; i < out; i++) {
+      double d = fabs((double)y[out * 20 + i] - y2[i]) / (1 + fabs((double)y2[i]));
+      worst = d > worst ? d : worst;
+    }
+    CHECK(worst < 1e-5, "batch-independent inference: %g", worst);
   }
-  CHECK(worst < 1e-5, "batch-independent inference: %g", worst);
 
   /* save -> load round trip */
   api->forward(m, 7, x, y, 0);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# For every model in models/: generate its C, compile it with gcc and clang
-# under -std=c99 -Wall -Wextra -pedantic -Werror, and run model_check (the
-# whole public API) built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# For every model in models/ and every op model of the PyTorch comparisons
+# (tests/ref/ops: each op, fused with its neighbours): generate its C,
+# compile it with gcc and clang under -std=c99 -Wall -Wextra -pedantic
+# -Werror, and run model_check (the whole public API) built with
+# AddressSanitizer and UndefinedBehaviorSanitizer.
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -11,7 +13,12 @@ strict="-std=c99 -Wall -Wextra -pedantic -Werror"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
 first_ckpt=""
 status=0
-for model in "$src"/models/*.nn; do
+# libnnrt under the sanitizers, once
+mkdir -p "$work/nnrt"
+for f in "$src"/runtime/*.c; do
+  clang $san -std=c99 -I"$src/runtime/include" -c "$f" -o "$work/nnrt/$(basename "$f" .c).o"
+done
+for model in "$src"/models/*.nn "$src"/tests/ref/ops/*.nn; do
   stem=$(basename "$model" .nn)
   out="$work/$stem"
   mkdir -p "$out"
@@ -21,7 +28,7 @@ for model in "$src"/models/*.nn; do
     $cc $strict -I"$src/runtime/include" -c "$out/$stem.c" -o "$out/$stem.$cc.o"
   done
   clang $san -std=c99 -I"$src/runtime/include" -DMODEL_API="${name}_model" \
-    "$src/tests/emit/model_check.c" "$out/$stem.c" "$src"/runtime/*.c -lopenblas -lz -lm \
+    "$src/tests/emit/model_check.c" "$out/$stem.c" "$work"/nnrt/*.o -lopenblas -lz -lm \
     -o "$out/check"
   if ! "$out/check" "$out" $first_ckpt; then
     status=1

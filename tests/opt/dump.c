@@ -86,7 +86,8 @@ int main(int argc, char **argv) {
   if (api->loss_and_grad) {
     record_scalar("loss_and_grad loss", api->loss_and_grad(m, BATCH, x, y));
     record_tensors("grad", api->grads(m), tensors, nt);
-    if (api->train_output && api->train_output(m))
+    /* train_output is output 0 alone: its size is known with one output */
+    if (api->train_output && api->train_output(m) && api->num_outputs == 1)
       record("train_output", api->train_output(m), api->output_size * BATCH);
     for (int s = 0; s < STEPS; s++) {
       char name[64];

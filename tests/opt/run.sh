@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Optimisation levels: every model in models/ generated at -O0 and at -O2
+# Optimisation levels: every model in models/ (and the op and fusion test
+# models) generated at -O0 and at -O2
 # gives the same outputs (inference at batch 1 and 7, training forward at
 # batch 7), loss and gradients (loss_and_grad) and 3 train_steps, within a
 # relative error of 1e-5 per tensor (dump.c writes the results,
 # compare.py compares them).  A difference is a bug in an optimisation
-# (today: the planner's buffer reuse).
+# (the fusion passes, in-place buffers, the planner's reuse).
 #
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
 #   NNRT_LIB  libnnrt.a; LIBS what it needs (default: -lopenblas -lz -lm)
@@ -31,7 +32,9 @@ build_run() {
   } > "$out/log" 2>&1
 }
 
-models=("$src"/models/*.nn)
+# the models, the op models of the PyTorch comparisons (every op, each
+# fused with its neighbours) and the fusion lit tests' models
+models=("$src"/models/*.nn "$src"/tests/ref/ops/*.nn "$src"/tests/lit/fusion/*.nn)
 pids=()
 for model in "${models[@]}"; do
   for level in O0 O2; do
