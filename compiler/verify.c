@@ -2,6 +2,43 @@
  * nncc, never the user's: it is an internal error. */
 #include "nncc.h"
 
+/* The fusion passes' results: groups hold their members, never mix forward
+ * and backward nodes; a value that is never stored is made and read in one
+ * group; a value stored over another has its size and is stored itself. */
+static void verify_groups(const Graph *g) {
+  Schedules s = schedules_of(g);
+  for (int mode = 0; mode < NMODES; mode++) {
+    for (int i = 0; i < g->groups[mode].len; i++) {
+      const Group *grp = g->groups[mode].data[i];
+      if (grp->n < 2 || grp->n > GROUP_MAX)
+        internal_error("a kernel group of %d members", grp->n);
+      for (int k = 0; k < grp->n; k++) {
+        const IrNode *m = grp->nodes[k];
+        if (m->group[mode] != grp)
+          internal_error("%%%d is not in its own group", m->out->id);
+        if (m->backward != grp->nodes[0]->backward)
+          internal_error("group of %%%d mixes forward and backward nodes", m->out->id);
+      }
+    }
+    for (int i = 0; i < g->nodes.len; i++) {
+      const IrNode *n = g->nodes.data[i];
+      if (!runs_in_mode(g, &s, n, mode) || (mode == MODE_INFER && n->backward))
+        continue;
+      if (value_virtual(n->out, mode) && !n->group[mode])
+        internal_error("%%%d is not stored but has no kernel group", n->out->id);
+      for (int k = 0; k < n->nin; k++) {
+        const Value *v = n->in[k];
+        if (value_virtual(v, mode) && v->def->group[mode] != n->group[mode])
+          internal_error("%%%d reads %%%d, not stored, from another kernel", n->out->id, v->id);
+      }
+      const Value *src = n->out->over[mode];
+      if (src && (value_virtual(src, mode) || value_virtual(n->out, mode) ||
+                  type_numel(&src->ty) != type_numel(&n->out->ty)))
+        internal_error("%%%d cannot be stored over %%%d", n->out->id, src->id);
+    }
+  }
+}
+
 bool verify_ir(Graph *g) {
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
@@ -32,5 +69,6 @@ bool verify_ir(Graph *g) {
   if (off != g->num_params)
     internal_error("params add up to %lld floats, not %lld", (long long)off,
                    (long long)g->num_params);
+  verify_groups(g);
   return true;
 }
