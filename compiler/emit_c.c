@@ -241,7 +241,6 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
   e->ps = &e->plans[which];
   size_t nv = (size_t)g->next_value_id;
   e->ps->offset = arena_alloc(sizeof(int64_t) * nv);
-  e->ps->fixed = arena_alloc(sizeof(bool) * nv);
   e->ps->value_buf = arena_alloc(sizeof(PlanBuffer *) * nv);
   e->ps->scratch = arena_alloc(sizeof(PlanBuffer *) * nv * 8);
   for (size_t i = 0; i < nv; i++)
@@ -263,7 +262,6 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
                          v->over[mode]->id);
         b->what = arena_printf("%s = %%%d", b->what, v->id);
         e->ps->value_buf[v->id] = b;
-        e->ps->fixed[v->id] = b->fixed;
         continue;
       }
       PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
@@ -271,7 +269,6 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
       b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
       b->size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
       e->ps->value_buf[v->id] = b;
-      e->ps->fixed[v->id] = b->fixed;
     }
   }
   Walk w = {e, arena_alloc(sizeof(int) * nv), arena_alloc(sizeof(int) * nv), 0};

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-static int position(const Graph *g, const IrNode *n) {
+int node_position(const Graph *g, const IrNode *n) {
   for (int i = 0; i < g->nodes.len; i++)
     if (g->nodes.data[i] == n)
       return i;
@@ -50,8 +50,8 @@ static bool can_join(const Graph *g, const Schedules *s, const Group *a, const I
     if (m->backward != a->nodes[0]->backward || !runs_everywhere(g, s, m, a->mode))
       return false;
   }
-  int lo = position(g, a->nodes[0]), hi = position(g, b ? b->nodes[nb - 1] : b0);
-  if (position(g, first_b) < position(g, a->nodes[a->n - 1]))
+  int lo = node_position(g, a->nodes[0]), hi = node_position(g, b ? b->nodes[nb - 1] : b0);
+  if (node_position(g, first_b) < node_position(g, a->nodes[a->n - 1]))
     return false;
   for (int i = lo + 1; i < hi; i++) {
     const IrNode *q = g->nodes.data[i];
@@ -130,8 +130,13 @@ int group_index(const Group *grp, const IrNode *n) {
 const char *group_name(const Group *grp) {
   StrBuf sb = {0};
   for (int i = 0; i < grp->n; i++)
-    sb_printf(&sb, "%s%s", i ? "_" : "", op_table[grp->nodes[i]->op]->name);
+    sb_printf(&sb, "%s%s", i ? " + " : "", op_table[grp->nodes[i]->op]->name);
   return sb.data;
+}
+
+int kernel_position(const Graph *g, const IrNode *n, int mode) {
+  const Group *grp = n->group[mode];
+  return node_position(g, grp ? grp->nodes[grp->n - 1] : n);
 }
 
 void group_sections(const Group *grp, int *sec) {

@@ -34,13 +34,6 @@ static Value *source_of(const IrNode *n, int mode) {
   return v;
 }
 
-static int position(const Graph *g, const IrNode *n) {
-  for (int i = 0; i < g->nodes.len; i++)
-    if (g->nodes.data[i] == n)
-      return i;
-  return -1;
-}
-
 bool inplace(Graph *g) {
   Schedules s = schedules_of(g);
   bool *taken = arena_alloc(sizeof(bool) * (size_t)(g->next_value_id + 1));
@@ -61,7 +54,7 @@ bool inplace(Graph *g) {
        * runs before n's */
       const Group *grp = n->group[mode];
       int sec[GROUP_MAX], at = grp ? group_index(grp, n) : 0;
-      int runs_at = position(g, grp ? grp->nodes[grp->n - 1] : n);
+      int runs_at = kernel_position(g, n, mode);
       if (grp)
         group_sections(grp, sec);
       IrNode *rd[64];
@@ -71,11 +64,7 @@ bool inplace(Graph *g) {
         if (rd[k] == n)
           continue;
         int j = grp ? group_index(grp, rd[k]) : -1;
-        ok = j >= 0 ? j < at && sec[j] == sec[at]
-                    : !rd[k]->group[mode] ? position(g, rd[k]) < runs_at
-                                          : position(g, rd[k]->group[mode]->nodes
-                                                            [rd[k]->group[mode]->n - 1]) <
-                                                runs_at;
+        ok = j >= 0 ? j < at && sec[j] == sec[at] : kernel_position(g, rd[k], mode) < runs_at;
       }
       if (!ok)  /* (and one writer per source: `taken`) */
         continue;

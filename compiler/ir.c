@@ -278,10 +278,7 @@ void print_fused(FILE *out, const Graph *g) {
         continue;
       }
       fused++;
-      StrBuf name = {0};
-      for (int k = 0; k < grp->n; k++)
-        sb_printf(&name, "%s%s", k ? " + " : "", op_table[grp->nodes[k]->op]->name);
-      sb_printf(&body, "  kernel %s  [%s]\n", name.data, grp->pass);
+      sb_printf(&body, "  kernel %s  [%s]\n", group_name(grp), grp->pass);
       for (int k = 0; k < grp->n; k++)
         print_member(&body, grp, k, mode);
     }

@@ -1,14 +1,13 @@
 /* kernel.c - writing kernels: the k_* helpers the ops' emit hooks call, the
  * elementwise loops built from the ops' map hooks, and kernel groups.
  *
- * A kernel is one static C function.  Its parameters are the buffers it
- * touches, one per buffer: two names for one buffer (a value stored over
- * its source, in place) are one parameter, so `restrict` stays true.  A
- * kernel group (group.c) is one function too: each ROLE_OWN member's code
- * runs in a block of its own, where the names its emitter chose are local
- * aliases of the function's parameters; the maps around it run inside its
- * stores (epilogue) and loads (prologue), or in loops of their own, with
- * the values that are never stored kept in locals (v<id>).
+ * A kernel is one C function.  Its parameters are the buffers it touches,
+ * one per buffer: two names for one buffer (a value stored over its
+ * source, in place) are one parameter, so `restrict` stays true, and the
+ * second name is a plain local alias of it.  A kernel group (group.c) is
+ * one function per section: a member's own kernel with the maps that run
+ * inside its stores (epilogue) or loads (prologue), or a loop of maps; the
+ * values that are never stored are locals (v<id>).
  */
 #include "nncc.h"
 
@@ -20,34 +19,15 @@ typedef struct KParam {
   const char *type;     /* the element type (pointers) or the whole type    */
   bool ptr, restrict_, writable;
   const char *expr;     /* what the call passes                             */
-  PtrVec uses;          /* "<block>:<name>": the names it goes by, per block */
 } KParam;
 
+/* A second name for a buffer that has a parameter: declared (without
+ * restrict: the buffer has two names) before the kernel's first line. */
 typedef struct Alias {
   const char *name;
-  KParam *param;
-  bool writable, ptr, done;
-  int block, mark;      /* its block; its "@R<mark>@" in the body, replaced
-                           by restrict (or nothing) when the kernel ends   */
+  const KParam *param;
+  bool writable, done;
 } Alias;
-
-/* Records that the body's block uses parameter p under name. */
-static void use_param(Emitter *e, KParam *p, const char *name) {
-  const char *u = arena_printf("%d:%s", e->block, name);
-  for (int i = 0; i < p->uses.len; i++)
-    if (!strcmp(p->uses.data[i], u))
-      return;
-  vec_push(&p->uses, (void *)u);
-}
-
-/* Does p go by one name only in block b (so an alias there may be restrict)? */
-static bool one_name_in(const KParam *p, int b) {
-  const char *prefix = arena_printf("%d:", b);
-  int n = 0;
-  for (int i = 0; i < p->uses.len; i++)
-    n += !strncmp(p->uses.data[i], prefix, strlen(prefix));
-  return n <= 1;
-}
 
 static int mode_of(const Emitter *e) { return e->training ? MODE_TRAIN : MODE_INFER; }
 
@@ -79,9 +59,7 @@ static void kernel_open(Emitter *e, const char *name, const IrNode *knode) {
   e->knode = knode;
   e->scratch_i = 0;
   e->kparams = (PtrVec){0};
-  e->blocals = (PtrVec){0};
-  e->kaliases = (PtrVec){0};
-  e->block = 0;
+  e->aliases = (PtrVec){0};
   e->load_from = NULL;
   e->kbody = (StrBuf){0};
   e->khead = (StrBuf){0};
@@ -92,35 +70,11 @@ static void kernel_open(Emitter *e, const char *name, const IrNode *knode) {
 
 static void flush_aliases(Emitter *e);
 
-/* An alias is restrict when its block reaches its buffer by no other name. */
-static const char *resolve_aliases(const Emitter *e) {
-  const char *body = e->kbody.data ? e->kbody.data : "";
-  StrBuf out = {0};
-  for (const char *p = body; *p;) {
-    const char *m = strstr(p, "@R");
-    if (!m) {
-      sb_printf(&out, "%s", p);
-      break;
-    }
-    int k = 0;
-    const char *q = m + 2;
-    while (*q >= '0' && *q <= '9')
-      k = k * 10 + (*q++ - '0');
-    if (*q != '@' || k >= e->kaliases.len)
-      internal_error("bad alias mark in a kernel");
-    const Alias *a = e->kaliases.data[k];
-    sb_printf(&out, "%.*s%s", (int)(m - p), p,
-              a->param->restrict_ && one_name_in(a->param, a->block) ? "restrict " : "");
-    p = q + 1;
-  }
-  return out.data ? out.data : "";
-}
-
 static void kernel_close(Emitter *e) {
   flush_aliases(e);
   if (e->indent != 1)
     internal_error("unbalanced braces in a kernel (%s)", e->ksig.data);
-  const char *body = resolve_aliases(e);
+  const char *body = e->kbody.data ? e->kbody.data : "";
   StrBuf sig = {0}, call = {0};
   sb_printf(&sig, "NNCC_KERNEL void %s(int batch", e->ksig.data);
   sb_printf(&call, "%s(batch", e->ksig.data);
@@ -178,18 +132,15 @@ void k_line(Emitter *e, const char *fmt, ...) {
 /* ------------------------------------------------------- parameters */
 
 
-/* The block's aliases, declared before its first line. */
+/* The aliases asked for so far, declared before the kernel's first line. */
 static void flush_aliases(Emitter *e) {
-  for (int i = 0; i < e->blocals.len; i++) {
-    Alias *a = e->blocals.data[i];
+  for (int i = 0; i < e->aliases.len; i++) {
+    Alias *a = e->aliases.data[i];
     if (a->done)
       continue;
     a->done = true;
-    a->mark = e->kaliases.len;
-    vec_push(&e->kaliases, a);
-    sb_printf(&e->kbody, "%*s%s%s *@R%d@%s = %s;\n", 2 * e->indent, "",
-              a->writable || !a->ptr ? "" : "const ", a->param->type, a->mark, a->name,
-              a->param->name);
+    sb_printf(&e->kbody, "%*s%s%s *%s = %s;\n", 2 * e->indent, "", a->writable ? "" : "const ",
+              a->param->type, a->name, a->param->name);
   }
 }
 
@@ -228,18 +179,13 @@ const char *k_ptr(Emitter *e, const char *ctype, const char *name, bool writable
   if (e->probe)
     return name;
   KParam *p = param_for(e, ctype, name, writable, expr, strcmp(ctype, "nnrt_rng") != 0);
-  if (!strcmp(p->name, name) || e->in_map) {
-    use_param(e, p, p->name);
-    return p->name;  /* (a map hook uses the parameter itself: no block) */
-  }
-  use_param(e, p, name);
+  if (!strcmp(p->name, name) || e->in_map)
+    return p->name;  /* (a map hook uses the parameter's name, mid-loop) */
   Alias *a = arena_alloc(sizeof(Alias));
   a->name = name;
   a->param = p;
-  a->block = e->block;
   a->writable = writable;
-  a->ptr = true;
-  vec_push(&e->blocals, a);
+  vec_push(&e->aliases, a);
   return name;
 }
 
@@ -310,7 +256,6 @@ const char *k_rng(Emitter *e) { return k_ptr(e, "nnrt_rng", "rng", true, "&m->rn
 /* A value read by a map from memory, at idx. */
 static const char *map_read(Emitter *e, const Value *v, const char *name, const char *idx) {
   KParam *p = param_for(e, elem_type(e, v), name, false, value_ref(e, v), true);
-  use_param(e, p, p->name);
   return arena_printf("%s[%s]", p->name, idx);
 }
 
@@ -347,7 +292,6 @@ static void map_stmts(Emitter *e, IrNode *const *maps, int n, const IrNode *host
     if (k_stored(e, m->out)) {
       KParam *p = param_for(e, e->T, alone ? "y" : arena_printf("t%d", m->out->id), true,
                             value_ref(e, m->out), true);
-      use_param(e, p, p->name);
       k_line(e, "%s[%s] = v%d;", p->name, idx, m->out->id);
     }
   }
@@ -466,10 +410,7 @@ static void open_for(Emitter *e, const IrNode *n, const char *what) {
   for (int i = lo; i < hi; i++)
     if (i == lo || grp->nodes[i]->loc.line != grp->nodes[i - 1]->loc.line)
       head_line(&e->khead, grp->nodes[i], i == lo);
-  StrBuf all = {0};
-  for (int i = 0; i < grp->n; i++)
-    sb_printf(&all, "%s%s", i ? " + " : "", op_table[grp->nodes[i]->op]->name);
-  sb_printf(&e->khead, " * kernel group %s (%s)%s:\n", all.data, grp->pass,
+  sb_printf(&e->khead, " * kernel group %s (%s)%s:\n", group_name(grp), grp->pass,
             lo || hi < grp->n ? arena_printf(", its part %d-%d", lo + 1, hi) : "");
   for (int i = lo; i < hi; i++) {
     const char *ir = ir_node_str(grp->nodes[i]);

@@ -601,7 +601,11 @@ bool group_merge(Graph *g, const Schedules *s, Group *a, Group *b);
 void groups_tidy(Graph *g);
 bool group_has(const Group *grp, const IrNode *n);
 int group_index(const Group *grp, const IrNode *n);
-const char *group_name(const Group *grp);     /* linear_batchnorm_relu */
+const char *group_name(const Group *grp);     /* linear + batchnorm + relu */
+/* n's index in g->nodes; the index where n's kernel runs in the mode (its
+ * group's last member's). */
+int node_position(const Graph *g, const IrNode *n);
+int kernel_position(const Graph *g, const IrNode *n, int mode);
 /* The sections of a group, the units of its kernel: a map loop (a run of
  * ROLE_LOOP), a store with its epilogue (ROLE_OWN + ROLE_EPILOGUE run), a
  * load with its prologue (ROLE_PROLOGUE run + ROLE_OWN), or one ROLE_OWN.
@@ -640,7 +644,6 @@ typedef struct Plan {
 typedef struct PlanState {
   Plan plan;
   int64_t *offset;          /* per value id: arena offset, or -1            */
-  bool *fixed;              /* per value id: in the fixed part (S)          */
   PlanBuffer **value_buf;   /* per value id                                 */
   PlanBuffer **scratch;     /* per (value id, mode) x 4 scratch slots       */
 } PlanState;
@@ -667,7 +670,7 @@ struct Emitter {
   StrBuf kernels;           /* the static kernel functions                  */
   StrBuf body;              /* the calls of the function being written      */
   /* the kernel being written (k_begin .. k_end) */
-  StrBuf ksig, kargs, kbody;
+  StrBuf ksig, kbody;       /* the kernel's name; its body                   */
   const IrNode *knode;
   int indent;
   int nkernels;
@@ -678,10 +681,8 @@ struct Emitter {
   const Group *group;       /* the kernel group being written, or NULL       */
   int gm;                   /* the member being written                      */
   PtrVec kparams;           /* KParam*: the kernel's parameters so far       */
-  PtrVec blocals;           /* KParam*: the current block's local names      */
+  PtrVec aliases;           /* second names of buffers (kernel.c)            */
   bool in_map;              /* in a map hook: names are the parameters'      */
-  PtrVec kaliases;          /* the kernel's aliases (kernel.c)               */
-  int block;                /* the kernel's block being written              */
   const char *load_from;    /* k_load_into's buffer, or NULL                 */
   int64_t probe_sizes[4][2];
   int nprobe;
