@@ -12,14 +12,8 @@
 bool fold_batchnorm(Graph *g) {
   Schedules s = schedules_of(g);
   for (int i = 0; i < g->nodes.len; i++) {
-    IrNode *bn = g->nodes.data[i];
-    if (!(op_table[bn->op]->flags & OPF_NORM) || !runs_in_mode(g, &s, bn, MODE_INFER))
-      continue;
-    Value *v = bn->in[0];
-    IrNode *layer = v->def, *readers1[2];
-    if (!(op_table[layer->op]->flags & OPF_LAYER_HEAD) || layer->group[MODE_INFER] ||
-        bn->group[MODE_INFER] || is_result(g, MODE_INFER, v) ||
-        readers(g, &s, MODE_INFER, v, readers1, 2) != 1)
+    IrNode *bn = g->nodes.data[i], *layer;
+    if (!runs_in_mode(g, &s, bn, MODE_INFER) || !(layer = layer_before_norm(g, &s, bn, MODE_INFER)))
       continue;
     Group *grp = group_new(g, MODE_INFER, "fold-batchnorm", layer);
     grp->fold_bn = group_append(g, &s, grp, bn, ROLE_OWN);

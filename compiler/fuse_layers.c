@@ -6,29 +6,15 @@
  * GEMMs).  The layer's output is kept: batchnorm's backward reads it. */
 #include "nncc.h"
 
-/* The forward readers of v in training. */
-static int forward_readers(const Graph *g, const Schedules *s, const Value *v) {
-  IrNode *r[8];
-  int n = readers(g, s, MODE_TRAIN, v, r, 8), count = 0;
-  for (int i = 0; i < n && i < 8; i++)
-    count += !r[i]->backward;
-  return n > 8 ? n : count;
-}
-
 bool fuse_layers(Graph *g) {
   Schedules s = schedules_of(g);
   for (int i = 0; i < g->nodes.len; i++) {
     IrNode *n = g->nodes.data[i];
     if (!runs_in_mode(g, &s, n, MODE_TRAIN))
       continue;
-    const OpInfo *info = op_table[n->op];
-    if (!n->backward && (info->flags & OPF_NORM)) {
+    IrNode *layer = layer_before_norm(g, &s, n, MODE_TRAIN);
+    if (layer) {
       /* forward: the layer, then its batchnorm */
-      IrNode *layer = n->in[0]->def;
-      if (!(op_table[layer->op]->flags & OPF_LAYER_HEAD) || layer->group[MODE_TRAIN] ||
-          n->group[MODE_TRAIN] || is_result(g, MODE_TRAIN, n->in[0]) ||
-          forward_readers(g, &s, n->in[0]) != 1)
-        continue;
       Group *grp = group_new(g, MODE_TRAIN, "fuse-layers", layer);
       group_append(g, &s, grp, n, ROLE_OWN);
     } else if (n->backward && n->fwd && (op_table[n->fwd->op]->flags & OPF_NORM) &&

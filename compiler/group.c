@@ -152,3 +152,15 @@ void group_sections(const Group *grp, int *sec) {
 }
 
 bool value_virtual(const Value *v, int mode) { return (v->virt >> mode) & 1; }
+
+IrNode *layer_before_norm(const Graph *g, const Schedules *s, const IrNode *bn, int mode) {
+  IrNode *layer = bn->in[0]->def, *r[8];
+  if (!(op_table[bn->op]->flags & OPF_NORM) || bn->backward ||
+      !(op_table[layer->op]->flags & OPF_LAYER_HEAD) || layer->group[mode] ||
+      bn->group[mode] || is_result(g, mode, bn->in[0]))
+    return NULL;
+  int n = readers(g, s, mode, bn->in[0], r, 8), forward = 0;
+  for (int i = 0; i < n && i < 8; i++)
+    forward += !r[i]->backward;  /* (training: batchnorm's backward reads it too) */
+  return n <= 8 && forward == 1 ? layer : NULL;
+}

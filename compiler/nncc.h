@@ -605,6 +605,9 @@ const char *group_name(const Group *grp);     /* linear + batchnorm + relu */
 /* n's index in g->nodes; the index where n's kernel runs in the mode (its
  * group's last member's). */
 int node_position(const Graph *g, const IrNode *n);
+/* For a batchnorm bn: the linear/conv2d before it, if that layer's output
+ * is read by no other forward node and neither is grouped yet, else NULL. */
+IrNode *layer_before_norm(const Graph *g, const Schedules *s, const IrNode *bn, int mode);
 int kernel_position(const Graph *g, const IrNode *n, int mode);
 /* The sections of a group, the units of its kernel: a map loop (a run of
  * ROLE_LOOP), a store with its epilogue (ROLE_OWN + ROLE_EPILOGUE run), a
