@@ -12,13 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+static const char out_of_memory[] = "out of memory";
+
 /* Records the failure, words it and ends the file. */
 static int fail(nnrt_file *f, int err, const char *what) {
   int linked = f->target && strcmp(f->target, f->path) != 0;
+  int why = err && what != out_of_memory;
   f->err = err;
   snprintf(f->message, sizeof f->message, "%s%s%s%s: %s%s%s", f->path, linked ? " (-> " : "",
-           linked ? f->target : "", linked ? ")" : "", what, err ? ": " : "",
-           err ? strerror(err) : "");
+           linked ? f->target : "", linked ? ")" : "", what, why ? ": " : "",
+           why ? strerror(err) : "");
   nnrt_file_abort(f);
   return -1;
 }
@@ -42,7 +45,7 @@ static int start(nnrt_file *f, const char *path, struct stat *st, int *exists) {
   if (n == 0)
     return fail(f, ENOENT, "cannot create it");
   if (!(f->target = malloc(n + 1)))
-    return fail(f, ENOMEM, "out of memory");
+    return fail(f, ENOMEM, out_of_memory);
   memcpy(f->target, path, n + 1);
   for (int hops = 0;; hops++) {
     if (lstat(f->target, st) != 0) {
@@ -64,7 +67,7 @@ static int start(nnrt_file *f, const char *path, struct stat *st, int *exists) {
     size_t dir = link[0] != '/' && slash ? (size_t)(slash - f->target) + 1 : 0;
     char *next = malloc(dir + (size_t)len + 1);
     if (!next)
-      return fail(f, ENOMEM, "out of memory");
+      return fail(f, ENOMEM, out_of_memory);
     memcpy(next, f->target, dir);
     memcpy(next + dir, link, (size_t)len);
     next[dir + (size_t)len] = '\0';
@@ -82,7 +85,7 @@ int nnrt_file_replace(nnrt_file *f, const char *path) {
     return -1;
   size_t n = strlen(f->target);
   if (!(f->tmp = malloc(n + 12)))
-    return fail(f, ENOMEM, "out of memory");
+    return fail(f, ENOMEM, out_of_memory);
   memcpy(f->tmp, f->target, n);
   memcpy(f->tmp + n, ".tmp.", 5);
   /* mkstemp would make the file 0600 whatever the umask: a random name,

@@ -33,9 +33,12 @@ typedef struct Data {
   char train_name[1024];   /* for messages */
 } Data;
 
+/* A name that cannot be looked up (other than for not existing) counts as
+ * a file, so that opening it reports the problem instead of the data being
+ * taken as absent. */
 static int is_file(const char *path) {
   struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+  return stat(path, &st) == 0 ? S_ISREG(st.st_mode) : errno != ENOENT;
 }
 
 /* dir/base or dir/base.gz, whichever exists. */
@@ -61,11 +64,12 @@ static nnrt_status load_data(const nnrt_model *api, const char *dir, int need_tr
   if (!dir)
     return nnrt_fail(NNRT_ERR_ARG, "no data: pass --data DIR (Fashion-MNIST comes with Debian's "
                      "dataset-fashion-mnist package, in /usr/share/datasets/fashion-mnist)");
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+  int exists = stat(dir, &st) == 0;
+  if (!exists || !S_ISDIR(st.st_mode))
     return nnrt_fail(NNRT_ERR_IO, "%s: %s; for Fashion-MNIST, install Debian's "
                      "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) and pass "
                      "--data /usr/share/datasets/fashion-mnist", dir,
-                     stat(dir, &st) != 0 ? strerror(errno) : "not a directory");
+                     exists ? "not a directory" : strerror(errno));
   if (api->label_is_float || api->num_classes <= 0)
     return nnrt_fail(NNRT_ERR_MISMATCH, "model %s takes %s labels, but the trainer's data sets "
                      "carry class ids", api->name, api->label_is_float ? "real-valued" : "no");
@@ -308,8 +312,10 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   rep->best_val_loss = rep->best_val_accuracy = NAN;
 
   Data data;
-  if ((s = load_data(api, opt->data, 1, &data)) != NNRT_OK)
+  if ((s = load_data(api, opt->data, 1, &data)) != NNRT_OK) {
+    free_data(&data);  /* the training data, if the test data failed */
     return s;
+  }
   if (opt->limit > 0 && (size_t)opt->limit < data.train.count)
     data.train.count = (size_t)opt->limit;
   if (naug && (data.train.height < 2 || data.train.width < 2)) {
@@ -569,8 +575,10 @@ nnrt_status nnrt_evaluate(const nnrt_model *api, const nnrt_train_options *opt,
                      api->name, api->elem_size);
   Data data;
   nnrt_status s = load_data(api, opt->data, 0, &data);
-  if (s != NNRT_OK)
+  if (s != NNRT_OK) {
+    free_data(&data);
     return s;
+  }
   if (!data.has_test) {
     free_data(&data);
     return nnrt_fail(NNRT_ERR_IO, "%s: no test data (t10k-images-idx3-ubyte[.gz] and "
