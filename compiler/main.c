@@ -371,8 +371,9 @@ int main(int argc, char **argv) {
   bool emit_c_files = !emit || !strcmp(emit, "c");
   if (emit_c_files && !header && out_path) {  /* the header beside the C */
     size_t n = strlen(out_path);
-    header = n > 2 && !strcmp(out_path + n - 2, ".c") ? arena_printf("%.*s.h", (int)(n - 2), out_path)
-                                                      : arena_printf("%s.h", out_path);
+    header = n > 2 && !strcmp(out_path + n - 2, ".c")
+                 ? arena_printf("%.*s.h", (int)(n - 2), out_path)
+                 : arena_printf("%s.h", out_path);
   }
   const char *outputs[] = {out_path, emit_c_files ? header : NULL};
   if (!outputs_distinct(path, outputs, 2))

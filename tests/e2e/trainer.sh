@@ -72,14 +72,17 @@ else bad "symlinks: $(ls -l "$tiny" "$tiny/real")"; fi
 
 # New files get 0666 & ~umask; a replaced checkpoint keeps its mode.
 rm -f "$tiny"/u.*
-(umask 077 && run_tiny --save "$tiny/u.ckpt" --plot "$tiny/u.svg" --log "$tiny/u.csv" --quiet) > /dev/null 2>&1
+(umask 077 && run_tiny --save "$tiny/u.ckpt" --plot "$tiny/u.svg" --log "$tiny/u.csv" \
+  --quiet) > /dev/null 2>&1
 modes="$(mode "$tiny/u.ckpt") $(mode "$tiny/u.svg") $(mode "$tiny/u.csv")"
-[ "$modes" = "600 600 600" ] && ok "umask 077: new files $modes" || bad "umask 077: new files $modes"
+[ "$modes" = "600 600 600" ] && ok "umask 077: new files $modes" || bad "umask 077: $modes"
 (umask 002 && run_tiny --save "$tiny/u2.ckpt" --quiet) > /dev/null 2>&1
-[ "$(mode "$tiny/u2.ckpt")" = 664 ] && ok "umask 002: a new checkpoint 664" || bad "umask 002: $(mode "$tiny/u2.ckpt")"
+modes=$(mode "$tiny/u2.ckpt")
+[ "$modes" = 664 ] && ok "umask 002: a new checkpoint 664" || bad "umask 002: $modes"
 chmod 640 "$tiny/u.ckpt"
 run_tiny --save "$tiny/u.ckpt" --quiet > /dev/null 2>&1
-[ "$(mode "$tiny/u.ckpt")" = 640 ] && ok "a replaced checkpoint keeps mode 640" || bad "replaced: $(mode "$tiny/u.ckpt")"
+modes=$(mode "$tiny/u.ckpt")
+[ "$modes" = 640 ] && ok "a replaced checkpoint keeps mode 640" || bad "replaced: $modes"
 if ls "$tiny" "$tiny/real" | grep -q '\.tmp\.'; then bad "temporary files left: $(ls "$tiny")"
 else ok "no temporary files left"; fi
 

@@ -81,7 +81,9 @@ FILE *__real_open_memstream(char **buf, size_t *n);
 gzFile __real_gzopen(const char *path, const char *mode);
 int __real_gzread(gzFile f, void *buf, unsigned n);
 
-void *__wrap_malloc(size_t n) { return fault(FAULT_ALLOC, "malloc", ENOMEM) ? NULL : __real_malloc(n); }
+void *__wrap_malloc(size_t n) {
+  return fault(FAULT_ALLOC, "malloc", ENOMEM) ? NULL : __real_malloc(n);
+}
 void *__wrap_calloc(size_t n, size_t size) {
   return fault(FAULT_ALLOC, "calloc", ENOMEM) ? NULL : __real_calloc(n, size);
 }
