@@ -17,12 +17,12 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "nncc.h"
+#include "../runtime/replace.h"
 
-#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------- small helpers */
 
@@ -815,23 +815,36 @@ static void emit_train_config(FILE *f, const Emitter *e) {
   fprintf(f, "}  /* test-time augmentation */\n};\n");
 }
 
-/* Writes through a temporary file renamed into place. */
-static FILE *open_tmp(const char *path, char **tmp_out) {
-  char *tmp = arena_printf("%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    error_plain("cannot write '%s': %s", path, strerror(errno));
-    return NULL;
+/* The files, whole (replace.h), with the signals that end nncc held off
+ * while their temporary files exist: one that arrives then takes effect
+ * once each file is renamed into place or removed, so a killed compile
+ * leaves no temporary file behind. */
+bool write_outputs(const OutputFile *files, int n) {
+  nnrt_file out[2] = {{.fd = -1}, {.fd = -1}};
+  if (n > 2)
+    internal_error("write_outputs: %d files", n);
+  sigset_t hold, old;
+  sigemptyset(&hold);
+  sigaddset(&hold, SIGINT);
+  sigaddset(&hold, SIGTERM);
+  sigaddset(&hold, SIGHUP);
+  sigaddset(&hold, SIGQUIT);
+  sigprocmask(SIG_BLOCK, &hold, &old);
+  int failed = -1;
+  for (int i = 0; i < n && failed < 0; i++)
+    if (nnrt_file_replace(&out[i], files[i].path) != 0 ||
+        nnrt_file_write(&out[i], files[i].text, files[i].len) != 0)
+      failed = i;
+  for (int i = 0; i < n && failed < 0; i++)
+    if (nnrt_file_close(&out[i], 0) != 0)
+      failed = i;
+  if (failed >= 0) {
+    error_plain("%s", out[failed].message);
+    for (int i = 0; i < n; i++)
+      nnrt_file_abort(&out[i]);
   }
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    error_plain("cannot write '%s': %s", path, strerror(errno));
-    close(fd);
-    unlink(tmp);
-    return NULL;
-  }
-  *tmp_out = tmp;
-  return f;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return failed < 0;
 }
 
 void emit_c_to(FILE *c, FILE *h, const Graph *g, const EmitOptions *opt) {
@@ -839,57 +852,32 @@ void emit_c_to(FILE *c, FILE *h, const Graph *g, const EmitOptions *opt) {
   e.g = g;
   e.f64 = opt->f64;
   e.T = opt->f64 ? "double" : "float";
-  emit_header(h, &e, opt);
+  if (h)
+    emit_header(h, &e, opt);
   emit_source(c, &e, opt);
 }
 
 bool emit_c(const Graph *g, const EmitOptions *opt) {
-  Emitter e = {0};
-  e.g = g;
-  e.f64 = opt->f64;
-  e.T = opt->f64 ? "double" : "float";
   if (!g->outputs.len)
     internal_error("no outputs");
-  if (!strcmp(opt->c_path, "-")) {  /* the C to stdout, the header if asked */
-    if (opt->h_path) {
-      char *tmp_h;
-      FILE *h = open_tmp(opt->h_path, &tmp_h);
-      if (!h)
-        return false;
-      emit_header(h, &e, opt);
-      if (fclose(h) != 0 || rename(tmp_h, opt->h_path) != 0) {
-        error_plain("cannot write '%s': %s", opt->h_path, strerror(errno));
-        unlink(tmp_h);
-        return false;
-      }
-    }
-    emit_source(stdout, &e, opt);
-    return fflush(stdout) == 0;
-  }
-
-  char *tmp_h = NULL, *tmp_c = NULL;
-  FILE *h = open_tmp(opt->h_path, &tmp_h);
-  if (!h)
-    return false;
-  FILE *c = open_tmp(opt->c_path, &tmp_c);
-  if (!c) {
-    fclose(h);
-    unlink(tmp_h);
-    return false;
-  }
-  emit_header(h, &e, opt);
-  emit_source(c, &e, opt);
-  bool ok = !ferror(h) && !ferror(c);
-  ok &= fclose(h) == 0;
-  ok &= fclose(c) == 0;
-  if (ok && (rename(tmp_h, opt->h_path) != 0 || rename(tmp_c, opt->c_path) != 0)) {
-    ok = false;
-    unlink(opt->h_path);
-  }
+  /* Both files are made in memory first; only then are files created. */
+  OutputFile out[2] = {{opt->h_path, NULL, 0}, {opt->c_path, NULL, 0}};
+  FILE *h = opt->h_path ? open_memstream(&out[0].text, &out[0].len) : NULL;
+  FILE *c = open_memstream(&out[1].text, &out[1].len);
+  bool ok = c && (h || !opt->h_path);
+  if (ok)
+    emit_c_to(c, h, g, opt);
+  ok &= !(h && ferror(h)) && !(c && ferror(c));
+  ok &= !(h && fclose(h) != 0) && !(c && fclose(c) != 0);
   if (!ok) {
-    error_plain("cannot write '%s': %s", opt->c_path, strerror(errno));
-    unlink(tmp_h);
-    unlink(tmp_c);
+    error_plain("out of memory for the generated C");
+  } else if (!strcmp(opt->c_path, "-")) {  /* the C to stdout, the header if asked */
+    ok = (!opt->h_path || write_outputs(out, 1)) &&
+         fwrite(out[1].text, 1, out[1].len, stdout) == out[1].len && fflush(stdout) == 0;
+  } else {
+    ok = write_outputs(out, 2);
   }
+  free(out[0].text);
+  free(out[1].text);
   return ok;
 }

@@ -114,6 +114,52 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
   return NULL;
 }
 
+/* ------------------------------------------------------- output checks */
+
+/* Whether a and b name one file: the same device and inode if both exist,
+ * else the same name in the same directory. */
+static bool same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+  if (ea || eb)
+    return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+  na = na ? na + 1 : a;
+  nb = nb ? nb + 1 : b;
+  if (strcmp(na, nb))
+    return false;
+  const char *da = na > a ? arena_strndup(a, (size_t)(na - a)) : ".";
+  const char *db = nb > b ? arena_strndup(b, (size_t)(nb - b)) : ".";
+  return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+/* Outputs never replace the input, nor each other (as GCC refuses): a
+ * message and false if one would.  NULL and "-" (stdout) are skipped. */
+static bool outputs_distinct(const char *input, const char *const *outputs, int n) {
+  struct stat in;
+  bool have_in = strcmp(input, "-") ? stat(input, &in) == 0
+                                    : fstat(STDIN_FILENO, &in) == 0 && S_ISREG(in.st_mode);
+  for (int i = 0; i < n; i++) {
+    struct stat st;
+    if (!outputs[i] || !strcmp(outputs[i], "-"))
+      continue;
+    if (have_in && stat(outputs[i], &st) == 0 && st.st_dev == in.st_dev &&
+        st.st_ino == in.st_ino) {
+      error_plain("input file '%s' is the same as output file '%s'; nothing written",
+                  strcmp(input, "-") ? input : "<stdin>", outputs[i]);
+      return false;
+    }
+    for (int k = 0; k < i; k++)
+      if (outputs[k] && strcmp(outputs[k], "-") && same_file(outputs[k], outputs[i])) {
+        error_plain("output files '%s' and '%s' are the same file; nothing written",
+                    outputs[k], outputs[i]);
+        return false;
+      }
+  }
+  return true;
+}
+
 /* ------------------------------------------------------------ nncc train */
 
 #ifndef NNCC_RUNTIME_INCLUDE
@@ -188,10 +234,11 @@ static int train_command(int argc, char **argv) {
   eo.h_include = arena_printf("%s.h", g->name);
   eo.command_line = arena_printf("nncc train %s", argv[2]);
   eo.with_main = true;
-  if (!emit_c(g, &eo))
+  const char *exe = arena_printf("%s/%s", dir, g->name);
+  const char *outputs[] = {eo.c_path, eo.h_path, exe};
+  if (!outputs_distinct(argv[2], outputs, 3) || !emit_c(g, &eo))
     return 1;
   const char *cc = getenv("CC") ? getenv("CC") : on_path("clang") ? "clang" : "cc";
-  const char *exe = arena_printf("%s/%s", dir, g->name);
   StrBuf libs = {0};
   sb_printf(&libs, "%s", NNCC_RUNTIME_LIBS);
   char *cmd[32];
@@ -321,6 +368,16 @@ int main(int argc, char **argv) {
     error_plain("--dtype must be f32 or f64, got '%s'", dtype);
     return 1;
   }
+  bool emit_c_files = !emit || !strcmp(emit, "c");
+  if (emit_c_files && !header && out_path) {  /* the header beside the C */
+    size_t n = strlen(out_path);
+    header = n > 2 && !strcmp(out_path + n - 2, ".c")
+                 ? arena_printf("%.*s.h", (int)(n - 2), out_path)
+                 : arena_printf("%s.h", out_path);
+  }
+  const char *outputs[] = {out_path, emit_c_files ? header : NULL};
+  if (!outputs_distinct(path, outputs, 2))
+    return 1;
 
   SrcFile file;
   if (!load_file(path, &file))
@@ -336,20 +393,13 @@ int main(int argc, char **argv) {
     free((void *)file.text);
     return 0;
   }
-  if (!emit || !strcmp(emit, "c")) {
+  if (emit_c_files) {
     EmitOptions eo = {0};
     eo.f64 = !strcmp(dtype, "f64");
     eo.with_main = with_main;
     eo.naive_plan = naive;
     eo.c_path = out_path ? out_path : "-";
-    if (header) {
-      eo.h_path = header;
-    } else if (out_path) {
-      size_t n = strlen(out_path);
-      eo.h_path = n > 2 && !strcmp(out_path + n - 2, ".c")
-                      ? arena_printf("%.*s.h", (int)(n - 2), out_path)
-                      : arena_printf("%s.h", out_path);
-    }
+    eo.h_path = header;
     const char *h = eo.h_path ? eo.h_path : arena_printf("%s.h", g->name);
     const char *slash = strrchr(h, '/');
     eo.h_include = slash ? slash + 1 : h;
@@ -362,9 +412,11 @@ int main(int argc, char **argv) {
     free((void *)file.text);
     return ok ? 0 : 1;
   }
-  FILE *out = stdout;
-  if (out_path && !(out = fopen(out_path, "w"))) {
-    error_plain("cannot write '%s': %s", out_path, strerror(errno));
+  /* With -o, made in memory and written as the C is. */
+  OutputFile file_out = {out_path, NULL, 0};
+  FILE *out = out_path ? open_memstream(&file_out.text, &file_out.len) : stdout;
+  if (!out) {
+    error_plain("out of memory");
     return 1;
   }
   if (!strcmp(emit, "ast"))
@@ -391,11 +443,14 @@ int main(int argc, char **argv) {
     print_params(out, g);
   else
     print_summary(out, g);
-  if (out != stdout && fclose(out) != 0) {
-    error_plain("cannot write '%s': %s", out_path, strerror(errno));
-    remove(out_path);
-    return 1;
+  bool ok = true;
+  if (out != stdout) {
+    ok = !ferror(out) & (fclose(out) == 0);
+    if (!ok)
+      error_plain("out of memory");
+    ok = ok && write_outputs(&file_out, 1);
+    free(file_out.text);
   }
   free((void *)file.text);
-  return 0;
+  return ok ? 0 : 1;
 }

@@ -756,11 +756,22 @@ typedef struct EmitOptions {
   bool naive_plan;          /* -O0: every buffer its own place              */
 } EmitOptions;
 
-/* Writes both files (each through a temporary file and a rename); on
- * failure reports an error and leaves no file behind. */
+/* Makes both files in memory, then writes them (write_outputs); c_path "-"
+ * is stdout, h_path NULL no header.  On failure reports an error. */
 bool emit_c(const Graph *g, const EmitOptions *opt);
-/* The same two files into open streams (the fuzzer's). */
+/* The same two files into open streams (the fuzzer's); h may be NULL. */
 void emit_c_to(FILE *c, FILE *h, const Graph *g, const EmitOptions *opt);
+/* A file nncc writes, made in memory. */
+typedef struct OutputFile {
+  const char *path;
+  char *text;
+  size_t len;
+} OutputFile;
+/* Writes up to two files by libnnrt's rules (runtime/replace.h: through a
+ * temporary file and a rename, symlinks followed, only over regular files,
+ * the umask respected); a kill meanwhile leaves no temporary file.  On
+ * failure reports an error and writes none of those not yet renamed. */
+bool write_outputs(const OutputFile *files, int n);
 /* --emit=plan (or plan-svg): the memory plan of the code emit_c would write. */
 void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt, bool svg);
 /* Would this name break the C as a model name (a keyword, a libc name...)? */

@@ -19,7 +19,7 @@ static nnrt_status read_exact(gzFile f, void *buf, size_t n, const char *path, c
       int zerr;
       const char *msg = gzerror(f, &zerr);
       return nnrt_fail(NNRT_ERR_CORRUPT, "%s: cannot read %s: %s", path, what,
-                       zerr == Z_ERRNO ? strerror(errno) : msg);
+                       zerr == Z_ERRNO || zerr == Z_OK ? strerror(errno) : msg);
     }
     if (got == 0)
       return nnrt_fail(NNRT_ERR_CORRUPT, "%s: truncated: the file ends inside the %s", path,

@@ -98,6 +98,13 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
   float *y = malloc(sizeof(float) * (size_t)out * B);
   double *sum = malloc(sizeof(double) * (size_t)out * B);
   float *scratch = malloc(sizeof(float) * d.sample_size);
+  if (!x || !y || !sum || !scratch) {
+    fprintf(stderr, "%s: out of memory for batches of %d\n", prog, B);
+    free(x), free(y), free(sum), free(scratch);
+    api->destroy(m);
+    nnrt_dataset_free(&d);
+    return 1;
+  }
   for (size_t start = 0; start < d.count; start += B) {
     int b = d.count - start < B ? (int)(d.count - start) : B;
     memset(sum, 0, sizeof(double) * (size_t)out * (size_t)b);

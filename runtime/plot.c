@@ -5,19 +5,16 @@
  * legend, and one polyline per series.  A missing value (NAN or infinite)
  * breaks the line; a point with no finite neighbour is drawn as a dot.  The
  * numbers in the file are written without printf's %f, so the file stays
- * valid whatever locale the calling program set.  Written to a temporary
- * file beside the target and renamed over it, as checkpoints are. */
+ * valid whatever locale the calling program set.  Made in memory, then
+ * written as checkpoints are (replace.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* The page, and the plot area of each panel (pixels). */
 enum { PAGE_W = 960, PAGE_H = 372, TOP = 60, BOTTOM = 320, PANEL_W = 380 };
@@ -216,11 +213,12 @@ nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
                              const double *train_acc, const double *val_acc) {
   if (!path || epochs < 0)
     return nnrt_fail(NNRT_ERR_ARG, "plot: bad arguments (%d epochs)", epochs);
-  nnrt_replace file;
-  nnrt_status s = nnrt_replace_open(&file, path, 0644);
-  if (s != NNRT_OK)
-    return s;
-  FILE *f = file.f;
+  /* Made in memory, then written whole. */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f)
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory", path);
   const char *t = title ? title : "training";
   out(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -233,6 +231,17 @@ nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
   panel(f, panel_left[0], "Loss", "loss", epochs, loss, 1, 0, HUGE_VAL, 0);
   panel(f, panel_left[1], "Accuracy", "accuracy (%)", epochs, acc, 100, 0, 100, 1);
   out(f, "</svg>\n");
-
-  return nnrt_replace_close(&file, NNRT_OK, 0);
+  int bad = ferror(f);
+  if (fclose(f) != 0 || bad) {
+    free(text);
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory", path);
+  }
+  nnrt_file file;
+  int rc = nnrt_file_replace(&file, path);
+  if (rc == 0)
+    rc = nnrt_file_write(&file, text, len);
+  if (rc == 0)
+    rc = nnrt_file_close(&file, 0);
+  free(text);
+  return rc == 0 ? NNRT_OK : nnrt_file_failed(&file);
 }

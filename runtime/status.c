@@ -1,6 +1,7 @@
 /* status.c - status codes as text, and the per-thread last-error message. */
-#include "nnrt.h"
+#include "internal.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -43,4 +44,8 @@ nnrt_status nnrt_fail(nnrt_status s, const char *fmt, ...) {
   vsnprintf(last_error, sizeof last_error, fmt, ap);
   va_end(ap);
   return s;
+}
+
+nnrt_status nnrt_file_failed(const nnrt_file *f) {
+  return nnrt_fail(f->err == ENOMEM ? NNRT_ERR_NOMEM : NNRT_ERR_IO, "%s", f->message);
 }

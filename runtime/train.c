@@ -8,10 +8,11 @@
  * derives from one seed, so a run is reproducible.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "nnrt.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,9 +33,12 @@ typedef struct Data {
   char train_name[1024];   /* for messages */
 } Data;
 
+/* A name that cannot be looked up (other than for not existing) counts as
+ * a file, so that opening it reports the problem instead of the data being
+ * taken as absent. */
 static int is_file(const char *path) {
   struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+  return stat(path, &st) == 0 ? S_ISREG(st.st_mode) : errno != ENOENT;
 }
 
 /* dir/base or dir/base.gz, whichever exists. */
@@ -60,11 +64,12 @@ static nnrt_status load_data(const nnrt_model *api, const char *dir, int need_tr
   if (!dir)
     return nnrt_fail(NNRT_ERR_ARG, "no data: pass --data DIR (Fashion-MNIST comes with Debian's "
                      "dataset-fashion-mnist package, in /usr/share/datasets/fashion-mnist)");
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+  int exists = stat(dir, &st) == 0;
+  if (!exists || !S_ISDIR(st.st_mode))
     return nnrt_fail(NNRT_ERR_IO, "%s: %s; for Fashion-MNIST, install Debian's "
                      "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) and pass "
                      "--data /usr/share/datasets/fashion-mnist", dir,
-                     stat(dir, &st) != 0 ? strerror(errno) : "not a directory");
+                     exists ? "not a directory" : strerror(errno));
   if (api->label_is_float || api->num_classes <= 0)
     return nnrt_fail(NNRT_ERR_MISMATCH, "model %s takes %s labels, but the trainer's data sets "
                      "carry class ids", api->name, api->label_is_float ? "real-valued" : "no");
@@ -122,6 +127,7 @@ static void free_data(Data *d) {
 
 typedef struct Metrics {
   double loss, accuracy;   /* mean cross-entropy of the logits, % correct  */
+  nnrt_status status;      /* NNRT_ERR_NOMEM if there was no memory for it */
 } Metrics;
 
 /* Softmax cross-entropy of logits z[0..k) against label y; sets *best. */
@@ -142,7 +148,7 @@ static double cross_entropy(const float *z, long k, int32_t y, int *best) {
  * max_batch; with tta, softmax probabilities averaged over the views. */
 static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnrt_dataset *d,
                         const size_t *idx, size_t n, const nnrt_tta *tta) {
-  Metrics r = {NAN, NAN};
+  Metrics r = {NAN, NAN, NNRT_OK};
   if (n == 0)
     return r;
   size_t in = d->sample_size;
@@ -154,6 +160,12 @@ static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnr
   float *scratch = malloc(sizeof(float) * in);
   double loss = 0;
   size_t correct = 0;
+  if (!x || !y || !prob || !scratch) {
+    free(x), free(y), free(prob), free(scratch);
+    r.status = nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory to evaluate in batches of %d",
+                         api->name, max_batch);
+    return r;
+  }
   for (size_t start = 0; start < n; start += (size_t)max_batch) {
     int b = n - start < (size_t)max_batch ? (int)(n - start) : max_batch;
     if (tta)
@@ -245,6 +257,17 @@ static void fmt_metric(char *buf, size_t cap, const char *name, double v, int pc
 
 /* ------------------------------------------------------------- training */
 
+/* One line of the metrics CSV. */
+static nnrt_status log_line(nnrt_file *log, const char *fmt, ...) {
+  char line[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  size_t len = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+  return nnrt_file_write(log, line, len) == 0 ? NNRT_OK : nnrt_file_failed(log);
+}
+
 static void shuffle(size_t *idx, size_t n, nnrt_rng *r) {
   for (size_t i = n; i > 1; i--) {
     size_t j = (size_t)nnrt_rng_below(r, i);
@@ -289,8 +312,10 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   rep->best_val_loss = rep->best_val_accuracy = NAN;
 
   Data data;
-  if ((s = load_data(api, opt->data, 1, &data)) != NNRT_OK)
+  if ((s = load_data(api, opt->data, 1, &data)) != NNRT_OK) {
+    free_data(&data);  /* the training data, if the test data failed */
     return s;
+  }
   if (opt->limit > 0 && (size_t)opt->limit < data.train.count)
     data.train.count = (size_t)opt->limit;
   if (naug && (data.train.height < 2 || data.train.width < 2)) {
@@ -303,7 +328,12 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   nnrt_rng rng;
   nnrt_rng_seed(&rng, seed ^ 0x5eedULL);
   size_t total = data.train.count;
-  size_t *order = malloc(sizeof(size_t) * total);
+  size_t *order = malloc(sizeof(size_t) * (total ? total : 1));
+  if (!order) {
+    free_data(&data);
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for %zu samples", data.train_name,
+                     total);
+  }
   for (size_t i = 0; i < total; i++)
     order[i] = i;
   size_t nval = validation > 0 ? (size_t)(validation * (double)total) : 0;
@@ -340,14 +370,23 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   else if (patience > 0 && nval)
     snprintf(best_path, sizeof best_path, "%s/nnrt-%s-%ld.best.ckpt",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", api->name, (long)getpid());
-  FILE *log = NULL;
-  if (opt->log && !(log = fopen(opt->log, first_epoch ? "a" : "w"))) {
-    s = nnrt_fail(NNRT_ERR_IO, "%s: cannot write: %s", opt->log, strerror(errno));
+  /* Every file the run writes is checked before it starts, not after an
+   * epoch: the checkpoints and the curves can be replaced, the log opened. */
+  nnrt_file log = {.fd = -1}, probe;
+  const char *replaced[3] = {opt->save, nval && best_path[0] ? best_path : NULL, opt->plot};
+  for (int i = 0; i < 3; i++)
+    if (replaced[i] && nnrt_file_probe(&probe, replaced[i]) != 0) {
+      s = nnrt_file_failed(&probe);
+      goto done;
+    }
+  if (opt->log && nnrt_file_append(&log, opt->log, !first_epoch) != 0) {
+    s = nnrt_file_failed(&log);
     goto done;
   }
-  if (log && !first_epoch)
-    fprintf(log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,"
-                 "test_accuracy,seconds,samples_per_second\n");
+  if (opt->log && !first_epoch &&
+      (s = log_line(&log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,"
+                          "test_accuracy,seconds,samples_per_second\n")) != NNRT_OK)
+    goto done;
   if (out)
     fprintf(out, "training %s on %s: %zu samples, %zu held out, batch %d, %d epochs%s\n",
             api->name, opt->data, ntrain, nval, batch, epochs, first_epoch ? " (resumed)" : "");
@@ -364,6 +403,10 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   double best = NAN;
   int since_best = 0, nonfinite = 0;
   double start_time = now();
+  if (!x || !scratch || !y || !h.train_loss || !h.val_loss || !h.train_acc || !h.val_acc) {
+    s = nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory for batch %d", api->name, batch);
+    goto stop;
+  }
 
   for (int epoch = first_epoch; epoch < epochs; epoch++) {
     double t0 = now();
@@ -424,7 +467,9 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     Metrics val = evaluate(api, m, batch, &data.train, val_idx, nval, NULL);
     Metrics test = data.has_test ? evaluate(api, m, batch, &data.test, NULL, data.test.count,
                                             NULL)
-                                 : (Metrics){NAN, NAN};
+                                 : (Metrics){NAN, NAN, NNRT_OK};
+    if ((s = val.status) != NNRT_OK || (s = test.status) != NNRT_OK)
+      goto stop;
     h.train_loss[epoch] = train_loss;
     h.train_acc[epoch] = train_acc / 100;  /* the plot takes fractions */
     h.val_loss[epoch] = val.loss;
@@ -443,19 +488,18 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
               (double)seen / secs);
       fflush(out);
     }
-    if (log) {
-      fprintf(log, "%d,%.6g,%.6f,%.4f,%.6f,%.4f,%.6f,%.4f,%.3f,%.1f\n", epoch + 1, lr,
-              train_loss, train_acc, val.loss, val.accuracy, test.loss, test.accuracy, secs,
-              (double)seen / secs);
-      fflush(log);
-    }
+    if (opt->log &&
+        (s = log_line(&log, "%d,%.6g,%.6f,%.4f,%.6f,%.4f,%.6f,%.4f,%.3f,%.1f\n", epoch + 1, lr,
+                      train_loss, train_acc, val.loss, val.accuracy, test.loss, test.accuracy,
+                      secs, (double)seen / secs)) != NNRT_OK)
+      goto stop;
     if (opt->save && api->save(m, opt->save) != 0) {
       s = NNRT_ERR_IO;
       goto stop;
     }
-    if (opt->plot)
-      nnrt_plot_curves(opt->plot, api->name, h.n, h.train_loss, h.val_loss, h.train_acc,
-                       h.val_acc);
+    if (opt->plot && (s = nnrt_plot_curves(opt->plot, api->name, h.n, h.train_loss, h.val_loss,
+                                           h.train_acc, h.val_acc)) != NNRT_OK)
+      goto stop;
     /* the best epoch, by the metric early stopping watches */
     if (nval) {
       double metric = cfg->monitor_accuracy ? -val.accuracy : val.loss;
@@ -487,6 +531,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     nnrt_tta tta = cfg->tta;
     int use_tta = opt->tta && cfg->has_tta;
     Metrics test = evaluate(api, m, batch, &data.test, NULL, data.test.count, NULL);
+    if ((s = test.status) != NNRT_OK)
+      goto stop;
     rep->test_loss = test.loss;
     rep->test_accuracy = test.accuracy;
     if (out)
@@ -494,6 +540,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
               data.test.count);
     if (use_tta) {
       Metrics t = evaluate(api, m, batch, &data.test, NULL, data.test.count, &tta);
+      if ((s = t.status) != NNRT_OK)
+        goto stop;
       if (out)
         fprintf(out, "test accuracy with TTA %.2f%% (loss %.4f, %d views)\n", t.accuracy,
                 t.loss, nnrt_tta_views(&tta));
@@ -510,8 +558,8 @@ stop:
   if (!opt->save && best_path[0])
     remove(best_path);
 done:
-  if (log)
-    fclose(log);
+  if (log.fd >= 0 && nnrt_file_close(&log, 0) != 0 && s == NNRT_OK)
+    s = nnrt_file_failed(&log);
   api->destroy(m);
   free(order);
   free_data(&data);
@@ -527,8 +575,10 @@ nnrt_status nnrt_evaluate(const nnrt_model *api, const nnrt_train_options *opt,
                      api->name, api->elem_size);
   Data data;
   nnrt_status s = load_data(api, opt->data, 0, &data);
-  if (s != NNRT_OK)
+  if (s != NNRT_OK) {
+    free_data(&data);
     return s;
+  }
   if (!data.has_test) {
     free_data(&data);
     return nnrt_fail(NNRT_ERR_IO, "%s: no test data (t10k-images-idx3-ubyte[.gz] and "
@@ -549,6 +599,11 @@ nnrt_status nnrt_evaluate(const nnrt_model *api, const nnrt_train_options *opt,
   int use_tta = opt->tta && cfg && cfg->has_tta;
   Metrics r = evaluate(api, m, batch, &data.test, NULL, data.test.count,
                        use_tta ? &cfg->tta : NULL);
+  if (r.status != NNRT_OK) {
+    api->destroy(m);
+    free_data(&data);
+    return r.status;
+  }
   rep->test_loss = r.loss;
   rep->test_accuracy = r.accuracy;
   if (opt->out)

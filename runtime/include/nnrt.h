@@ -112,7 +112,10 @@ void nnrt_init_f64(nnrt_rng *r, double *w, size_t n, nnrt_init_kind kind, double
  * structure fingerprint, element size, step, the section sizes), the
  * sections' bytes, and a CRC-32 of everything before it.  Saving writes a
  * temporary file in the same directory, syncs it, and renames it over the
- * old one, so a crash never leaves a half-written checkpoint.  Loading reads
+ * old one, so a crash never leaves a half-written checkpoint and a failed
+ * save leaves the old one as it was.  A symlink is followed (its target is
+ * replaced), a path that is not a regular file refused, a new file made
+ * 0666 & ~umask, an old one's permissions kept.  Loading reads
  * and checks the whole file before copying anything into the sections, so a
  * refused file leaves them as they were. */
 #define NNRT_CKPT_VERSION 1
@@ -244,8 +247,8 @@ void nnrt_tta_view(const nnrt_tta *t, int k, const float *src, float *dst, float
 /* An SVG file with two panels over the epochs: loss (train and validation)
  * and accuracy (train, validation; fractions in [0, 1], drawn in %).  Each
  * array has `epochs` values, value i for epoch i + 1; NAN marks a missing
- * value (a gap in the line), and a NULL array a missing series.  Written to
- * a temporary file and renamed over path (mode 0644). */
+ * value (a gap in the line), and a NULL array a missing series.  Written as
+ * checkpoints are: through a temporary file renamed over path. */
 nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
                              const double *train_loss, const double *val_loss,
                              const double *train_acc, const double *val_acc);
@@ -339,7 +342,10 @@ typedef struct nnrt_train_report {
 } nnrt_train_report;
 
 /* Trains a model on a data set as its train block says (options override),
- * then evaluates it on the test data. */
+ * then evaluates it on the test data.  Before the first epoch it checks
+ * that the checkpoints (save, SAVE.best) and the plot can be written and
+ * opens the log, so a bad path fails at once; any of them failing later
+ * fails the run. */
 nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
                        nnrt_train_report *report);
 /* Loads a checkpoint and evaluates on the data set's test split. */

@@ -3,10 +3,13 @@
 # dataset-fashion-mnist): a short run on a subset reaches accuracy far above
 # chance; metrics, curves and checkpoints are written; a run resumes from its
 # checkpoint; a run killed while saving leaves the previous checkpoint
-# loadable; bad data files and a missing data set get clear errors.
+# loadable; bad data files and a missing data set get clear errors; the
+# files a run writes follow replace.h's rules and are checked before the
+# first epoch.
 # Usage: trainer.sh TRAINER(fashion_mlp built with --main) WORKDIR
+#                   [TRAINER_FAULTS(the same, linked with tests/fault/shim.c)]
 set -uo pipefail
-trainer=$1 work=$2 here=$(cd "$(dirname "$0")" && pwd)
+trainer=$1 work=$2 faulty=${3:-} here=$(cd "$(dirname "$0")" && pwd)
 data=${NNCC_DATA:-/usr/share/datasets/fashion-mnist}
 rm -rf "$work" && mkdir -p "$work"
 pass=0 fail=0
@@ -28,6 +31,60 @@ for kind in bad-magic truncated label-range wrong-size; do
   elif echo "$msg" | grep -q "$work/$kind/train-"; then ok "$kind: ${msg##*: }"
   else bad "$kind: $msg"; fi
 done
+
+# The files a run writes, on a tiny data set (one batch, one epoch).
+tiny="$work/tiny"
+mkdir -p "$tiny/made" "$tiny/data"
+for set in train:64 t10k:32; do
+  python3 "$here/../emit/make_idx.py" "$tiny/made" "${set#*:}"
+  mv "$tiny/made/images-idx3-ubyte.gz" "$tiny/data/${set%:*}-images-idx3-ubyte.gz"
+  mv "$tiny/made/labels-idx1-ubyte" "$tiny/data/${set%:*}-labels-idx1-ubyte"
+done
+run_tiny() { timeout 60 "$trainer" train --data "$tiny/data" --epochs 1 --no-augment "$@"; }
+mode() { stat -c %a "$1"; }
+
+# A path that cannot be written fails the run at once, before any epoch,
+# with a message naming it; so does one that is not a regular file (a fifo,
+# a directory), which is left as it was.
+mkfifo "$tiny/fifo"
+mkdir "$tiny/dir"
+for flag in --save --log --plot; do
+  for target in "$tiny/nowhere/x" "$tiny/fifo" "$tiny/dir"; do
+    if out=$(run_tiny $flag "$target" 2>&1); then bad "$flag $target accepted"
+    elif echo "$out" | grep -q "^epoch "; then bad "$flag $target: failed only after an epoch: $out"
+    elif ! echo "$out" | grep -q ": $target: "; then bad "$flag $target: $out"
+    else ok "$flag $target: ${out#*: }"; fi
+  done
+done
+[ -p "$tiny/fifo" ] && [ -d "$tiny/dir" ] && [ -z "$(ls -A "$tiny/dir")" ] &&
+  ok "the fifo and the directory are as they were" || bad "the fifo or the directory changed"
+
+# A symlink is followed: its target gets the file, the link stays a link.
+mkdir "$tiny/real"
+ln -s real/m.ckpt "$tiny/m.ckpt"
+ln -s real/m.svg "$tiny/m.svg"
+run_tiny --save "$tiny/m.ckpt" --plot "$tiny/m.svg" --quiet > /dev/null 2>&1
+if [ -L "$tiny/m.ckpt" ] && [ -L "$tiny/m.svg" ] && [ -f "$tiny/real/m.ckpt" ] &&
+   grep -q "<polyline\|<circle" "$tiny/real/m.svg" &&
+   "$trainer" test --load "$tiny/m.ckpt" --data "$tiny/data" > /dev/null 2>&1; then
+  ok "--save and --plot through symlinks: the links kept, their targets written"
+else bad "symlinks: $(ls -l "$tiny" "$tiny/real")"; fi
+
+# New files get 0666 & ~umask; a replaced checkpoint keeps its mode.
+rm -f "$tiny"/u.*
+(umask 077 && run_tiny --save "$tiny/u.ckpt" --plot "$tiny/u.svg" --log "$tiny/u.csv" \
+  --quiet) > /dev/null 2>&1
+modes="$(mode "$tiny/u.ckpt") $(mode "$tiny/u.svg") $(mode "$tiny/u.csv")"
+[ "$modes" = "600 600 600" ] && ok "umask 077: new files $modes" || bad "umask 077: $modes"
+(umask 002 && run_tiny --save "$tiny/u2.ckpt" --quiet) > /dev/null 2>&1
+modes=$(mode "$tiny/u2.ckpt")
+[ "$modes" = 664 ] && ok "umask 002: a new checkpoint 664" || bad "umask 002: $modes"
+chmod 640 "$tiny/u.ckpt"
+run_tiny --save "$tiny/u.ckpt" --quiet > /dev/null 2>&1
+modes=$(mode "$tiny/u.ckpt")
+[ "$modes" = 640 ] && ok "a replaced checkpoint keeps mode 640" || bad "replaced: $modes"
+if ls "$tiny" "$tiny/real" | grep -q '\.tmp\.'; then bad "temporary files left: $(ls "$tiny")"
+else ok "no temporary files left"; fi
 
 if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
   echo "skipped the training runs: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist)"
@@ -53,11 +110,17 @@ if echo "$out" | grep -q "(resumed)" && echo "$out" | grep -q "^epoch 3/3" &&
    ! echo "$out" | grep -q "^epoch 1/3"; then ok "resumed at epoch 3"
 else bad "resume: $out"; fi
 
-# Evaluate the checkpoint; then kill a run in the middle of saving it: the
-# checkpoint still loads and still gives the same accuracy.
+# Evaluate the checkpoint; then kill a run in the middle of saving it (the
+# trainer linked with the fault shim pauses before its second write, after
+# the checkpoint's header): the checkpoint still loads and still gives the
+# same accuracy.
+if [ -z "$faulty" ]; then
+  echo "trainer: $pass passed, $fail failed (no TRAINER_FAULTS: the kill mid-save skipped)"
+  [ $fail = 0 ]; exit
+fi
 before=$("$trainer" test --load "$work/m.ckpt" --data "$data" 2>&1)
 cp "$work/m.ckpt" "$work/m.copy"
-NNRT_TEST_SLOW_SAVE=5 "$trainer" train --data "$data" --limit 1000 --epochs 1 \
+NNRT_FAULT_PAUSE_AT_WRITE=2 "$faulty" train --data "$data" --limit 1000 --epochs 1 \
   --no-augment --save "$work/m.ckpt" > "$work/killed.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
