@@ -630,11 +630,17 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "    else\n      run_infer(m, n, in);\n");
   for (int i = 0; i < g->outputs.len; i++) {
     const Value *v = g->outputs.data[i];
+    /* an output that is an input is returned unchanged: it has no place in
+     * the arena, and value_ref names it in[k], this chunk of input k */
+    const char *src = v->def->op == OP_INPUT
+                          ? value_ref(e, v)
+                          : arena_printf("m->arena + (training ? %lld : %lld) * (size_t)n",
+                                         (long long)e->plans[1].offset[v->id],
+                                         (long long)e->plans[0].offset[v->id]);
     fprintf(f, "    memcpy(outputs[%d] + (size_t)done * out_size[%d],\n"
-               "           m->arena + (training ? %lld : %lld) * (size_t)n,\n"
+               "           %s,\n"
                "           (size_t)n * out_size[%d] * sizeof(%s));\n",
-            i, i, (long long)e->plans[1].offset[v->id], (long long)e->plans[0].offset[v->id], i,
-            T);
+            i, i, src, i, T);
   }
   fprintf(f, "  }\n}\n\n");
   fprintf(f, "void %s_forward(struct %s *m, int batch, const %s *x, %s *out, int training) {\n", N, N,
@@ -740,7 +746,8 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     nclasses = ((IrNode *)g->labels.data[0])->out->ty.nclasses;
   fprintf(f, "static uint64_t model_step(const void *m) { return ((const struct %s *)m)->step; }\n", N);
   const Value *out0 = g->outputs.data[0];
-  bool out_in_train = trains && sched.train[out0->id];
+  /* (an input as output 0: the training step computes nothing for it) */
+  bool out_in_train = trains && sched.train[out0->id] && out0->def->op != OP_INPUT;
   if (out_in_train)
     fprintf(f, "static const void *model_train_output(void *m) {\n"
                "  const struct %s *model = m;\n"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# For every model in models/ and every op model of the PyTorch comparisons
-# (tests/ref/ops: each op, fused with its neighbours): generate its C,
+# For every model in models/, every op model of the PyTorch comparisons
+# (tests/ref/ops: each op, fused with its neighbours) and the models of
+# tests/emit/models (corner cases of the interface): generate its C,
 # compile it with gcc and clang under -std=c99 -Wall -Wextra -pedantic
 # -Werror, and run model_check (the whole public API) built with
-# AddressSanitizer and UndefinedBehaviorSanitizer.
+# AddressSanitizer and UndefinedBehaviorSanitizer.  Then the drivers that
+# check one corner each (output_input.c), under the sanitizers too.
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -18,7 +20,7 @@ mkdir -p "$work/nnrt"
 for f in "$src"/runtime/*.c; do
   clang $san -std=c99 -I"$src/runtime/include" -c "$f" -o "$work/nnrt/$(basename "$f" .c).o"
 done
-for model in "$src"/models/*.nn "$src"/tests/ref/ops/*.nn; do
+for model in "$src"/models/*.nn "$src"/tests/ref/ops/*.nn "$src"/tests/emit/models/*.nn; do
   stem=$(basename "$model" .nn)
   out="$work/$stem"
   mkdir -p "$out"
@@ -35,4 +37,19 @@ for model in "$src"/models/*.nn "$src"/tests/ref/ops/*.nn; do
   fi
   [ -n "$first_ckpt" ] || first_ckpt="$out/$name.ckpt"
 done
+
+# driver NAME MODEL...: tests/emit/NAME.c linked with the models' C (made
+# above), under the sanitizers, run.
+driver() {
+  local name=$1
+  shift
+  local objs=() incs=()
+  for m in "$@"; do
+    objs+=("$work/$m/$m.c") incs+=(-I"$work/$m")
+  done
+  clang $san -std=c99 -I"$src/runtime/include" "${incs[@]}" "$src/tests/emit/$name.c" \
+    "${objs[@]}" "$work"/nnrt/*.o -lopenblas -lz -lm -o "$work/$name"
+  "$work/$name" || status=1
+}
+driver output_input ident outin
 exit $status
