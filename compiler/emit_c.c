@@ -83,21 +83,21 @@ const char *mathfn(const Emitter *e, const char *name) {
 
 const char *gemm_fn(const Emitter *e) { return e->f64 ? "nnrt_dgemm" : "nnrt_sgemm"; }
 
-/* Text from the .nn file made safe inside a C comment. */
+/* Text from the .nn file made safe inside a C comment: printable ASCII,
+ * other bytes '?' (a tab ' '), and then no comment delimiter, no line
+ * splice and no trigraph: a space parts "* /", "/ *", "\\ " and "? ?" (the
+ * rule looks at what is written, so a '?' from a replaced byte counts). */
 const char *comment_text(const char *s, int len) {
   StrBuf sb = {0};
   for (int i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '*' && i + 1 < len && s[i + 1] == '/')
-      sb_printf(&sb, "* ");
-    else if (c == '/' && i + 1 < len && s[i + 1] == '*')
-      sb_printf(&sb, "/ ");
-    else if (c == '?' && i + 1 < len && s[i + 1] == '?')
-      sb_printf(&sb, "? ");  /* no trigraphs */
-    else if (c == '\\')
-      sb_printf(&sb, "\\ ");  /* no line splices */
-    else
-      sb_printf(&sb, "%c", c >= 0x20 && c < 0x7f ? c : c == '\t' ? ' ' : '?');
+    char out = c >= 0x20 && c < 0x7f ? (char)c : c == '\t' ? ' ' : '?';
+    if (out == '?' && sb.len && sb.data[sb.len - 1] == '?')
+      sb_printf(&sb, " ");  /* no trigraphs */
+    sb_printf(&sb, "%c", out);
+    if ((c == '*' && i + 1 < len && s[i + 1] == '/') ||
+        (c == '/' && i + 1 < len && s[i + 1] == '*') || c == '\\')
+      sb_printf(&sb, " ");  /* no comment delimiters, no line splices */
   }
   return sb.data ? sb.data : "";
 }
@@ -385,6 +385,23 @@ static const char *structure(const Emitter *e) {
   return sb.data;
 }
 
+/* The structure string as C: a literal per part (each ';' starts one),
+ * none over C99's minimum limit of 4095 characters; hashed in order
+ * (nnrt_fnv1a64_parts) they give the fingerprint of the whole string. */
+static void emit_structure(FILE *f, const char *s) {
+  enum { PART_MAX = 4000 };
+  fprintf(f, "/* The model's structure, hashed into its checkpoints' fingerprint: the\n"
+             " * parts in order, as one string. */\n"
+             "static const char *const structure[] = {\n");
+  while (*s) {
+    size_t n = strcspn(s + 1, ";") + 1;
+    n = n < PART_MAX ? n : PART_MAX;
+    fprintf(f, "    \"%.*s\",\n", (int)n, s);
+    s += n;
+  }
+  fprintf(f, "    NULL};\n");
+}
+
 static const char *init_enum(const char *word) {
   static const char *const map[][2] = {
       {"zeros", "NNRT_INIT_ZEROS"},           {"ones", "NNRT_INIT_ONES"},
@@ -540,8 +557,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
 
   fprintf(f, "  nnrt_rng rng;\n};\n\n");
-  fprintf(f, "/* The model's structure, hashed into its checkpoints' fingerprint. */\n");
-  fprintf(f, "static const char structure[] = \"%s\";\n", structure(e));
+  emit_structure(f, structure(e));
   fprintf(f, "%s", e->kernels.data ? e->kernels.data : "");
   fprintf(f, "%s", fns.data);
 
@@ -713,10 +729,10 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
       "                           {m->opt, %lld * sizeof(%s)}};\n",
       (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_state, T);
   fprintf(f, "int %s_save(const struct %s *m, const char *path) {\n%s", N, N, sections);
-  fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64(structure), sizeof(%s), m->step, "
+  fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64_parts(structure), sizeof(%s), m->step, "
              "s, 3);\n}\n\n", T);
   fprintf(f, "int %s_load(struct %s *m, const char *path) {\n%s", N, N, sections);
-  fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64(structure), sizeof(%s), &m->step, "
+  fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64_parts(structure), sizeof(%s), &m->step, "
              "s, 3);\n}\n\n", T);
   fprintf(f, "void %s_set_learning_rate(struct %s *m, float lr) { m->lr = (%s)lr; }\n\n", N, N, T);
 

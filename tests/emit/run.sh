@@ -4,14 +4,15 @@
 # tests/emit/models (corner cases of the interface): generate its C,
 # compile it with gcc and clang under -std=c99 -Wall -Wextra -pedantic
 # -Werror, and run model_check (the whole public API) built with
-# AddressSanitizer and UndefinedBehaviorSanitizer.  Then the drivers that
+# AddressSanitizer and UndefinedBehaviorSanitizer; a checkpoint's
+# fingerprint must be the one in fingerprints.txt.  Then the drivers that
 # check one corner each (output_input.c), under the sanitizers too.
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 nncc=$1 src=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
-strict="-std=c99 -Wall -Wextra -pedantic -Werror"
+strict="-std=c99 -Wall -Wextra -pedantic -Werror -Wtrigraphs"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
 first_ckpt=""
 status=0
@@ -33,6 +34,12 @@ for model in "$src"/models/*.nn "$src"/tests/ref/ops/*.nn "$src"/tests/emit/mode
     "$src/tests/emit/model_check.c" "$out/$stem.c" "$work"/nnrt/*.o -lopenblas -lz -lm \
     -o "$out/check"
   if ! "$out/check" "$out" $first_ckpt; then
+    status=1
+  fi
+  want=$(sed -n "s/^$name \([0-9a-f]*\)$/\1/p" "$src/tests/emit/fingerprints.txt")
+  got=$(od -An -tx1 -j16 -N8 "$out/$name.ckpt" | awk '{for (i = NF; i > 0; i--) printf "%s", $i}')
+  if [ -n "$want" ] && [ "$got" != "$want" ]; then
+    echo "FAIL $name: checkpoint fingerprint $got, was $want (tests/emit/fingerprints.txt)"
     status=1
   fi
   [ -n "$first_ckpt" ] || first_ckpt="$out/$name.ckpt"
