@@ -26,44 +26,40 @@
 
 /* ------------------------------------------------------- small helpers */
 
-/* Names a model cannot take: the header declares `typedef struct NAME NAME`
- * and NAME_create etc., next to whatever the user's program includes.  So:
- * C keywords (to C23), the names of the standard headers the generated code
- * and ordinary programs use, POSIX's *_t, the runtime's nnrt prefix, and
- * anything starting with '_'. */
-bool c_name_reserved(const char *s) {
+/* Why a model cannot take the name s, or NULL if it can: the rules, then
+ * the list of c_names.def (a name there, or the start of one of the
+ * generated C's own names: model + _create is model_create). */
+const char *c_name_reserved(const char *s) {
   static const char *const words[] = {
-      /* keywords */
-      "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
-      "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
-      "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
-      "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "alignas",
-      "alignof", "bool", "constexpr", "false", "nullptr", "static_assert", "thread_local",
-      "true", "typeof", "typeof_unqual", "asm", "complex", "imaginary", "noreturn",
-      /* macros and objects of <stddef.h> <stdio.h> <stdlib.h> <errno.h> <assert.h> */
-      "NULL", "EOF", "FILE", "main", "errno", "stdin", "stdout", "stderr", "assert", "offsetof",
-      "environ", "unix", "linux", "INFINITY", "NAN", "HUGE_VAL",
-      /* <math.h> */
-      "acos", "asin", "atan", "atan2", "cos", "sin", "tan", "cosh", "sinh", "tanh", "acosh",
-      "asinh", "atanh", "exp", "exp2", "expm1", "frexp", "ldexp", "log", "log10", "log1p",
-      "log2", "logb", "modf", "scalbn", "cbrt", "fabs", "hypot", "pow", "sqrt", "erf", "erfc",
-      "lgamma", "tgamma", "ceil", "floor", "nearbyint", "rint", "lrint", "round", "lround",
-      "trunc", "fmod", "remainder", "copysign", "nan", "nextafter", "fdim", "fmax", "fmin",
-      "fma", "isnan", "isinf", "isfinite", "signbit", "gamma", "j0", "j1", "y0", "y1",
-      /* <stdlib.h> <string.h> <stdio.h> */
-      "abort", "abs", "atexit", "atof", "atoi", "atol", "bsearch", "calloc", "div", "exit",
-      "free", "getenv", "labs", "malloc", "qsort", "rand", "realloc", "srand", "strtod",
-      "strtol", "system", "memchr", "memcmp", "memcpy", "memmove", "memset", "strcat",
-      "strchr", "strcmp", "strcpy", "strlen", "strncmp", "strncpy", "strstr", "strtok",
-      "strdup", "printf", "fprintf", "sprintf", "snprintf", "puts", "fopen", "fclose",
-      "fread", "fwrite", "remove", "rename", "time", "clock", "signal", "raise", "select",
-      "read", "write", "open", "close", "index", "random", "optarg", "optind", NULL};
-  for (int i = 0; words[i]; i++)
-    if (!strcmp(s, words[i]))
-      return true;
+#include "c_names.def"
+      NULL};
   size_t n = strlen(s);
-  return s[0] == '_' || n > 48 || (n >= 2 && !strcmp(s + n - 2, "_t")) ||
-         !strncmp(s, "nnrt", 4) || !strncmp(s, "NNRT", 4);
+  if (s[0] == '_')
+    return "names starting with '_' belong to the C implementation";
+  if (n >= 2 && !strcmp(s + n - 2, "_t"))
+    return "names ending in '_t' belong to POSIX";
+  if (!strncmp(s, "nnrt", 4) || !strncmp(s, "NNRT", 4) || !strncmp(s, "nncc", 4) ||
+      !strncmp(s, "NNCC", 4))
+    return "names starting with nnrt or nncc belong to nncc and its runtime";
+  if (n > 48)
+    return "it is longer than 48 characters";
+  size_t digits = strspn(s + 1, "0123456789");
+  if (s[0] == 'k' && digits && (!s[1 + digits] || s[1 + digits] == '_'))
+    return "the generated C names its kernels k<N>_<op>";
+  const char *group = NULL;
+  bool own = false;
+  for (int i = 0; words[i]; i++) {
+    if (words[i][0] == '@') {
+      group = words[i] + 1;
+      own = i == 0;
+      continue;
+    }
+    if (!strcmp(s, words[i]))
+      return arena_printf("it is %s", group);
+    if (own && !strncmp(s, words[i], n) && words[i][n] == '_')
+      return arena_printf("the generated C's own '%s' starts with it", words[i]);
+  }
+  return NULL;
 }
 
 const char *lit(const Emitter *e, double v) {
@@ -98,6 +94,23 @@ const char *comment_text(const char *s, int len) {
     if ((c == '*' && i + 1 < len && s[i + 1] == '/') ||
         (c == '/' && i + 1 < len && s[i + 1] == '*') || c == '\\')
       sb_printf(&sb, " ");  /* no comment delimiters, no line splices */
+  }
+  return sb.data ? sb.data : "";
+}
+
+/* Text as the inside of a C string literal, byte for byte: printable ASCII
+ * but '"', '\\' and '?' (no trigraphs) as it is, those escaped, other bytes
+ * in octal. */
+static const char *c_string_text(const char *s) {
+  StrBuf sb = {0};
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\' || c == '?')
+      sb_printf(&sb, "\\%c", c);
+    else if (c >= 0x20 && c < 0x7f)
+      sb_printf(&sb, "%c", c);
+    else
+      sb_printf(&sb, "\\%03o", c);
   }
   return sb.data ? sb.data : "";
 }
@@ -564,7 +577,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   /* create / destroy / accessors */
   fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
   fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
-  fprintf(f, "  size_t head = (sizeof(%s) + 63) / 64 * 64;\n", N);
+  fprintf(f, "  size_t head = (sizeof(struct %s) + 63) / 64 * 64;\n", N);
   /* the arena: the per-sample part of each plan, or a fixed buffer above
    * the per-sample ones beside it, whichever ends higher */
   fprintf(f, "  size_t mb = (size_t)max_batch, arena = 0;\n");
@@ -782,7 +795,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
              "      model_step, %s, %s, \"%s\"};\n",
           trains ? "model_loss_and_grad" : "NULL", trains ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
-          comment_text(g->file->name, (int)strlen(g->file->name)));
+          c_string_text(g->file->name));
   fprintf(f, "  return &model;\n}\n");
   if (opt->with_main)
     fprintf(f, "\n/* nncc --main: the model as a command-line trainer (see nnrt_main). */\n"
