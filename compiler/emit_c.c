@@ -380,6 +380,41 @@ static bool float_labels(const Graph *g) {
   return g->labels.len && ((IrNode *)g->labels.data[0])->out->ty.kind != T_CLASS;
 }
 
+/* Class labels and real ones in one model: no NAME_label_t, so no flat y. */
+static bool mixed_labels(const Graph *g) {
+  for (int i = 1; i < g->labels.len; i++)
+    if ((((IrNode *)g->labels.data[i])->out->ty.kind == T_CLASS) == float_labels(g))
+      return true;
+  return false;
+}
+
+/* NAME_loss_and_grad or NAME_train_step (fn) on flat arrays: x holds the
+ * inputs one after another, y the labels (all of one type), each split into
+ * its pointer for the _ex function. */
+static void emit_flat(FILE *f, const Emitter *e, const char *fn) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  fprintf(f, "%s %s_%s(struct %s *m, int batch, const %s *x, const %s_label_t *y) {\n", T, N, fn,
+          N, T, N);
+  fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
+  fprintf(f, "  const %s *in[%d];\n  const void *lab[%d];\n", T, g->inputs.len,
+          g->labels.len ? g->labels.len : 1);
+  int64_t at = 0;
+  for (int i = 0; i < g->inputs.len; i++) {
+    fprintf(f, "  in[%d] = x + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
+    at += type_numel(&((IrNode *)g->inputs.data[i])->out->ty);
+  }
+  at = 0;
+  for (int i = 0; i < g->labels.len; i++) {
+    const Type *t = &((IrNode *)g->labels.data[i])->out->ty;
+    fprintf(f, "  lab[%d] = y + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
+    at += t->kind == T_CLASS ? 1 : type_numel(t);
+  }
+  if (!g->labels.len)
+    fprintf(f, "  lab[0] = y;\n");
+  fprintf(f, "  return %s_%s_ex(m, batch, in, lab);\n}\n\n", N, fn);
+}
+
 /* The structure string hashed into the checkpoint fingerprint. */
 static const char *structure(const Emitter *e) {
   StrBuf sb = {0};
@@ -428,6 +463,42 @@ static const char *init_enum(const char *word) {
   internal_error("unknown initializer '%s'", word);
 }
 
+/* The header's training functions: the _ex ones, an array per input and
+ * per label, and for labels of one type the flat ones over x and y. */
+static const char *training_decls(const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  StrBuf sb = {0};
+  sb_printf(&sb,
+            "/* Forward in training mode, the loss, and the backward pass:\n"
+            " * fills the gradients and returns the loss (the weighted sum of\n"
+            " * the model's losses, each a mean over the batch).  Changes no\n"
+            " * parameter.  batch must be 1..max_batch, else NaN.  inputs: one\n"
+            " * pointer per input; labels: one per label, in the order declared,\n"
+            " * each of its own type: const int32_t * (class ids, [batch]) for a\n"
+            " * class label, const %s * ([batch, size]) for a real one. */\n"
+            "%s %s_loss_and_grad_ex(%s *m, int batch, const %s *const *inputs,\n"
+            "                         const void *const *labels);\n\n"
+            "/* loss_and_grad_ex, then the optimizer update.  A loss that is NaN or\n"
+            " * infinite is returned and nothing changes: parameters, running\n"
+            " * statistics, optimizer state and step count stay as they were. */\n"
+            "%s %s_train_step_ex(%s *m, int batch, const %s *const *inputs,\n"
+            "                      const void *const *labels);\n\n",
+            T, T, N, N, T, T, N, N, T);
+  if (mixed_labels(g))
+    sb_printf(&sb, "/* (The labels are of two types, class ids and real values: there is\n"
+                   " * no %s_label_t, so no loss_and_grad or train_step on one flat y,\n"
+                   " * only the _ex functions.) */\n\n", N);
+  else
+    sb_printf(&sb,
+              "/* The same on flat arrays: x as forward's, y the labels one after\n"
+              " * another as x the inputs ([batch] class ids per class label). */\n"
+              "%s %s_loss_and_grad(%s *m, int batch, const %s *x, const %s_label_t *y);\n"
+              "%s %s_train_step(%s *m, int batch, const %s *x, const %s_label_t *y);\n\n",
+              T, N, N, T, N, T, N, N, T, N);
+  return sb.data;
+}
+
 static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
   const Graph *g = e->g;
   const char *N = g->name, *T = e->T;
@@ -459,8 +530,9 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
           (long long)g->num_params);
   fprintf(f, "#define %s_NUM_INPUTS   %d\n#define %s_NUM_OUTPUTS  %d\n\n", N, g->inputs.len, N,
           g->outputs.len);
-  fprintf(f, "typedef %s %s_label_t;  /* %s */\n", label_t, N,
-          float_labels(g) ? "real-valued labels" : "class ids");
+  if (!mixed_labels(g))
+    fprintf(f, "typedef %s %s_label_t;  /* %s */\n", label_t, N,
+            float_labels(g) ? "real-valued labels" : "class ids");
   fprintf(f, "typedef struct %s %s;  /* opaque */\n\n", N, N);
   fprintf(f,
           "/* Allocates the model for batches of up to max_batch samples (one\n"
@@ -491,17 +563,7 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
           "/* Sizes and the functions above, for libnnrt's trainer. */\n"
           "const nnrt_model *%s_model(void);\n\n",
           !g->nlosses ? "/* (The model has no loss, so no training functions.) */\n\n"
-                      : arena_printf(
-                            "/* Forward in training mode, the loss, and the backward pass:\n"
-                            " * fills the gradients and returns the loss (the weighted sum of\n"
-                            " * the model's losses, each a mean over the batch).  Changes no\n"
-                            " * parameter.  batch must be 1..max_batch, else NaN. */\n"
-                            "%s %s_loss_and_grad(%s *m, int batch, const %s *x, const %s_label_t *y);\n\n"
-                            "/* loss_and_grad, then the optimizer update.  A loss that is NaN or\n"
-                            " * infinite is returned and nothing changes: parameters, running\n"
-                            " * statistics, optimizer state and step count stay as they were. */\n"
-                            "%s %s_train_step(%s *m, int batch, const %s *x, const %s_label_t *y);\n\n",
-                            T, N, N, T, N, T, N, N, T, N),
+                      : training_decls(e),
           N, N, N, N, N, N, N);
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
@@ -690,27 +752,12 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   }
   fprintf(f, "  %s_forward_ex(m, batch, inputs, outputs, training);\n}\n\n", N);
 
-  /* training */
+  /* training: the _ex functions take an array per input and per label */
   if (trains) {
-    fprintf(f, "%s %s_loss_and_grad(struct %s *m, int batch, const %s *x, const %s_label_t *y) {\n",
-            T, N, N, T, N);
+    fprintf(f, "%s %s_loss_and_grad_ex(struct %s *m, int batch, const %s *const *inputs,\n"
+               "                         const void *const *labels) {\n", T, N, N, T);
     fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
-    fprintf(f, "  const %s *in[%d];\n  const void *lab[%d];\n", T, g->inputs.len,
-            g->labels.len ? g->labels.len : 1);
-    int64_t at = 0;
-    for (int i = 0; i < g->inputs.len; i++) {
-      fprintf(f, "  in[%d] = x + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
-      at += type_numel(&((IrNode *)g->inputs.data[i])->out->ty);
-    }
-    at = 0;
-    for (int i = 0; i < g->labels.len; i++) {
-      const Type *t = &((IrNode *)g->labels.data[i])->out->ty;
-      fprintf(f, "  lab[%d] = y + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
-      at += t->kind == T_CLASS ? 1 : type_numel(t);
-    }
-    if (!g->labels.len)
-      fprintf(f, "  lab[0] = y;\n");
-    fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, in, lab);\n");
+    fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, inputs, labels);\n");
     fprintf(f, "  const %s *A = m->arena;\n", T);
     fprintf(f, "  const size_t mb = (size_t)m->max_batch;\n");
     fprintf(f, "  return ");
@@ -719,20 +766,24 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
               plan_ref(e->ps->value_buf[g->losses[i].value->id]));
     fprintf(f, ";\n}\n\n");
 
-    fprintf(f, "%s %s_train_step(struct %s *m, int batch, const %s *x, const %s_label_t *y) {\n", T,
-            N, N, T, N);
+    fprintf(f, "%s %s_train_step_ex(struct %s *m, int batch, const %s *const *inputs,\n"
+               "                      const void *const *labels) {\n", T, N, N, T);
     if (g->num_buffers)
       fprintf(f, "  /* A step whose loss is not finite changes nothing: the running\n"
                  "   * statistics its forward pass moved are put back. */\n"
                  "  %s saved[%lld];\n  memcpy(saved, m->buffers, sizeof saved);\n", T,
               (long long)g->num_buffers);
-    fprintf(f, "  %s loss = %s_loss_and_grad(m, batch, x, y);\n", T, N);
+    fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
     fprintf(f, "  if (!isfinite(loss)) {\n");
     if (g->num_buffers)
       fprintf(f, "    if (batch >= 1 && batch <= m->max_batch)\n"
                  "      memcpy(m->buffers, saved, sizeof saved);\n");
     fprintf(f, "    return loss;\n  }\n");
     fprintf(f, "  m->step++;\n  run_update(m);\n  return loss;\n}\n\n");
+    if (!mixed_labels(g)) {
+      emit_flat(f, e, "loss_and_grad");
+      emit_flat(f, e, "train_step");
+    }
   }
 
   /* checkpoints: parameters, running statistics, optimizer state */
@@ -763,7 +814,8 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
           N);
   fprintf(f, "static void model_set_learning_rate(void *m, double lr) {\n"
              "  %s_set_learning_rate(m, (float)lr);\n}\n", N);
-  if (trains) {
+  bool flat = trains && !mixed_labels(g);  /* (the trainer's view: flat arrays) */
+  if (flat) {
     fprintf(f, "static double model_loss_and_grad(void *m, int batch, const void *x, const void *y) {\n"
                "  return %s_loss_and_grad(m, batch, x, y);\n}\n", N);
     fprintf(f, "static double model_train_step(void *m, int batch, const void *x, const void *y) {\n"
@@ -793,7 +845,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "      model_create, model_destroy, model_params, model_grads, model_forward,\n"
              "      %s, %s, model_save, model_load, model_set_learning_rate,\n"
              "      model_step, %s, %s, \"%s\"};\n",
-          trains ? "model_loss_and_grad" : "NULL", trains ? "model_train_step" : "NULL",
+          flat ? "model_loss_and_grad" : "NULL", flat ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
           c_string_text(g->file->name));
   fprintf(f, "  return &model;\n}\n");

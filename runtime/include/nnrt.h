@@ -299,6 +299,8 @@ typedef struct nnrt_model {
   void *(*params)(void *m);
   void *(*grads)(void *m);
   void (*forward)(void *m, int batch, const void *x, void *out, int training);
+  /* NULL without a loss, or with labels of two types (class ids and real
+   * values: NAME_loss_and_grad_ex and NAME_train_step_ex only) */
   double (*loss_and_grad)(void *m, int batch, const void *x, const void *y);
   double (*train_step)(void *m, int batch, const void *x, const void *y);
   int (*save)(const void *m, const char *path);

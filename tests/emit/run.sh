@@ -6,7 +6,8 @@
 # -Werror, and run model_check (the whole public API) built with
 # AddressSanitizer and UndefinedBehaviorSanitizer; a checkpoint's
 # fingerprint must be the one in fingerprints.txt.  Then the drivers that
-# check one corner each (output_input.c), under the sanitizers too.
+# check one corner each (output_input.c, mixed_labels.c), under the
+# sanitizers too.
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -45,18 +46,37 @@ for model in "$src"/models/*.nn "$src"/tests/ref/ops/*.nn "$src"/tests/emit/mode
   [ -n "$first_ckpt" ] || first_ckpt="$out/$name.ckpt"
 done
 
-# driver NAME MODEL...: tests/emit/NAME.c linked with the models' C (made
-# above), under the sanitizers, run.
+# driver NAME DTYPE MODEL...: tests/emit/NAME.c (REAL: float or double)
+# linked with models of tests/emit/models generated with --dtype DTYPE,
+# under the sanitizers, run.
 driver() {
-  local name=$1
-  shift
-  local objs=() incs=()
+  local name=$1 dtype=$2 dir=$work/$1-$2 objs=()
+  shift 2
+  mkdir -p "$dir"
   for m in "$@"; do
-    objs+=("$work/$m/$m.c") incs+=(-I"$work/$m")
+    "$nncc" --dtype "$dtype" "$src/tests/emit/models/$m.nn" -o "$dir/$m.c" 2>"$dir/$m.log"
+    objs+=("$dir/$m.c")
   done
-  clang $san -std=c99 -I"$src/runtime/include" "${incs[@]}" "$src/tests/emit/$name.c" \
-    "${objs[@]}" "$work"/nnrt/*.o -lopenblas -lz -lm -o "$work/$name"
-  "$work/$name" || status=1
+  clang $san -std=c99 -DREAL="$([ "$dtype" = f64 ] && echo double || echo float)" \
+    -I"$src/runtime/include" -I"$dir" "$src/tests/emit/$name.c" "${objs[@]}" \
+    "$work"/nnrt/*.o -lopenblas -lz -lm -o "$dir/$name"
+  "$dir/$name" || status=1
 }
-driver output_input ident outin
+driver output_input f32 ident outin
+driver mixed_labels f32 mixed cls reg
+driver mixed_labels f64 mixed cls reg
+
+# The trainer refuses a model whose labels its data sets cannot give (two
+# labels, a class id and real values), before it reads any data.
+mkdir -p "$work/trainer-mixed"
+"$nncc" --main "$src/tests/emit/models/mixed.nn" -o "$work/trainer-mixed/mixed.c"
+clang $san -std=c99 -I"$src/runtime/include" "$work/trainer-mixed/mixed.c" "$work"/nnrt/*.o \
+  -lopenblas -lz -lm -o "$work/trainer-mixed/mixed"
+rc=0
+"$work/trainer-mixed/mixed" train --data "$work" 2>"$work/trainer-mixed/err" || rc=$?
+want="model mixed takes 5 label values per sample, but the trainer's data sets carry one class id (a program of your own can train it through mixed_train_step_ex)"
+if [ $rc != 1 ] || ! grep -qF "$want" "$work/trainer-mixed/err"; then
+  echo "FAIL the trainer on mixed labels: exit $rc, $(cat "$work/trainer-mixed/err")"
+  status=1
+fi
 exit $status
