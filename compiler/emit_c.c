@@ -478,12 +478,12 @@ static const char *training_decls(const Emitter *e) {
             " * each of its own type: const int32_t * (class ids, [batch]) for a\n"
             " * class label, const %s * ([batch, size]) for a real one. */\n"
             "%s %s_loss_and_grad_ex(%s *m, int batch, const %s *const *inputs,\n"
-            "                         const void *const *labels);\n\n"
+            "    const void *const *labels);\n\n"
             "/* loss_and_grad_ex, then the optimizer update.  A loss that is NaN or\n"
             " * infinite is returned and nothing changes: parameters, running\n"
             " * statistics, optimizer state and step count stay as they were. */\n"
             "%s %s_train_step_ex(%s *m, int batch, const %s *const *inputs,\n"
-            "                      const void *const *labels);\n\n",
+            "    const void *const *labels);\n\n",
             T, T, N, N, T, T, N, N, T);
   if (mixed_labels(g))
     sb_printf(&sb, "/* (The labels are of two types, class ids and real values: there is\n"
@@ -755,7 +755,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   /* training: the _ex functions take an array per input and per label */
   if (trains) {
     fprintf(f, "%s %s_loss_and_grad_ex(struct %s *m, int batch, const %s *const *inputs,\n"
-               "                         const void *const *labels) {\n", T, N, N, T);
+               "    const void *const *labels) {\n", T, N, N, T);
     fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
     fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, inputs, labels);\n");
     fprintf(f, "  const %s *A = m->arena;\n", T);
@@ -767,7 +767,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     fprintf(f, ";\n}\n\n");
 
     fprintf(f, "%s %s_train_step_ex(struct %s *m, int batch, const %s *const *inputs,\n"
-               "                      const void *const *labels) {\n", T, N, N, T);
+               "    const void *const *labels) {\n", T, N, N, T);
     if (g->num_buffers)
       fprintf(f, "  /* A step whose loss is not finite changes nothing: the running\n"
                  "   * statistics its forward pass moved are put back. */\n"
