@@ -11,9 +11,10 @@
  * (A + off * batch), so any batch up to max_batch fits the same plan.
  *
  * Nothing from the .nn file reaches the C except through this file: names
- * in code are the model's name (checked to be a safe identifier prefix) and
- * generated ones (k3_linear); source text only appears inside comments,
- * with comment terminators and non-ASCII bytes defused.
+ * in code are the model's name (checked against c_names.def) and generated
+ * ones (k3_linear); source text only appears inside comments, with comment
+ * terminators, trigraphs and non-ASCII bytes defused, and the file's name
+ * in a string literal, escaped.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "nncc.h"
