@@ -11,9 +11,10 @@
  * (A + off * batch), so any batch up to max_batch fits the same plan.
  *
  * Nothing from the .nn file reaches the C except through this file: names
- * in code are the model's name (checked to be a safe identifier prefix) and
- * generated ones (k3_linear); source text only appears inside comments,
- * with comment terminators and non-ASCII bytes defused.
+ * in code are the model's name (checked against c_names.def) and generated
+ * ones (k3_linear); source text only appears inside comments, with comment
+ * terminators, trigraphs and non-ASCII bytes defused, and the file's name
+ * in a string literal, escaped.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "nncc.h"
@@ -26,44 +27,40 @@
 
 /* ------------------------------------------------------- small helpers */
 
-/* Names a model cannot take: the header declares `typedef struct NAME NAME`
- * and NAME_create etc., next to whatever the user's program includes.  So:
- * C keywords (to C23), the names of the standard headers the generated code
- * and ordinary programs use, POSIX's *_t, the runtime's nnrt prefix, and
- * anything starting with '_'. */
-bool c_name_reserved(const char *s) {
+/* Why a model cannot take the name s, or NULL if it can: the rules, then
+ * the list of c_names.def (a name there, or the start of one of the
+ * generated C's own names: model + _create is model_create). */
+const char *c_name_reserved(const char *s) {
   static const char *const words[] = {
-      /* keywords */
-      "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
-      "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
-      "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
-      "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "alignas",
-      "alignof", "bool", "constexpr", "false", "nullptr", "static_assert", "thread_local",
-      "true", "typeof", "typeof_unqual", "asm", "complex", "imaginary", "noreturn",
-      /* macros and objects of <stddef.h> <stdio.h> <stdlib.h> <errno.h> <assert.h> */
-      "NULL", "EOF", "FILE", "main", "errno", "stdin", "stdout", "stderr", "assert", "offsetof",
-      "environ", "unix", "linux", "INFINITY", "NAN", "HUGE_VAL",
-      /* <math.h> */
-      "acos", "asin", "atan", "atan2", "cos", "sin", "tan", "cosh", "sinh", "tanh", "acosh",
-      "asinh", "atanh", "exp", "exp2", "expm1", "frexp", "ldexp", "log", "log10", "log1p",
-      "log2", "logb", "modf", "scalbn", "cbrt", "fabs", "hypot", "pow", "sqrt", "erf", "erfc",
-      "lgamma", "tgamma", "ceil", "floor", "nearbyint", "rint", "lrint", "round", "lround",
-      "trunc", "fmod", "remainder", "copysign", "nan", "nextafter", "fdim", "fmax", "fmin",
-      "fma", "isnan", "isinf", "isfinite", "signbit", "gamma", "j0", "j1", "y0", "y1",
-      /* <stdlib.h> <string.h> <stdio.h> */
-      "abort", "abs", "atexit", "atof", "atoi", "atol", "bsearch", "calloc", "div", "exit",
-      "free", "getenv", "labs", "malloc", "qsort", "rand", "realloc", "srand", "strtod",
-      "strtol", "system", "memchr", "memcmp", "memcpy", "memmove", "memset", "strcat",
-      "strchr", "strcmp", "strcpy", "strlen", "strncmp", "strncpy", "strstr", "strtok",
-      "strdup", "printf", "fprintf", "sprintf", "snprintf", "puts", "fopen", "fclose",
-      "fread", "fwrite", "remove", "rename", "time", "clock", "signal", "raise", "select",
-      "read", "write", "open", "close", "index", "random", "optarg", "optind", NULL};
-  for (int i = 0; words[i]; i++)
-    if (!strcmp(s, words[i]))
-      return true;
+#include "c_names.def"
+      NULL};
   size_t n = strlen(s);
-  return s[0] == '_' || n > 48 || (n >= 2 && !strcmp(s + n - 2, "_t")) ||
-         !strncmp(s, "nnrt", 4) || !strncmp(s, "NNRT", 4);
+  if (s[0] == '_')
+    return "names starting with '_' belong to the C implementation";
+  if (n >= 2 && !strcmp(s + n - 2, "_t"))
+    return "names ending in '_t' belong to POSIX";
+  if (!strncmp(s, "nnrt", 4) || !strncmp(s, "NNRT", 4) || !strncmp(s, "nncc", 4) ||
+      !strncmp(s, "NNCC", 4))
+    return "names starting with nnrt or nncc belong to nncc and its runtime";
+  if (n > 48)
+    return "it is longer than 48 characters";
+  size_t digits = strspn(s + 1, "0123456789");
+  if (s[0] == 'k' && digits && (!s[1 + digits] || s[1 + digits] == '_'))
+    return "the generated C names its kernels k<N>_<op>";
+  const char *group = NULL;
+  bool own = false;
+  for (int i = 0; words[i]; i++) {
+    if (words[i][0] == '@') {
+      group = words[i] + 1;
+      own = i == 0;
+      continue;
+    }
+    if (!strcmp(s, words[i]))
+      return arena_printf("it is %s", group);
+    if (own && !strncmp(s, words[i], n) && words[i][n] == '_')
+      return arena_printf("the generated C's own '%s' starts with it", words[i]);
+  }
+  return NULL;
 }
 
 const char *lit(const Emitter *e, double v) {
@@ -83,21 +80,38 @@ const char *mathfn(const Emitter *e, const char *name) {
 
 const char *gemm_fn(const Emitter *e) { return e->f64 ? "nnrt_dgemm" : "nnrt_sgemm"; }
 
-/* Text from the .nn file made safe inside a C comment. */
+/* Text from the .nn file made safe inside a C comment: printable ASCII,
+ * other bytes '?' (a tab ' '), and then no comment delimiter, no line
+ * splice and no trigraph: a space parts "* /", "/ *", "\\ " and "? ?" (the
+ * rule looks at what is written, so a '?' from a replaced byte counts). */
 const char *comment_text(const char *s, int len) {
   StrBuf sb = {0};
   for (int i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '*' && i + 1 < len && s[i + 1] == '/')
-      sb_printf(&sb, "* ");
-    else if (c == '/' && i + 1 < len && s[i + 1] == '*')
-      sb_printf(&sb, "/ ");
-    else if (c == '?' && i + 1 < len && s[i + 1] == '?')
-      sb_printf(&sb, "? ");  /* no trigraphs */
-    else if (c == '\\')
-      sb_printf(&sb, "\\ ");  /* no line splices */
+    char out = c >= 0x20 && c < 0x7f ? (char)c : c == '\t' ? ' ' : '?';
+    if (out == '?' && sb.len && sb.data[sb.len - 1] == '?')
+      sb_printf(&sb, " ");  /* no trigraphs */
+    sb_printf(&sb, "%c", out);
+    if ((c == '*' && i + 1 < len && s[i + 1] == '/') ||
+        (c == '/' && i + 1 < len && s[i + 1] == '*') || c == '\\')
+      sb_printf(&sb, " ");  /* no comment delimiters, no line splices */
+  }
+  return sb.data ? sb.data : "";
+}
+
+/* Text as the inside of a C string literal, byte for byte: printable ASCII
+ * but '"', '\\' and '?' (no trigraphs) as it is, those escaped, other bytes
+ * in octal. */
+static const char *c_string_text(const char *s) {
+  StrBuf sb = {0};
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\' || c == '?')
+      sb_printf(&sb, "\\%c", c);
+    else if (c >= 0x20 && c < 0x7f)
+      sb_printf(&sb, "%c", c);
     else
-      sb_printf(&sb, "%c", c >= 0x20 && c < 0x7f ? c : c == '\t' ? ' ' : '?');
+      sb_printf(&sb, "\\%03o", c);
   }
   return sb.data ? sb.data : "";
 }
@@ -367,6 +381,41 @@ static bool float_labels(const Graph *g) {
   return g->labels.len && ((IrNode *)g->labels.data[0])->out->ty.kind != T_CLASS;
 }
 
+/* Class labels and real ones in one model: no NAME_label_t, so no flat y. */
+static bool mixed_labels(const Graph *g) {
+  for (int i = 1; i < g->labels.len; i++)
+    if ((((IrNode *)g->labels.data[i])->out->ty.kind == T_CLASS) == float_labels(g))
+      return true;
+  return false;
+}
+
+/* NAME_loss_and_grad or NAME_train_step (fn) on flat arrays: x holds the
+ * inputs one after another, y the labels (all of one type), each split into
+ * its pointer for the _ex function. */
+static void emit_flat(FILE *f, const Emitter *e, const char *fn) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  fprintf(f, "%s %s_%s(struct %s *m, int batch, const %s *x, const %s_label_t *y) {\n", T, N, fn,
+          N, T, N);
+  fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
+  fprintf(f, "  const %s *in[%d];\n  const void *lab[%d];\n", T, g->inputs.len,
+          g->labels.len ? g->labels.len : 1);
+  int64_t at = 0;
+  for (int i = 0; i < g->inputs.len; i++) {
+    fprintf(f, "  in[%d] = x + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
+    at += type_numel(&((IrNode *)g->inputs.data[i])->out->ty);
+  }
+  at = 0;
+  for (int i = 0; i < g->labels.len; i++) {
+    const Type *t = &((IrNode *)g->labels.data[i])->out->ty;
+    fprintf(f, "  lab[%d] = y + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
+    at += t->kind == T_CLASS ? 1 : type_numel(t);
+  }
+  if (!g->labels.len)
+    fprintf(f, "  lab[0] = y;\n");
+  fprintf(f, "  return %s_%s_ex(m, batch, in, lab);\n}\n\n", N, fn);
+}
+
 /* The structure string hashed into the checkpoint fingerprint. */
 static const char *structure(const Emitter *e) {
   StrBuf sb = {0};
@@ -385,6 +434,23 @@ static const char *structure(const Emitter *e) {
   return sb.data;
 }
 
+/* The structure string as C: a literal per part (each ';' starts one),
+ * none over C99's minimum limit of 4095 characters; hashed in order
+ * (nnrt_fnv1a64_parts) they give the fingerprint of the whole string. */
+static void emit_structure(FILE *f, const char *s) {
+  enum { PART_MAX = 4000 };
+  fprintf(f, "/* The model's structure, hashed into its checkpoints' fingerprint: the\n"
+             " * parts in order, as one string. */\n"
+             "static const char *const structure[] = {\n");
+  while (*s) {
+    size_t n = strcspn(s + 1, ";") + 1;
+    n = n < PART_MAX ? n : PART_MAX;
+    fprintf(f, "    \"%.*s\",\n", (int)n, s);
+    s += n;
+  }
+  fprintf(f, "    NULL};\n");
+}
+
 static const char *init_enum(const char *word) {
   static const char *const map[][2] = {
       {"zeros", "NNRT_INIT_ZEROS"},           {"ones", "NNRT_INIT_ONES"},
@@ -396,6 +462,42 @@ static const char *init_enum(const char *word) {
     if (!strcmp(map[i][0], word))
       return map[i][1];
   internal_error("unknown initializer '%s'", word);
+}
+
+/* The header's training functions: the _ex ones, an array per input and
+ * per label, and for labels of one type the flat ones over x and y. */
+static const char *training_decls(const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  StrBuf sb = {0};
+  sb_printf(&sb,
+            "/* Forward in training mode, the loss, and the backward pass:\n"
+            " * fills the gradients and returns the loss (the weighted sum of\n"
+            " * the model's losses, each a mean over the batch).  Changes no\n"
+            " * parameter.  batch must be 1..max_batch, else NaN.  inputs: one\n"
+            " * pointer per input; labels: one per label, in the order declared,\n"
+            " * each of its own type: const int32_t * (class ids, [batch]) for a\n"
+            " * class label, const %s * ([batch, size]) for a real one. */\n"
+            "%s %s_loss_and_grad_ex(%s *m, int batch, const %s *const *inputs,\n"
+            "    const void *const *labels);\n\n"
+            "/* loss_and_grad_ex, then the optimizer update.  A loss that is NaN or\n"
+            " * infinite is returned and nothing changes: parameters, running\n"
+            " * statistics, optimizer state and step count stay as they were. */\n"
+            "%s %s_train_step_ex(%s *m, int batch, const %s *const *inputs,\n"
+            "    const void *const *labels);\n\n",
+            T, T, N, N, T, T, N, N, T);
+  if (mixed_labels(g))
+    sb_printf(&sb, "/* (The labels are of two types, class ids and real values: there is\n"
+                   " * no %s_label_t, so no loss_and_grad or train_step on one flat y,\n"
+                   " * only the _ex functions.) */\n\n", N);
+  else
+    sb_printf(&sb,
+              "/* The same on flat arrays: x as forward's, y the labels one after\n"
+              " * another as x the inputs ([batch] class ids per class label). */\n"
+              "%s %s_loss_and_grad(%s *m, int batch, const %s *x, const %s_label_t *y);\n"
+              "%s %s_train_step(%s *m, int batch, const %s *x, const %s_label_t *y);\n\n",
+              T, N, N, T, N, T, N, N, T, N);
+  return sb.data;
 }
 
 static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
@@ -429,8 +531,9 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
           (long long)g->num_params);
   fprintf(f, "#define %s_NUM_INPUTS   %d\n#define %s_NUM_OUTPUTS  %d\n\n", N, g->inputs.len, N,
           g->outputs.len);
-  fprintf(f, "typedef %s %s_label_t;  /* %s */\n", label_t, N,
-          float_labels(g) ? "real-valued labels" : "class ids");
+  if (!mixed_labels(g))
+    fprintf(f, "typedef %s %s_label_t;  /* %s */\n", label_t, N,
+            float_labels(g) ? "real-valued labels" : "class ids");
   fprintf(f, "typedef struct %s %s;  /* opaque */\n\n", N, N);
   fprintf(f,
           "/* Allocates the model for batches of up to max_batch samples (one\n"
@@ -461,17 +564,7 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
           "/* Sizes and the functions above, for libnnrt's trainer. */\n"
           "const nnrt_model *%s_model(void);\n\n",
           !g->nlosses ? "/* (The model has no loss, so no training functions.) */\n\n"
-                      : arena_printf(
-                            "/* Forward in training mode, the loss, and the backward pass:\n"
-                            " * fills the gradients and returns the loss (the weighted sum of\n"
-                            " * the model's losses, each a mean over the batch).  Changes no\n"
-                            " * parameter.  batch must be 1..max_batch, else NaN. */\n"
-                            "%s %s_loss_and_grad(%s *m, int batch, const %s *x, const %s_label_t *y);\n\n"
-                            "/* loss_and_grad, then the optimizer update.  A loss that is NaN or\n"
-                            " * infinite is returned and nothing changes: parameters, running\n"
-                            " * statistics, optimizer state and step count stay as they were. */\n"
-                            "%s %s_train_step(%s *m, int batch, const %s *x, const %s_label_t *y);\n\n",
-                            T, N, N, T, N, T, N, N, T, N),
+                      : training_decls(e),
           N, N, N, N, N, N, N);
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
@@ -540,15 +633,14 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
 
   fprintf(f, "  nnrt_rng rng;\n};\n\n");
-  fprintf(f, "/* The model's structure, hashed into its checkpoints' fingerprint. */\n");
-  fprintf(f, "static const char structure[] = \"%s\";\n", structure(e));
+  emit_structure(f, structure(e));
   fprintf(f, "%s", e->kernels.data ? e->kernels.data : "");
   fprintf(f, "%s", fns.data);
 
   /* create / destroy / accessors */
   fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
   fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
-  fprintf(f, "  size_t head = (sizeof(%s) + 63) / 64 * 64;\n", N);
+  fprintf(f, "  size_t head = (sizeof(struct %s) + 63) / 64 * 64;\n", N);
   /* the arena: the per-sample part of each plan, or a fixed buffer above
    * the per-sample ones beside it, whichever ends higher */
   fprintf(f, "  size_t mb = (size_t)max_batch, arena = 0;\n");
@@ -630,11 +722,17 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "    else\n      run_infer(m, n, in);\n");
   for (int i = 0; i < g->outputs.len; i++) {
     const Value *v = g->outputs.data[i];
+    /* an output that is an input is returned unchanged: it has no place in
+     * the arena, and value_ref names it in[k], this chunk of input k */
+    const char *src = v->def->op == OP_INPUT
+                          ? value_ref(e, v)
+                          : arena_printf("m->arena + (training ? %lld : %lld) * (size_t)n",
+                                         (long long)e->plans[1].offset[v->id],
+                                         (long long)e->plans[0].offset[v->id]);
     fprintf(f, "    memcpy(outputs[%d] + (size_t)done * out_size[%d],\n"
-               "           m->arena + (training ? %lld : %lld) * (size_t)n,\n"
+               "           %s,\n"
                "           (size_t)n * out_size[%d] * sizeof(%s));\n",
-            i, i, (long long)e->plans[1].offset[v->id], (long long)e->plans[0].offset[v->id], i,
-            T);
+            i, i, src, i, T);
   }
   fprintf(f, "  }\n}\n\n");
   fprintf(f, "void %s_forward(struct %s *m, int batch, const %s *x, %s *out, int training) {\n", N, N,
@@ -655,27 +753,12 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   }
   fprintf(f, "  %s_forward_ex(m, batch, inputs, outputs, training);\n}\n\n", N);
 
-  /* training */
+  /* training: the _ex functions take an array per input and per label */
   if (trains) {
-    fprintf(f, "%s %s_loss_and_grad(struct %s *m, int batch, const %s *x, const %s_label_t *y) {\n",
-            T, N, N, T, N);
+    fprintf(f, "%s %s_loss_and_grad_ex(struct %s *m, int batch, const %s *const *inputs,\n"
+               "    const void *const *labels) {\n", T, N, N, T);
     fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
-    fprintf(f, "  const %s *in[%d];\n  const void *lab[%d];\n", T, g->inputs.len,
-            g->labels.len ? g->labels.len : 1);
-    int64_t at = 0;
-    for (int i = 0; i < g->inputs.len; i++) {
-      fprintf(f, "  in[%d] = x + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
-      at += type_numel(&((IrNode *)g->inputs.data[i])->out->ty);
-    }
-    at = 0;
-    for (int i = 0; i < g->labels.len; i++) {
-      const Type *t = &((IrNode *)g->labels.data[i])->out->ty;
-      fprintf(f, "  lab[%d] = y + (size_t)%lld * (size_t)batch;\n", i, (long long)at);
-      at += t->kind == T_CLASS ? 1 : type_numel(t);
-    }
-    if (!g->labels.len)
-      fprintf(f, "  lab[0] = y;\n");
-    fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, in, lab);\n");
+    fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, inputs, labels);\n");
     fprintf(f, "  const %s *A = m->arena;\n", T);
     fprintf(f, "  const size_t mb = (size_t)m->max_batch;\n");
     fprintf(f, "  return ");
@@ -684,20 +767,24 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
               plan_ref(e->ps->value_buf[g->losses[i].value->id]));
     fprintf(f, ";\n}\n\n");
 
-    fprintf(f, "%s %s_train_step(struct %s *m, int batch, const %s *x, const %s_label_t *y) {\n", T,
-            N, N, T, N);
+    fprintf(f, "%s %s_train_step_ex(struct %s *m, int batch, const %s *const *inputs,\n"
+               "    const void *const *labels) {\n", T, N, N, T);
     if (g->num_buffers)
       fprintf(f, "  /* A step whose loss is not finite changes nothing: the running\n"
                  "   * statistics its forward pass moved are put back. */\n"
                  "  %s saved[%lld];\n  memcpy(saved, m->buffers, sizeof saved);\n", T,
               (long long)g->num_buffers);
-    fprintf(f, "  %s loss = %s_loss_and_grad(m, batch, x, y);\n", T, N);
+    fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
     fprintf(f, "  if (!isfinite(loss)) {\n");
     if (g->num_buffers)
       fprintf(f, "    if (batch >= 1 && batch <= m->max_batch)\n"
                  "      memcpy(m->buffers, saved, sizeof saved);\n");
     fprintf(f, "    return loss;\n  }\n");
     fprintf(f, "  m->step++;\n  run_update(m);\n  return loss;\n}\n\n");
+    if (!mixed_labels(g)) {
+      emit_flat(f, e, "loss_and_grad");
+      emit_flat(f, e, "train_step");
+    }
   }
 
   /* checkpoints: parameters, running statistics, optimizer state */
@@ -707,10 +794,10 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
       "                           {m->opt, %lld * sizeof(%s)}};\n",
       (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_state, T);
   fprintf(f, "int %s_save(const struct %s *m, const char *path) {\n%s", N, N, sections);
-  fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64(structure), sizeof(%s), m->step, "
+  fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64_parts(structure), sizeof(%s), m->step, "
              "s, 3);\n}\n\n", T);
   fprintf(f, "int %s_load(struct %s *m, const char *path) {\n%s", N, N, sections);
-  fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64(structure), sizeof(%s), &m->step, "
+  fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64_parts(structure), sizeof(%s), &m->step, "
              "s, 3);\n}\n\n", T);
   fprintf(f, "void %s_set_learning_rate(struct %s *m, float lr) { m->lr = (%s)lr; }\n\n", N, N, T);
 
@@ -728,7 +815,8 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
           N);
   fprintf(f, "static void model_set_learning_rate(void *m, double lr) {\n"
              "  %s_set_learning_rate(m, (float)lr);\n}\n", N);
-  if (trains) {
+  bool flat = trains && !mixed_labels(g);  /* (the trainer's view: flat arrays) */
+  if (flat) {
     fprintf(f, "static double model_loss_and_grad(void *m, int batch, const void *x, const void *y) {\n"
                "  return %s_loss_and_grad(m, batch, x, y);\n}\n", N);
     fprintf(f, "static double model_train_step(void *m, int batch, const void *x, const void *y) {\n"
@@ -740,7 +828,8 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     nclasses = ((IrNode *)g->labels.data[0])->out->ty.nclasses;
   fprintf(f, "static uint64_t model_step(const void *m) { return ((const struct %s *)m)->step; }\n", N);
   const Value *out0 = g->outputs.data[0];
-  bool out_in_train = trains && sched.train[out0->id];
+  /* (an input as output 0: the training step computes nothing for it) */
+  bool out_in_train = trains && sched.train[out0->id] && out0->def->op != OP_INPUT;
   if (out_in_train)
     fprintf(f, "static const void *model_train_output(void *m) {\n"
                "  const struct %s *model = m;\n"
@@ -757,9 +846,9 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "      model_create, model_destroy, model_params, model_grads, model_forward,\n"
              "      %s, %s, model_save, model_load, model_set_learning_rate,\n"
              "      model_step, %s, %s, \"%s\"};\n",
-          trains ? "model_loss_and_grad" : "NULL", trains ? "model_train_step" : "NULL",
+          flat ? "model_loss_and_grad" : "NULL", flat ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
-          comment_text(g->file->name, (int)strlen(g->file->name)));
+          c_string_text(g->file->name));
   fprintf(f, "  return &model;\n}\n");
   if (opt->with_main)
     fprintf(f, "\n/* nncc --main: the model as a command-line trainer (see nnrt_main). */\n"

@@ -353,10 +353,10 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
       note_at(g->name_loc, "the model is declared here");
       return;
     }
-    if (c_name_reserved(s->name)) {
-      error_at(s->name_loc, "'%s' cannot name a model: the generated C uses the name as a "
-               "prefix and a type, so it must not be a C keyword or a C library name, end in "
-               "'_t', start with '_' or 'nnrt', or exceed 48 characters", s->name);
+    const char *why = c_name_reserved(s->name);
+    if (why) {
+      error_at(s->name_loc, "'%s' cannot name a model, which the generated C uses as a type "
+               "and a prefix: %s", s->name, why);
       return;
     }
     g->name = s->name;

@@ -774,8 +774,9 @@ typedef struct OutputFile {
 bool write_outputs(const OutputFile *files, int n);
 /* --emit=plan (or plan-svg): the memory plan of the code emit_c would write. */
 void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt, bool svg);
-/* Would this name break the C as a model name (a keyword, a libc name...)? */
-bool c_name_reserved(const char *s);
+/* Why this name would break the C as a model name (a keyword, a C library
+ * name, one of the generated C's own...), or NULL if it would not. */
+const char *c_name_reserved(const char *s);
 
 /* -------------------------------------------------------------- driver.c */
 

@@ -78,11 +78,17 @@ uint32_t nnrt_crc32(uint32_t crc, const void *data, size_t n) {
   return ~crc;
 }
 
-uint64_t nnrt_fnv1a64(const char *s) {
+uint64_t nnrt_fnv1a64_parts(const char *const *parts) {
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+  for (; *parts; parts++)
+    for (const char *s = *parts; *s; s++)
+      h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
   return h;
+}
+
+uint64_t nnrt_fnv1a64(const char *s) {
+  const char *const parts[2] = {s, NULL};
+  return nnrt_fnv1a64_parts(parts);
 }
 
 static void put32(unsigned char *p, uint32_t v) {

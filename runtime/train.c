@@ -281,9 +281,14 @@ static nnrt_status check_model(const nnrt_model *api) {
   if (api->elem_size != 4)
     return nnrt_fail(NNRT_ERR_ARG, "model %s uses %d-byte numbers; the trainer runs f32 models",
                      api->name, api->elem_size);
-  if (!api->train_step || !api->config)
+  if (!api->config)
     return nnrt_fail(NNRT_ERR_ARG, "model %s has no loss, so it cannot be trained: add a "
                      "`loss` line to %s", api->name, api->source);
+  if (!api->train_step || api->label_size != 1)  /* (no train_step: labels of two types) */
+    return nnrt_fail(NNRT_ERR_ARG, "model %s takes %ld label values per sample, but the "
+                     "trainer's data sets carry one class id (a program of your own can train it "
+                     "through %s_train_step_ex)",
+                     api->name, api->label_size, api->name);
   return NNRT_OK;
 }
 

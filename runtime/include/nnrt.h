@@ -135,6 +135,10 @@ nnrt_status nnrt_ckpt_load(const char *path, uint64_t fingerprint, uint32_t elem
 uint32_t nnrt_crc32(uint32_t crc, const void *data, size_t n);
 /* FNV-1a 64-bit hash of a string: model fingerprints. */
 uint64_t nnrt_fnv1a64(const char *s);
+/* The same of the strings of a NULL-terminated list, one after another (the
+ * hash of their concatenation): the generated C keeps a model's structure
+ * as parts, each within C99's limit on a string literal. */
+uint64_t nnrt_fnv1a64_parts(const char *const *parts);
 
 /* -------------------------------------------------------------- data.c */
 
@@ -298,6 +302,8 @@ typedef struct nnrt_model {
   void *(*params)(void *m);
   void *(*grads)(void *m);
   void (*forward)(void *m, int batch, const void *x, void *out, int training);
+  /* NULL without a loss, or with labels of two types (class ids and real
+   * values: NAME_loss_and_grad_ex and NAME_train_step_ex only) */
   double (*loss_and_grad)(void *m, int batch, const void *x, const void *y);
   double (*train_step)(void *m, int batch, const void *x, const void *y);
   int (*save)(const void *m, const char *path);
