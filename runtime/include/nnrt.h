@@ -296,10 +296,12 @@ typedef struct nnrt_model {
   void *(*grads)(void *m);
   void (*forward)(void *m, int batch, const void *x, void *out, int training);
   double (*loss_and_grad)(void *m, int batch, const void *x, const void *y);
+  /* Not finite (and the model unchanged) if the loss or the update was. */
   double (*train_step)(void *m, int batch, const void *x, const void *y);
   int (*save)(const void *m, const char *path);
   int (*load)(void *m, const char *path);
-  void (*set_learning_rate)(void *m, double lr);
+  /* 0, or NNRT_ERR_ARG (the rate unchanged) for NaN, infinite or < 0. */
+  int (*set_learning_rate)(void *m, double lr);
   uint64_t (*step)(const void *m);               /* optimizer steps taken   */
   /* Output 0 as the last loss_and_grad computed it (training mode), or
    * NULL if the training step does not compute it. */
