@@ -331,6 +331,8 @@ typedef struct nnrt_train_options {
   const char *plot;        /* the curves, SVG                               */
   long limit;              /* use at most this many training samples (0: all) */
   FILE *out;               /* progress and results, or NULL                 */
+  int quiet;               /* out gets only the result: the test accuracy,
+                              or that there was no test data               */
 } nnrt_train_options;
 
 typedef struct nnrt_train_report {
@@ -341,7 +343,10 @@ typedef struct nnrt_train_report {
 } nnrt_train_report;
 
 /* Trains a model on a data set as its train block says (options override),
- * then evaluates it on the test data. */
+ * then evaluates it on the test data (without test data it says so on out,
+ * and the report's test metrics are NAN).  An epoch that ends in refused
+ * steps (train_step's loss or update not finite) or with a parameter that is
+ * not finite stops the run with NNRT_ERR_NUMERIC, before it is saved. */
 nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
                        nnrt_train_report *report);
 /* Loads a checkpoint and evaluates on the data set's test split. */
