@@ -120,16 +120,21 @@ static long spoil_state(const char *path, float v) {
   return n;
 }
 
-/* Refused learning rates keep the rate; an update that would overflow
- * changes nothing.  x and y: an ordinary batch. */
-static void rates_and_overflow(const char *before, const char *after, const float *x,
-                               const void *y) {
-  size_t np = (size_t)api->num_params;
-  void *m = api->create(BATCH, 5), *twin = api->create(BATCH, 5);
+/* Two models that took the same two steps on the batch x, y. */
+static void twins(const float *x, const void *y, void **m, void **twin) {
+  *m = api->create(BATCH, 5);
+  *twin = api->create(BATCH, 5);
   for (int k = 0; k < 2; k++) {
-    api->train_step(m, BATCH, x, y);
-    api->train_step(twin, BATCH, x, y);
+    api->train_step(*m, BATCH, x, y);
+    api->train_step(*twin, BATCH, x, y);
   }
+}
+
+/* Refused learning rates keep the rate.  x and y: an ordinary batch. */
+static void refused_rates(const float *x, const void *y) {
+  size_t np = (size_t)api->num_params;
+  void *m, *twin;
+  twins(x, y, &m, &twin);
   const double bad_rates[] = {NAN, INFINITY, -INFINITY, -1, -1e-30, 1e300};
   for (size_t k = 0; k < sizeof bad_rates / sizeof bad_rates[0]; k++) {
     int rc = api->set_learning_rate(m, bad_rates[k]);
@@ -146,7 +151,15 @@ static void rates_and_overflow(const char *before, const char *after, const floa
         "after the refused rates, the step is the twin's: the rate stayed");
   printf("%s: learning rates NaN, inf, -inf, -1, -1e-30, 1e300 refused; the rate stayed\n",
          api->name);
+  api->destroy(m);
+  api->destroy(twin);
+}
 
+/* An update that would overflow changes nothing. */
+static void overflowing_update(const char *before, const char *after, const float *x,
+                               const void *y) {
+  void *m, *twin;
+  twins(x, y, &m, &twin);
   /* The update overflows: the largest float rate and an optimizer state of
    * 1e38 (written into the checkpoint; the forward pass does not read it, so
    * the loss stays finite). */
@@ -156,8 +169,8 @@ static void rates_and_overflow(const char *before, const char *after, const floa
   CHECK(api->load(m, before) == 0 && api->load(twin, before) == 0, "load: %s", nnrt_errmsg());
   CHECK(api->set_learning_rate(m, FLT_MAX) == 0, "set_learning_rate(FLT_MAX): %s",
         nnrt_errmsg());
-  twin_loss = api->loss_and_grad(twin, BATCH, x, y);  /* the loss m's step sees */
-  loss = api->train_step(m, BATCH, x, y);
+  double twin_loss = api->loss_and_grad(twin, BATCH, x, y);  /* the loss m's step sees */
+  double loss = api->train_step(m, BATCH, x, y);
   CHECK(isfinite(twin_loss), "the loss of the step whose update overflows: %g", twin_loss);
   CHECK(loss == INFINITY, "an update that would overflow: train_step returns %g, not +inf",
         loss);
@@ -250,7 +263,8 @@ int main(int argc, char **argv) {
   CHECK(!same_files(before, after), "an ordinary step changes the checkpoint");
 
   api->destroy(m);
-  rates_and_overflow(before, after, x, y);
+  refused_rates(x, y);
+  overflowing_update(before, after, x, y);
   free(x), free(bad_x), free(y), free(bad_y), free(params);
   return check_summary(api->name);
 }
