@@ -275,10 +275,11 @@ static nnrt_status check_model(const nnrt_model *api) {
 static nnrt_status check_diverged(const nnrt_model *api, void *m, int epoch, int refused,
                                   double lr0) {
   const char *what = NULL;
-  char steps[64];
+  char steps[128];
   if (refused) {
-    snprintf(steps, sizeof steps, "its last %d training step%s %s refused", refused,
-             refused == 1 ? "" : "s", refused == 1 ? "was" : "were");
+    snprintf(steps, sizeof steps, "its last %d training step%s %s refused (a loss or an "
+             "update that was not finite)", refused, refused == 1 ? "" : "s",
+             refused == 1 ? "was" : "were");
     what = steps;
   } else {
     const float *p = api->params(m);
@@ -288,9 +289,9 @@ static nnrt_status check_diverged(const nnrt_model *api, void *m, int epoch, int
   }
   if (!what)
     return NNRT_OK;
-  return nnrt_fail(NNRT_ERR_NUMERIC, "model %s diverged in epoch %d: %s (a loss or an update "
-                   "that was not finite), so the epoch was not saved; try a lower learning "
-                   "rate (--lr, here %g)", api->name, epoch + 1, what, lr0);
+  return nnrt_fail(NNRT_ERR_NUMERIC, "model %s diverged in epoch %d: %s, so the epoch was not "
+                   "saved; try a lower learning rate (--lr, here %g)", api->name, epoch + 1,
+                   what, lr0);
 }
 
 typedef struct History {
