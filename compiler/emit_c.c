@@ -354,9 +354,10 @@ static void emit_update(Emitter *e, StrBuf *fns) {
     if (n->op == OP_OPTIMIZER_UPDATE)
       op_table[n->op]->emit(e, n);
   }
-  sb_printf(fns, "\n/* The optimizer update. */\n");
-  sb_printf(fns, "static void run_update(struct %s *m) {\n  const int batch = 0;\n%s}\n", g->name,
-            e->body.data ? e->body.data : "");
+  sb_printf(fns, "\n/* The optimizer update: 1 if made, 0 if it would have made a parameter or\n"
+                 " * optimizer state value NaN or infinite (then nothing changed). */\n");
+  sb_printf(fns, "static int run_update(struct %s *m) {\n  const int batch = 0;\n  int ok = 0;\n%s"
+                 "  return ok;\n}\n", g->name, e->body.data ? e->body.data : "");
 }
 
 /* ---------------------------------------------------------------- files */
@@ -482,7 +483,9 @@ static const char *training_decls(const Emitter *e) {
             "    const void *const *labels);\n\n"
             "/* loss_and_grad_ex, then the optimizer update.  A loss that is NaN or\n"
             " * infinite is returned and nothing changes: parameters, running\n"
-            " * statistics, optimizer state and step count stay as they were. */\n"
+            " * statistics, optimizer state and step count stay as they were.\n"
+            " * Likewise if the update would make a parameter or optimizer state\n"
+            " * value NaN or infinite: then the result is +infinity. */\n"
             "%s %s_train_step_ex(%s *m, int batch, const %s *const *inputs,\n"
             "    const void *const *labels);\n\n",
             T, T, N, N, T, T, N, N, T);
@@ -559,8 +562,10 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
           " * file leaves the model as it was, and nnrt_errmsg() says why. */\n"
           "int %s_save(const %s *m, const char *path);\n"
           "int %s_load(%s *m, const char *path);\n\n"
-          "/* The optimizer's learning rate from now on (schedules drive this). */\n"
-          "void %s_set_learning_rate(%s *m, float lr);\n\n"
+          "/* The optimizer's learning rate from now on (schedules drive this): 0,\n"
+          " * or NNRT_ERR_ARG for a rate that is NaN, infinite or negative, which\n"
+          " * leaves the rate as it was (nnrt_errmsg() says why). */\n"
+          "int %s_set_learning_rate(%s *m, float lr);\n\n"
           "/* Sizes and the functions above, for libnnrt's trainer. */\n"
           "const nnrt_model *%s_model(void);\n\n",
           !g->nlosses ? "/* (The model has no loss, so no training functions.) */\n\n"
@@ -770,17 +775,18 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     fprintf(f, "%s %s_train_step_ex(struct %s *m, int batch, const %s *const *inputs,\n"
                "    const void *const *labels) {\n", T, N, N, T);
     if (g->num_buffers)
-      fprintf(f, "  /* A step whose loss is not finite changes nothing: the running\n"
-                 "   * statistics its forward pass moved are put back. */\n"
+      fprintf(f, "  /* A step whose loss or update is not finite changes nothing: the\n"
+                 "   * running statistics its forward pass moved are put back. */\n"
                  "  %s saved[%lld];\n  memcpy(saved, m->buffers, sizeof saved);\n", T,
               (long long)g->num_buffers);
     fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
-    fprintf(f, "  if (!isfinite(loss)) {\n");
+    fprintf(f, "  if (isfinite(loss)) {\n    m->step++;\n    if (run_update(m))\n"
+               "      return loss;\n    m->step--;\n    loss = (%s)INFINITY;  /* the update "
+               "overflowed */\n  }\n", T);
     if (g->num_buffers)
-      fprintf(f, "    if (batch >= 1 && batch <= m->max_batch)\n"
-                 "      memcpy(m->buffers, saved, sizeof saved);\n");
-    fprintf(f, "    return loss;\n  }\n");
-    fprintf(f, "  m->step++;\n  run_update(m);\n  return loss;\n}\n\n");
+      fprintf(f, "  if (batch >= 1 && batch <= m->max_batch)\n"
+                 "    memcpy(m->buffers, saved, sizeof saved);\n");
+    fprintf(f, "  return loss;\n}\n\n");
     if (!mixed_labels(g)) {
       emit_flat(f, e, "loss_and_grad");
       emit_flat(f, e, "train_step");
@@ -799,7 +805,11 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "int %s_load(struct %s *m, const char *path) {\n%s", N, N, sections);
   fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64_parts(structure), sizeof(%s), &m->step, "
              "s, 3);\n}\n\n", T);
-  fprintf(f, "void %s_set_learning_rate(struct %s *m, float lr) { m->lr = (%s)lr; }\n\n", N, N, T);
+  fprintf(f, "int %s_set_learning_rate(struct %s *m, float lr) {\n"
+             "  if (!(lr >= 0 && isfinite(lr)))\n"
+             "    return (int)nnrt_fail(NNRT_ERR_ARG, \"model %s: learning rate %%g: not a finite "
+             "number >= 0\", (double)lr);\n"
+             "  m->lr = (%s)lr;\n  return 0;\n}\n\n", N, N, N, T);
 
   /* the trainer's view */
   fprintf(f, "static void *model_create(int max_batch, uint64_t seed) {\n"
@@ -813,8 +823,10 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
              "}\n", N);
   fprintf(f, "static int model_load(void *m, const char *path) { return %s_load(m, path); }\n",
           N);
-  fprintf(f, "static void model_set_learning_rate(void *m, double lr) {\n"
-             "  %s_set_learning_rate(m, (float)lr);\n}\n", N);
+  fprintf(f, "static int model_set_learning_rate(void *m, double lr) {\n"
+             "  /* beyond float's range (0x1.fffffep+127 is FLT_MAX): infinite, refused */\n"
+             "  return %s_set_learning_rate(m, (float)(fabs(lr) > 0x1.fffffep+127 ? "
+             "copysign(INFINITY, lr) : lr));\n}\n", N);
   bool flat = trains && !mixed_labels(g);  /* (the trainer's view: flat arrays) */
   if (flat) {
     fprintf(f, "static double model_loss_and_grad(void *m, int batch, const void *x, const void *y) {\n"

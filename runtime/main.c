@@ -39,30 +39,36 @@ static void usage(FILE *f, const char *prog) {
           prog, prog, prog);
 }
 
-static int parse_long(const char *prog, const char *flag, const char *v, long min, long *out) {
+/* The value of a numeric flag in [min, max] (max itself excluded if
+ * max_open), or min with *bad set and a message.  The ranges are those of
+ * the .nn language's train block (compiler/train.c), so a flag never wraps
+ * or truncates.  A missing value is left to the caller to report. */
+static long integer_flag(const char *prog, const char *flag, const char *v, long min, long max,
+                         int *bad) {
   char *end;
   errno = 0;
-  long x = v ? strtol(v, &end, 10) : 0;
-  if (!v || *end || end == v || errno || x < min) {
-    fprintf(stderr, "%s: %s needs an integer >= %ld, got '%s'\n", prog, flag, min, v ? v : "");
-    return 0;
+  long x = v ? strtol(v, &end, 10) : min;
+  if (v && (*end || end == v || errno || x < min || x > max)) {
+    fprintf(stderr, "%s: %s needs an integer in [%ld, %ld], got '%s'\n", prog, flag, min, max,
+            v);
+    *bad = 1;
+    return min;
   }
-  *out = x;
-  return 1;
+  return x;
 }
 
-static int parse_double(const char *prog, const char *flag, const char *v, double min,
-                        double max, double *out) {
+static double number_flag(const char *prog, const char *flag, const char *v, double min,
+                          double max, int max_open, int *bad) {
   char *end;
   errno = 0;
-  double x = v ? strtod(v, &end) : 0;
-  if (!v || *end || end == v || errno || !(x >= min && x <= max)) {
-    fprintf(stderr, "%s: %s needs a number in [%g, %g], got '%s'\n", prog, flag, min, max,
-            v ? v : "");
-    return 0;
+  double x = v ? strtod(v, &end) : min;
+  if (v && (*end || end == v || errno || !(x >= min && (max_open ? x < max : x <= max)))) {
+    fprintf(stderr, "%s: %s needs a number in [%g, %g%s, got '%s'\n", prog, flag, min, max,
+            max_open ? ")" : "]", v);
+    *bad = 1;
+    return min;
   }
-  *out = x;
-  return 1;
+  return x;
 }
 
 static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
@@ -162,9 +168,7 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
   const char *images = NULL;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    long n;
-    double d;
-    int takes = 1;
+    int takes = 1, bad = 0;
     if (!strcmp(a, "--data"))
       o.data = v;
     else if (!strcmp(a, "--images"))
@@ -177,31 +181,26 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
       o.log = v;
     else if (!strcmp(a, "--plot"))
       o.plot = v;
-    else if (!strcmp(a, "--epochs") && parse_long(prog, a, v, 1, &n))
-      o.epochs = (int)n;
-    else if (!strcmp(a, "--batch") && parse_long(prog, a, v, 1, &n))
-      o.batch = (int)n;
-    else if (!strcmp(a, "--seed") && parse_long(prog, a, v, 0, &n))
-      o.seed = n;
-    else if (!strcmp(a, "--patience") && parse_long(prog, a, v, 0, &n))
-      o.patience = (int)n;
-    else if (!strcmp(a, "--limit") && parse_long(prog, a, v, 1, &n))
-      o.limit = n;
-    else if (!strcmp(a, "--lr") && parse_double(prog, a, v, 0, 1e6, &d))
-      o.lr = d;
-    else if (!strcmp(a, "--validation") && parse_double(prog, a, v, 0, 0.99, &d))
-      o.validation = d;
+    else if (!strcmp(a, "--epochs"))
+      o.epochs = (int)integer_flag(prog, a, v, 1, 1000000, &bad);
+    else if (!strcmp(a, "--batch"))
+      o.batch = (int)integer_flag(prog, a, v, 1, 1 << 20, &bad);
+    else if (!strcmp(a, "--seed"))
+      o.seed = integer_flag(prog, a, v, 0, 2147483647, &bad);
+    else if (!strcmp(a, "--patience"))  /* 0: off */
+      o.patience = (int)integer_flag(prog, a, v, 0, 1000000, &bad);
+    else if (!strcmp(a, "--limit"))
+      o.limit = integer_flag(prog, a, v, 1, 2147483647, &bad);
+    else if (!strcmp(a, "--lr"))
+      o.lr = number_flag(prog, a, v, 0, 1e30, 0, &bad);
+    else if (!strcmp(a, "--validation"))
+      o.validation = number_flag(prog, a, v, 0, 1, 1, &bad);
     else if (!strcmp(a, "--no-augment"))
       o.no_augment = 1, takes = 0;
     else if (!strcmp(a, "--tta"))
       o.tta = 1, takes = 0;
     else if (!strcmp(a, "--quiet"))
-      o.out = NULL, takes = 0;
-    else if (!strncmp(a, "--", 2) && (!strcmp(a, "--epochs") || !strcmp(a, "--batch") ||
-                                      !strcmp(a, "--seed") || !strcmp(a, "--patience") ||
-                                      !strcmp(a, "--limit") || !strcmp(a, "--lr") ||
-                                      !strcmp(a, "--validation")))
-      return 2;  /* a bad value, reported above */
+      o.quiet = 1, takes = 0;
     else {
       fprintf(stderr, "%s: unknown option '%s' (see %s --help)\n", prog, a, prog);
       return 2;
@@ -210,6 +209,8 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
       fprintf(stderr, "%s: %s needs a value\n", prog, a);
       return 2;
     }
+    if (bad)
+      return 2;  /* reported */
     i += takes;
   }
   if (!strcmp(cmd, "predict")) {
@@ -228,10 +229,7 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
     }
     s = nnrt_evaluate(api, &o, &r);
   } else {
-    FILE *quiet_out = o.out;
     s = nnrt_train(api, &o, &r);
-    if (s == NNRT_OK && !quiet_out)
-      printf("test accuracy %.2f%%\n", r.test_accuracy);
   }
   if (s != NNRT_OK) {
     fflush(stdout);

@@ -118,6 +118,9 @@ static nnrt_status load_data(const nnrt_model *api, const char *dir, int need_tr
                    "and train-labels-idx1-ubyte[.gz] (and t10k-...), or train.csv", dir);
 }
 
+/* What a data directory lacks when it has no test data. */
+#define NO_TEST_FILES "no t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz], nor test.csv"
+
 static void free_data(Data *d) {
   nnrt_dataset_free(&d->train);
   nnrt_dataset_free(&d->test);
@@ -292,6 +295,33 @@ static nnrt_status check_model(const nnrt_model *api) {
   return NNRT_OK;
 }
 
+/* Whether the model an epoch ends with may be saved: not if the epoch ended
+ * in refused steps (train_step returned a loss that was not finite, or its
+ * update would have been, and changed nothing: the model cannot train on),
+ * nor if a parameter is NaN or infinite.  Then the run stops, and says which
+ * epoch and what to try. */
+static nnrt_status check_diverged(const nnrt_model *api, void *m, int epoch, int refused,
+                                  double lr0) {
+  const char *what = NULL;
+  char steps[128];
+  if (refused) {
+    snprintf(steps, sizeof steps, "its last %d training step%s %s refused (a loss or an "
+             "update that was not finite)", refused, refused == 1 ? "" : "s",
+             refused == 1 ? "was" : "were");
+    what = steps;
+  } else {
+    const float *p = api->params(m);
+    for (long i = 0; i < api->num_params && !what; i++)
+      if (!isfinite(p[i]))
+        what = "a parameter is not finite";
+  }
+  if (!what)
+    return NNRT_OK;
+  return nnrt_fail(NNRT_ERR_NUMERIC, "model %s diverged in epoch %d: %s, so the epoch was not "
+                   "saved; try a lower learning rate (--lr, here %g)", api->name, epoch + 1,
+                   what, lr0);
+}
+
 typedef struct History {
   int n;
   double *train_loss, *val_loss, *train_acc, *val_acc;
@@ -310,7 +340,7 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   uint64_t seed = opt->seed >= 0 ? (uint64_t)opt->seed : cfg->seed;
   int patience = opt->patience >= 0 ? opt->patience : cfg->patience;
   int naug = opt->no_augment ? 0 : cfg->naugment;
-  FILE *out = opt->out;
+  FILE *out = opt->quiet ? NULL : opt->out;  /* progress; results go to opt->out */
   int tty = out && isatty(fileno(out));
   memset(rep, 0, sizeof *rep);
   rep->test_loss = rep->test_accuracy = NAN;
@@ -434,16 +464,19 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
         y[i] = data.train.y[sidx];
       }
       lr = learning_rate(cfg, lr0, api->step(m), steps_per_epoch, total_steps);
-      api->set_learning_rate(m, lr);
+      if (api->set_learning_rate(m, lr) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", nnrt_errmsg());
+        s = nnrt_fail(NNRT_ERR_ARG, "epoch %d: the schedule's rate: %s", epoch + 1, why);
+        goto stop;
+      }
       double loss = api->train_step(m, b, x, y);
-      if (!isfinite(loss)) {
+      if (!isfinite(loss)) {  /* the step changed nothing */
         if (++nonfinite >= 20) {
-          s = nnrt_fail(NNRT_ERR_NUMERIC, "model %s: the loss was not finite for 20 batches in "
-                        "a row (epoch %d); try a smaller learning rate (--lr)", api->name,
-                        epoch + 1);
+          s = check_diverged(api, m, epoch, nonfinite, lr0);
           goto stop;
         }
-        continue;  /* the step changed nothing */
+        continue;
       }
       nonfinite = 0;
       loss_sum += loss * b;
@@ -466,6 +499,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
                  counted ? 100.0 * (double)correct / (double)counted : NAN,
                  (double)seen / (now() - t0));
     }
+    if ((s = check_diverged(api, m, epoch, nonfinite, lr0)) != NNRT_OK)
+      goto stop;
     double train_loss = seen ? loss_sum / (double)seen : NAN;
     double train_acc = counted ? 100.0 * (double)correct / (double)counted : NAN;
     double secs = now() - t0;
@@ -555,6 +590,11 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     } else if (opt->tta && out) {
       fprintf(out, "(no test block with tta in %s: evaluated without TTA)\n", api->source);
     }
+    if (opt->quiet && opt->out)
+      fprintf(opt->out, "test accuracy %.2f%%\n", rep->test_accuracy);
+  } else if (opt->out) {
+    fprintf(opt->out, "no test data in %s: " NO_TEST_FILES "; trained without a test "
+            "evaluation\n", opt->data);
   }
   rep->seconds = now() - start_time;
 stop:
@@ -586,8 +626,7 @@ nnrt_status nnrt_evaluate(const nnrt_model *api, const nnrt_train_options *opt,
   }
   if (!data.has_test) {
     free_data(&data);
-    return nnrt_fail(NNRT_ERR_IO, "%s: no test data (t10k-images-idx3-ubyte[.gz] and "
-                     "t10k-labels-idx1-ubyte[.gz], or test.csv)", opt->data);
+    return nnrt_fail(NNRT_ERR_IO, "no test data in %s: " NO_TEST_FILES, opt->data);
   }
   int batch = opt->batch > 0 ? opt->batch : 256;
   void *m = api->create(batch, 0);

@@ -17,6 +17,67 @@ int optimizer_state_per_param(const Graph *g) {
   return opt->sub[1].v[0] != 0 ? 1 : 0;  /* sgd: momentum */
 }
 
+/* One loop of the update.  The check (commit false) computes what the
+ * update would store and stores only whether any of it is not finite, in
+ * bad; the update (commit true) stores it.  Both spell the formulas the same
+ * way, so they round alike.  A NaN or infinite state value makes the new
+ * parameter NaN or infinite too, so the check looks at the parameter alone,
+ * except for Adam's second moment (infinite, it makes the step 0). */
+static void emit_update_loop(Emitter *e, bool commit, int64_t from, int64_t to) {
+  const Attr *opt = &e->g->train.optimizer;
+  const char *T = e->T;
+  k_line(e, "for (size_t i = %lld; i < %lld; i++) {", (long long)from, (long long)to);
+  bool adam = !strcmp(opt->word, "adam");
+  double wd = opt->sub[adam ? 4 : 2].v[0];
+  k_line(e, wd != 0 ? "%s g = grad[i] + %s * p[i];" : "%s g = grad[i];%s", T,
+         wd != 0 ? lit(e, wd) : "");
+  if (adam) {
+    double b1 = opt->sub[1].v[0], b2 = opt->sub[2].v[0], eps = opt->sub[3].v[0];
+    const char *a = commit ? "m1[i]" : "a", *v = commit ? "m2[i]" : "v";
+    k_line(e, "%s%s = %s * m1[i] + %s * g;", commit ? "" : arena_printf("%s ", T), a,
+           lit(e, b1), lit(e, 1 - b1));
+    k_line(e, "%s%s = %s * m2[i] + %s * g * g;", commit ? "" : arena_printf("%s ", T), v,
+           lit(e, b2), lit(e, 1 - b2));
+    const char *step = arena_printf("step_size * %s / (%s(%s) / bc2_sqrt + %s)", a,
+                                    mathfn(e, "sqrt"), v, lit(e, eps));
+    if (commit)
+      k_line(e, "p[i] -= %s;", step);
+    else
+      k_line(e, "bad |= !isfinite(v) | !isfinite(p[i] - %s);", step);
+  } else {
+    double momentum = opt->sub[1].v[0];
+    bool nesterov = opt->sub[3].v[0] != 0;
+    const char *s = commit ? "state[i]" : "s";
+    if (momentum != 0) {
+      k_line(e, "%s%s = %s * state[i] + g;", commit ? "" : arena_printf("%s ", T), s,
+             lit(e, momentum));
+      if (nesterov)
+        k_line(e, "g += %s * %s;", lit(e, momentum), s);
+      else
+        k_line(e, "g = %s;", s);
+    }
+    if (commit)
+      k_line(e, "p[i] -= lr * g;");
+    else
+      k_line(e, "bad |= !isfinite(p[i] - lr * g);");
+  }
+  k_line(e, "}");
+}
+
+/* The loop over all parameters, as two: a first whose trip count is a
+ * multiple of 16 and the rest, so that compilers vectorize the first without
+ * a scalar epilogue (GCC does so at -O2, with its very-cheap cost model). */
+static void emit_update_loops(Emitter *e, bool commit) {
+  int64_t count = e->g->num_params, whole = count / 16 * 16;
+  if (whole)
+    emit_update_loop(e, commit, 0, whole);
+  if (whole < count)
+    emit_update_loop(e, commit, whole, count);
+}
+
+/* The update, all or nothing: the first loop looks, the second stores, only
+ * if no parameter or optimizer state value would become NaN or infinite;
+ * *ok says whether it did (docs/decisions.md, 86). */
 static void emit_optimizer_update(Emitter *e, const IrNode *n) {
   const Graph *g = e->g;
   const Attr *opt = &g->train.optimizer;
@@ -29,6 +90,7 @@ static void emit_optimizer_update(Emitter *e, const IrNode *n) {
     k_ptr(e, e->T, "state", true, "m->opt");
   k_arg(e, e->T, "lr", "m->lr");
   k_arg(e, "uint64_t", "step", "m->step");
+  k_ptr(e, "int", "ok", true, "&ok");
   k_line(e, "(void)batch;");
   k_line(e, "(void)step;");
   if (count == 0) {  /* no parameters: nothing to update (and no `i < 0` loop to warn) */
@@ -37,35 +99,23 @@ static void emit_optimizer_update(Emitter *e, const IrNode *n) {
     if (optimizer_state_per_param(g))
       k_line(e, "(void)state;");
     k_line(e, "(void)lr;");
-  } else if (adam) {
-    double b1 = opt->sub[1].v[0], b2 = opt->sub[2].v[0], eps = opt->sub[3].v[0];
-    double wd = opt->sub[4].v[0];
+    k_line(e, "*ok = 1;");
+    k_end(e);
+    return;
+  }
+  if (adam) {
+    double b1 = opt->sub[1].v[0], b2 = opt->sub[2].v[0];
     k_line(e, "%s *m1 = state, *m2 = state + %lld;", e->T, (long long)count);
     k_line(e, "const double bc1 = 1 - pow(%s, (double)step), bc2 = 1 - pow(%s, (double)step);",
            dlit(b1), dlit(b2));
     k_line(e, "const %s step_size = (%s)(lr / bc1), bc2_sqrt = (%s)sqrt(bc2);", e->T, e->T, e->T);
-    k_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)count);
-    k_line(e, wd != 0 ? "%s g = grad[i] + %s * p[i];" : "%s g = grad[i];%s", e->T,
-           wd != 0 ? lit(e, wd) : "");
-    k_line(e, "m1[i] = %s * m1[i] + %s * g;", lit(e, b1), lit(e, 1 - b1));
-    k_line(e, "m2[i] = %s * m2[i] + %s * g * g;", lit(e, b2), lit(e, 1 - b2));
-    k_line(e, "p[i] -= step_size * m1[i] / (%s(m2[i]) / bc2_sqrt + %s);", mathfn(e, "sqrt"),
-           lit(e, eps));
-    k_line(e, "}");
-  } else {
-    double momentum = opt->sub[1].v[0], wd = opt->sub[2].v[0];
-    bool nesterov = opt->sub[3].v[0] != 0;
-    k_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)count);
-    k_line(e, wd != 0 ? "%s g = grad[i] + %s * p[i];" : "%s g = grad[i];%s", e->T,
-           wd != 0 ? lit(e, wd) : "");
-    if (momentum != 0) {
-      k_line(e, "state[i] = %s * state[i] + g;", lit(e, momentum));
-      k_line(e, nesterov ? "g += %s * state[i];" : "g = state[i];%s",
-             nesterov ? lit(e, momentum) : "");
-    }
-    k_line(e, "p[i] -= lr * g;");
-    k_line(e, "}");
   }
+  k_line(e, "int bad = 0;");
+  emit_update_loops(e, false);
+  k_line(e, "*ok = !bad;");
+  k_line(e, "if (bad)");
+  k_line(e, "  return;");
+  emit_update_loops(e, true);
   k_end(e);
 }
 

@@ -305,10 +305,12 @@ typedef struct nnrt_model {
   /* NULL without a loss, or with labels of two types (class ids and real
    * values: NAME_loss_and_grad_ex and NAME_train_step_ex only) */
   double (*loss_and_grad)(void *m, int batch, const void *x, const void *y);
+  /* Not finite (and the model unchanged) if the loss or the update was. */
   double (*train_step)(void *m, int batch, const void *x, const void *y);
   int (*save)(const void *m, const char *path);
   int (*load)(void *m, const char *path);
-  void (*set_learning_rate)(void *m, double lr);
+  /* 0, or NNRT_ERR_ARG (the rate unchanged) for NaN, infinite or < 0. */
+  int (*set_learning_rate)(void *m, double lr);
   uint64_t (*step)(const void *m);               /* optimizer steps taken   */
   /* Output 0 as the last loss_and_grad computed it (training mode), or
    * NULL if the training step does not compute it. */
@@ -338,6 +340,8 @@ typedef struct nnrt_train_options {
   const char *plot;        /* the curves, SVG                               */
   long limit;              /* use at most this many training samples (0: all) */
   FILE *out;               /* progress and results, or NULL                 */
+  int quiet;               /* out gets only the result: the test accuracy,
+                              or that there was no test data               */
 } nnrt_train_options;
 
 typedef struct nnrt_train_report {
@@ -348,10 +352,13 @@ typedef struct nnrt_train_report {
 } nnrt_train_report;
 
 /* Trains a model on a data set as its train block says (options override),
- * then evaluates it on the test data.  Before the first epoch it checks
+ * then evaluates it on the test data (without test data it says so on out,
+ * and the report's test metrics are NAN).  Before the first epoch it checks
  * that the checkpoints (save, SAVE.best) and the plot can be written and
  * opens the log, so a bad path fails at once; any of them failing later
- * fails the run. */
+ * fails the run.  An epoch that ends in refused steps (train_step's loss
+ * or update not finite) or with a parameter that is not finite stops the
+ * run with NNRT_ERR_NUMERIC, before it is saved. */
 nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
                        nnrt_train_report *report);
 /* Loads a checkpoint and evaluates on the data set's test split. */

@@ -3,7 +3,9 @@
 # the build made:
 #   overfit.c   train_step fits one fixed batch of fashion_mlp (loss < 0.01)
 #   nan_step.c  a step whose loss is not finite (NaN/Inf input, a label out
-#               of range, a NaN target) changes nothing: every model
+#               of range, a NaN target) or whose update would overflow
+#               changes nothing; a NaN, infinite or negative learning rate
+#               is refused and the rate stays: every model
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
 #   LIBS what libnnrt needs (default: -lopenblas -lz -lm); env CC (default cc)
 set -uo pipefail

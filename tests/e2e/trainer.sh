@@ -5,7 +5,8 @@
 # checkpoint; a run killed while saving leaves the previous checkpoint
 # loadable; bad data files and a missing data set get clear errors; the
 # files a run writes follow replace.h's rules and are checked before the
-# first epoch.
+# first epoch.  On small generated data: a data set without test data
+# trains and says so; a diverging run stops and saves nothing.
 # Usage: trainer.sh TRAINER(fashion_mlp built with --main) WORKDIR
 #                   [TRAINER_FAULTS(the same, linked with tests/fault/shim.c)]
 set -uo pipefail
@@ -85,6 +86,51 @@ modes=$(mode "$tiny/u.ckpt")
 [ "$modes" = 640 ] && ok "a replaced checkpoint keeps mode 640" || bad "replaced: $modes"
 if ls "$tiny" "$tiny/real" | grep -q '\.tmp\.'; then bad "temporary files left: $(ls "$tiny")"
 else ok "no temporary files left"; fi
+
+# small_data DIR N: N random 28x28 training images and labels (no test data).
+small_data() {
+  mkdir -p "$1"
+  python3 "$here/../emit/make_idx.py" "$1" "$2"
+  mv "$1/images-idx3-ubyte.gz" "$1/train-images-idx3-ubyte.gz"
+  mv "$1/labels-idx1-ubyte" "$1/train-labels-idx1-ubyte"
+}
+
+# No test data (IDX, or a train.csv alone): said, never "nan%", exit 0.
+small_data "$work/no-test" 40
+mkdir -p "$work/no-test-csv"
+python3 -c 'import random, sys
+rng = random.Random(3)
+with open(sys.argv[1], "w") as f:
+    for i in range(40):
+        f.write(",".join([str(i % 10)] + [str(rng.randrange(256)) for _ in range(784)]) + "\n")
+' "$work/no-test-csv/train.csv"
+for dir in no-test no-test-csv; do
+  for quiet in "" --quiet; do
+    out=$("$trainer" train --data "$work/$dir" --epochs 1 --no-augment $quiet 2>&1); rc=$?
+    want="no test data in $work/$dir: no t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz], nor test.csv; trained without a test evaluation"
+    if [ $rc = 0 ] && [ "$(echo "$out" | tail -1)" = "$want" ] && ! echo "$out" | grep -q "nan%" &&
+       { [ -z "$quiet" ] || [ "$out" = "$want" ]; }; then ok "$dir $quiet: $want"
+    else bad "$dir $quiet: exit $rc: $out"; fi
+  done
+done
+
+# A run that diverges (--lr 1e30, 4 batches: fewer than the 20 refused
+# steps in a row that stop a run mid-epoch) never saves over a checkpoint:
+# it stops, naming the epoch and --lr, and the checkpoint stays byte for
+# byte; resumed from it, likewise; fresh, it writes none.
+small_data "$work/diverge" 100
+small=(--data "$work/diverge" --limit 64 --batch 16 --no-augment)
+"$trainer" train "${small[@]}" --epochs 1 --save "$work/good.ckpt" > /dev/null 2>&1
+cp "$work/good.ckpt" "$work/good.copy"
+for run in "1 --save $work/good.ckpt" "2 --load $work/good.ckpt --save $work/good.ckpt" \
+           "1 --save $work/fresh.ckpt"; do
+  read -r epoch args <<< "$run"
+  msg=$("$trainer" train "${small[@]}" --epochs 3 --lr 1e30 $args 2>&1 > /dev/null); rc=$?
+  want="$trainer: model fashion_mlp diverged in epoch $epoch: its last [0-9]+ training steps were refused \(a loss or an update that was not finite\), so the epoch was not saved; try a lower learning rate \(--lr, here 1e\+30\)"
+  if [ $rc = 1 ] && echo "$msg" | grep -Eqx "$want" && cmp -s "$work/good.ckpt" "$work/good.copy" &&
+     [ ! -e "$work/fresh.ckpt" ]; then ok "diverged ($args): $msg"
+  else bad "diverging run ($args): exit $rc: $msg"; fi
+done
 
 if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
   echo "skipped the training runs: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist)"
