@@ -327,287 +327,356 @@ typedef struct History {
   double *train_loss, *val_loss, *train_acc, *val_acc;
 } History;
 
+/* One run of nnrt_train: what it was asked, what it holds, where it is. */
+typedef struct Run {
+  const nnrt_model *api;
+  const nnrt_train_config *cfg;
+  const nnrt_train_options *opt;
+  int batch, epochs, naug, patience;
+  double lr0;
+  uint64_t seed, steps_per_epoch, total_steps;
+  FILE *out;               /* progress, or NULL (--quiet)                  */
+  int tty;
+  Data data;
+  size_t *order;           /* training samples [0, ntrain), then the held-out */
+  size_t ntrain, nval;
+  void *m;
+  float *x, *scratch;      /* a batch of inputs; one augmentation's scratch  */
+  int32_t *y;
+  History h;
+  nnrt_file log;
+  char best_path[1100];    /* the best epoch's checkpoint, or ""           */
+} Run;
+
+/* What one epoch's training steps did. */
+typedef struct Epoch {
+  double loss, accuracy;   /* over the accepted steps; accuracy NAN if unknown */
+  double lr, seconds;
+  size_t seen;             /* samples of the accepted steps                */
+} Epoch;
+
+/* The data, the validation split (a seeded shuffle, the last part held
+ * out), the model (created, or loaded to resume), and every file the run
+ * writes, checked before it starts rather than after an epoch: the
+ * checkpoints and the curves can be replaced, the log opened. */
+static nnrt_status start_run(Run *r) {
+  const nnrt_train_options *opt = r->opt;
+  nnrt_status s = load_data(r->api, opt->data, 1, &r->data);
+  if (s != NNRT_OK)
+    return s;
+  Data *d = &r->data;
+  if (opt->limit > 0 && (size_t)opt->limit < d->train.count)
+    d->train.count = (size_t)opt->limit;
+  if (r->naug && (d->train.height < 2 || d->train.width < 2))
+    return nnrt_fail(NNRT_ERR_ARG, "%s: augmentation needs images, but the samples have no "
+                     "image shape (use --no-augment)", d->train_name);
+  size_t total = d->train.count;
+  if (!(r->order = malloc(sizeof(size_t) * (total ? total : 1))))
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for %zu samples", d->train_name, total);
+  for (size_t i = 0; i < total; i++)
+    r->order[i] = i;
+  double validation = opt->validation >= 0 ? opt->validation : r->cfg->validation;
+  r->nval = validation > 0 ? (size_t)(validation * (double)total) : 0;
+  if (r->nval) {
+    nnrt_rng rng;
+    nnrt_rng_seed(&rng, r->seed ^ 0x5eedULL);
+    shuffle(r->order, total, &rng);
+  }
+  r->ntrain = total - r->nval;
+  if (r->ntrain == 0)
+    return nnrt_fail(NNRT_ERR_ARG, "%s: no training samples left after holding out %.0f%% "
+                     "for validation", d->train_name, 100 * validation);
+
+  if (!(r->m = r->api->create(r->batch, r->seed)))
+    return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", r->api->name,
+                     r->batch);
+  if (opt->load && r->api->load(r->m, opt->load) != 0)
+    return NNRT_ERR_IO;  /* the model's load left the message */
+  r->steps_per_epoch = (r->ntrain + (size_t)r->batch - 1) / (size_t)r->batch;
+  r->total_steps = r->steps_per_epoch * (uint64_t)r->epochs;
+
+  if (opt->save)
+    snprintf(r->best_path, sizeof r->best_path, "%s.best", opt->save);
+  else if (r->patience > 0 && r->nval)
+    snprintf(r->best_path, sizeof r->best_path, "%s/nnrt-%s-%ld.best.ckpt",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", r->api->name, (long)getpid());
+  nnrt_file probe;
+  const char *replaced[3] = {opt->save, r->nval && r->best_path[0] ? r->best_path : NULL,
+                             opt->plot};
+  for (int i = 0; i < 3; i++)
+    if (replaced[i] && nnrt_file_probe(&probe, replaced[i]) != 0)
+      return nnrt_file_failed(&probe);
+  int resumed = r->api->step(r->m) >= r->steps_per_epoch;
+  if (opt->log && nnrt_file_append(&r->log, opt->log, !resumed) != 0)
+    return nnrt_file_failed(&r->log);
+  if (opt->log && !resumed &&
+      (s = log_line(&r->log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,"
+                             "test_loss,test_accuracy,seconds,samples_per_second\n")) != NNRT_OK)
+    return s;
+
+  size_t in = d->train.sample_size;
+  r->x = malloc(sizeof(float) * in * (size_t)r->batch);
+  r->scratch = malloc(sizeof(float) * in);
+  r->y = malloc(sizeof(int32_t) * (size_t)r->batch);
+  r->h.train_loss = calloc((size_t)r->epochs, sizeof(double));
+  r->h.val_loss = calloc((size_t)r->epochs, sizeof(double));
+  r->h.train_acc = calloc((size_t)r->epochs, sizeof(double));
+  r->h.val_acc = calloc((size_t)r->epochs, sizeof(double));
+  if (!r->x || !r->scratch || !r->y || !r->h.train_loss || !r->h.val_loss || !r->h.train_acc ||
+      !r->h.val_acc)
+    return nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory for batch %d", r->api->name,
+                     r->batch);
+  return NNRT_OK;
+}
+
+static void end_run(Run *r, nnrt_status *s) {
+  free(r->x), free(r->scratch), free(r->y);
+  free(r->h.train_loss), free(r->h.val_loss), free(r->h.train_acc), free(r->h.val_acc);
+  if (!r->opt->save && r->best_path[0])
+    remove(r->best_path);
+  if (r->log.fd >= 0 && nnrt_file_close(&r->log, 0) != 0 && *s == NNRT_OK)
+    *s = nnrt_file_failed(&r->log);
+  if (r->m)
+    r->api->destroy(r->m);
+  free(r->order);
+  free_data(&r->data);
+}
+
+/* The b samples from `start` of the epoch's order into r->x and r->y,
+ * augmented. */
+static void fill_batch(Run *r, nnrt_rng *er, size_t start, int b) {
+  const nnrt_dataset *d = &r->data.train;
+  size_t in = d->sample_size;
+  for (int i = 0; i < b; i++) {
+    size_t k = r->order[start + (size_t)i];
+    const float *src = d->x + k * in;
+    float *dst = r->x + (size_t)i * in;
+    if (r->naug)
+      nnrt_augment_image(r->cfg->augment, r->naug, er, src, dst, r->scratch, d->channels,
+                         d->height, d->width);
+    else
+      memcpy(dst, src, sizeof(float) * in);
+    r->y[i] = d->y[k];
+  }
+}
+
+/* How many of the b samples of the last step its training output classed
+ * right, or -1 if the model does not tell. */
+static long count_correct(const Run *r, int b) {
+  const nnrt_model *api = r->api;
+  const float *z = api->train_output ? api->train_output(r->m) : NULL;
+  if (!z || api->output_size != api->num_classes)
+    return -1;
+  long correct = 0;
+  for (int i = 0; i < b; i++) {
+    const float *zi = z + (size_t)i * (size_t)api->output_size;
+    int best = 0;
+    for (long c = 1; c < api->num_classes; c++)
+      if (zi[c] > zi[best])
+        best = (int)c;
+    correct += best == r->y[i];
+  }
+  return correct;
+}
+
+/* The training steps of one epoch, in an order and with augmentations
+ * drawn from the seed and the epoch. */
+static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
+  const nnrt_model *api = r->api;
+  double t0 = now(), loss_sum = 0;
+  nnrt_rng er;
+  nnrt_rng_seed(&er, r->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch + 1);
+  shuffle(r->order, r->ntrain, &er);
+  size_t correct = 0, counted = 0;
+  int refused = 0;  /* steps in a row whose loss or update was not finite */
+  memset(e, 0, sizeof *e);
+  e->lr = r->lr0;
+  for (size_t start = 0; start < r->ntrain; start += (size_t)r->batch) {
+    int b = r->ntrain - start < (size_t)r->batch ? (int)(r->ntrain - start) : r->batch;
+    fill_batch(r, &er, start, b);
+    e->lr = learning_rate(r->cfg, r->lr0, api->step(r->m), r->steps_per_epoch, r->total_steps);
+    if (api->set_learning_rate(r->m, e->lr) != 0) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", nnrt_errmsg());
+      return nnrt_fail(NNRT_ERR_ARG, "epoch %d: the schedule's rate: %s", epoch + 1, why);
+    }
+    double loss = api->train_step(r->m, b, r->x, r->y);
+    if (!isfinite(loss)) {  /* the step changed nothing */
+      if (++refused >= 20)
+        return check_diverged(api, r->m, epoch, refused, r->lr0);
+      continue;
+    }
+    refused = 0;
+    loss_sum += loss * b;
+    e->seen += (size_t)b;
+    long right = count_correct(r, b);
+    if (right >= 0) {
+      correct += (size_t)right;
+      counted += (size_t)b;
+    }
+    if (r->tty && (start / (size_t)r->batch) % 16 == 0)
+      progress(r->out, r->tty, epoch + 1, r->epochs,
+               (double)(start + (size_t)b) / (double)r->ntrain, loss_sum / (double)e->seen,
+               counted ? 100.0 * (double)correct / (double)counted : NAN,
+               (double)e->seen / (now() - t0));
+  }
+  e->loss = e->seen ? loss_sum / (double)e->seen : NAN;
+  e->accuracy = counted ? 100.0 * (double)correct / (double)counted : NAN;
+  e->seconds = now() - t0;
+  return check_diverged(api, r->m, epoch, refused, r->lr0);
+}
+
+/* After an epoch: validation and test metrics, the line on screen and in
+ * the log, the checkpoint and the curves. */
+static nnrt_status record_epoch(Run *r, int epoch, const Epoch *e, Metrics *val) {
+  const nnrt_model *api = r->api;
+  const Data *d = &r->data;
+  *val = evaluate(api, r->m, r->batch, &d->train, r->order + r->ntrain, r->nval, NULL);
+  Metrics test = d->has_test ? evaluate(api, r->m, r->batch, &d->test, NULL, d->test.count, NULL)
+                             : (Metrics){NAN, NAN, NNRT_OK};
+  nnrt_status s;
+  if ((s = val->status) != NNRT_OK || (s = test.status) != NNRT_OK)
+    return s;
+  History *h = &r->h;
+  h->train_loss[epoch] = e->loss;
+  h->train_acc[epoch] = e->accuracy / 100;  /* the plot takes fractions */
+  h->val_loss[epoch] = val->loss;
+  h->val_acc[epoch] = val->accuracy / 100;
+  h->n = epoch + 1;
+  if (r->out) {
+    char a[64], b[64], c[64], t[64];
+    fmt_metric(a, sizeof a, "acc", e->accuracy, 1);
+    fmt_metric(b, sizeof b, "val_loss", val->loss, 0);
+    fmt_metric(c, sizeof c, "val_acc", val->accuracy, 1);
+    fmt_metric(t, sizeof t, "test_acc", test.accuracy, 1);
+    fprintf(r->out, "%sepoch %d/%d  loss %.4f%s%s%s%s  lr %.4g  %.1fs  %.0f samples/s\n",
+            r->tty ? "\r\033[K" : "", epoch + 1, r->epochs, e->loss, a, b, c, t, e->lr,
+            e->seconds, (double)e->seen / e->seconds);
+    fflush(r->out);
+  }
+  const nnrt_train_options *opt = r->opt;
+  if (opt->log &&
+      (s = log_line(&r->log, "%d,%.6g,%.6f,%.4f,%.6f,%.4f,%.6f,%.4f,%.3f,%.1f\n", epoch + 1,
+                    e->lr, e->loss, e->accuracy, val->loss, val->accuracy, test.loss,
+                    test.accuracy, e->seconds, (double)e->seen / e->seconds)) != NNRT_OK)
+    return s;
+  if (opt->save && api->save(r->m, opt->save) != 0)
+    return NNRT_ERR_IO;
+  if (opt->plot)
+    return nnrt_plot_curves(opt->plot, api->name, h->n, h->train_loss, h->val_loss,
+                            h->train_acc, h->val_acc);
+  return NNRT_OK;
+}
+
+/* The test data after training, with test-time augmentation if asked. */
+static nnrt_status final_test(Run *r, nnrt_train_report *rep) {
+  const nnrt_train_options *opt = r->opt;
+  const Data *d = &r->data;
+  if (!d->has_test) {
+    if (opt->out)
+      fprintf(opt->out, "no test data in %s: " NO_TEST_FILES "; trained without a test "
+              "evaluation\n", opt->data);
+    return NNRT_OK;
+  }
+  Metrics test = evaluate(r->api, r->m, r->batch, &d->test, NULL, d->test.count, NULL);
+  if (test.status != NNRT_OK)
+    return test.status;
+  rep->test_loss = test.loss;
+  rep->test_accuracy = test.accuracy;
+  if (r->out)
+    fprintf(r->out, "test accuracy %.2f%% (loss %.4f, %zu samples)\n", test.accuracy, test.loss,
+            d->test.count);
+  if (opt->tta && r->cfg->has_tta) {
+    const nnrt_tta *tta = &r->cfg->tta;
+    Metrics t = evaluate(r->api, r->m, r->batch, &d->test, NULL, d->test.count, tta);
+    if (t.status != NNRT_OK)
+      return t.status;
+    if (r->out)
+      fprintf(r->out, "test accuracy with TTA %.2f%% (loss %.4f, %d views)\n", t.accuracy,
+              t.loss, nnrt_tta_views(tta));
+    rep->test_loss = t.loss;
+    rep->test_accuracy = t.accuracy;
+  } else if (opt->tta && r->out) {
+    fprintf(r->out, "(no test block with tta in %s: evaluated without TTA)\n", r->api->source);
+  }
+  if (opt->quiet && opt->out)
+    fprintf(opt->out, "test accuracy %.2f%%\n", rep->test_accuracy);
+  return NNRT_OK;
+}
+
 nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
                        nnrt_train_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  rep->test_loss = rep->test_accuracy = NAN;
+  rep->best_val_loss = rep->best_val_accuracy = NAN;
   nnrt_status s = check_model(api);
   if (s != NNRT_OK)
     return s;
   const nnrt_train_config *cfg = api->config;
-  int batch = opt->batch > 0 ? opt->batch : cfg->batch;
-  int epochs = opt->epochs > 0 ? opt->epochs : cfg->epochs;
-  double lr0 = opt->lr >= 0 ? opt->lr : cfg->lr;
-  double validation = opt->validation >= 0 ? opt->validation : cfg->validation;
-  uint64_t seed = opt->seed >= 0 ? (uint64_t)opt->seed : cfg->seed;
-  int patience = opt->patience >= 0 ? opt->patience : cfg->patience;
-  int naug = opt->no_augment ? 0 : cfg->naugment;
-  FILE *out = opt->quiet ? NULL : opt->out;  /* progress; results go to opt->out */
-  int tty = out && isatty(fileno(out));
-  memset(rep, 0, sizeof *rep);
-  rep->test_loss = rep->test_accuracy = NAN;
-  rep->best_val_loss = rep->best_val_accuracy = NAN;
-
-  Data data;
-  if ((s = load_data(api, opt->data, 1, &data)) != NNRT_OK) {
-    free_data(&data);  /* the training data, if the test data failed */
+  Run r;
+  memset(&r, 0, sizeof r);
+  r.api = api, r.cfg = cfg, r.opt = opt;
+  r.log.fd = -1;
+  r.batch = opt->batch > 0 ? opt->batch : cfg->batch;
+  r.epochs = opt->epochs > 0 ? opt->epochs : cfg->epochs;
+  r.lr0 = opt->lr >= 0 ? opt->lr : cfg->lr;
+  r.seed = opt->seed >= 0 ? (uint64_t)opt->seed : cfg->seed;
+  r.patience = opt->patience >= 0 ? opt->patience : cfg->patience;
+  r.naug = opt->no_augment ? 0 : cfg->naugment;
+  r.out = opt->quiet ? NULL : opt->out;  /* progress; results go to opt->out */
+  r.tty = r.out && isatty(fileno(r.out));
+  if ((s = start_run(&r)) != NNRT_OK) {
+    end_run(&r, &s);
     return s;
   }
-  if (opt->limit > 0 && (size_t)opt->limit < data.train.count)
-    data.train.count = (size_t)opt->limit;
-  if (naug && (data.train.height < 2 || data.train.width < 2)) {
-    free_data(&data);
-    return nnrt_fail(NNRT_ERR_ARG, "%s: augmentation needs images, but the samples have no "
-                     "image shape (use --no-augment)", data.train_name);
-  }
+  int first_epoch = (int)(api->step(r.m) / r.steps_per_epoch);
+  if (r.out)
+    fprintf(r.out, "training %s on %s: %zu samples, %zu held out, batch %d, %d epochs%s\n",
+            api->name, opt->data, r.ntrain, r.nval, r.batch, r.epochs,
+            first_epoch ? " (resumed)" : "");
 
-  /* The validation split: a seeded shuffle, the last part held out. */
-  nnrt_rng rng;
-  nnrt_rng_seed(&rng, seed ^ 0x5eedULL);
-  size_t total = data.train.count;
-  size_t *order = malloc(sizeof(size_t) * (total ? total : 1));
-  if (!order) {
-    free_data(&data);
-    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for %zu samples", data.train_name,
-                     total);
-  }
-  for (size_t i = 0; i < total; i++)
-    order[i] = i;
-  size_t nval = validation > 0 ? (size_t)(validation * (double)total) : 0;
-  if (nval)
-    shuffle(order, total, &rng);
-  size_t ntrain = total - nval;
-  size_t *val_idx = order + ntrain;
-  if (ntrain == 0) {
-    free(order);
-    free_data(&data);
-    return nnrt_fail(NNRT_ERR_ARG, "%s: no training samples left after holding out %.0f%% "
-                     "for validation", data.train_name, 100 * validation);
-  }
-
-  void *m = api->create(batch, seed);
-  if (!m) {
-    free(order);
-    free_data(&data);
-    return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", api->name, batch);
-  }
-  if (opt->load && api->load(m, opt->load) != 0) {
-    api->destroy(m);
-    free(order);
-    free_data(&data);
-    return NNRT_ERR_IO;  /* the model's load left the message */
-  }
-  uint64_t steps_per_epoch = (ntrain + (size_t)batch - 1) / (size_t)batch;
-  uint64_t total_steps = steps_per_epoch * (uint64_t)epochs;
-  int first_epoch = (int)(api->step(m) / steps_per_epoch);
-
-  char best_path[1100] = "";
-  if (opt->save)
-    snprintf(best_path, sizeof best_path, "%s.best", opt->save);
-  else if (patience > 0 && nval)
-    snprintf(best_path, sizeof best_path, "%s/nnrt-%s-%ld.best.ckpt",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", api->name, (long)getpid());
-  /* Every file the run writes is checked before it starts, not after an
-   * epoch: the checkpoints and the curves can be replaced, the log opened. */
-  nnrt_file log = {.fd = -1}, probe;
-  const char *replaced[3] = {opt->save, nval && best_path[0] ? best_path : NULL, opt->plot};
-  for (int i = 0; i < 3; i++)
-    if (replaced[i] && nnrt_file_probe(&probe, replaced[i]) != 0) {
-      s = nnrt_file_failed(&probe);
-      goto done;
-    }
-  if (opt->log && nnrt_file_append(&log, opt->log, !first_epoch) != 0) {
-    s = nnrt_file_failed(&log);
-    goto done;
-  }
-  if (opt->log && !first_epoch &&
-      (s = log_line(&log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,"
-                          "test_accuracy,seconds,samples_per_second\n")) != NNRT_OK)
-    goto done;
-  if (out)
-    fprintf(out, "training %s on %s: %zu samples, %zu held out, batch %d, %d epochs%s\n",
-            api->name, opt->data, ntrain, nval, batch, epochs, first_epoch ? " (resumed)" : "");
-
-  size_t in = data.train.sample_size;
-  float *x = malloc(sizeof(float) * in * (size_t)batch);
-  float *scratch = malloc(sizeof(float) * in);
-  int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
-  History h = {0};
-  h.train_loss = calloc((size_t)epochs, sizeof(double));
-  h.val_loss = calloc((size_t)epochs, sizeof(double));
-  h.train_acc = calloc((size_t)epochs, sizeof(double));
-  h.val_acc = calloc((size_t)epochs, sizeof(double));
-  double best = NAN;
-  int since_best = 0, nonfinite = 0;
-  double start_time = now();
-  if (!x || !scratch || !y || !h.train_loss || !h.val_loss || !h.train_acc || !h.val_acc) {
-    s = nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory for batch %d", api->name, batch);
-    goto stop;
-  }
-
-  for (int epoch = first_epoch; epoch < epochs; epoch++) {
-    double t0 = now();
-    nnrt_rng er;  /* this epoch's order and augmentation: seed and epoch */
-    nnrt_rng_seed(&er, seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch + 1);
-    shuffle(order, ntrain, &er);
-    double loss_sum = 0, lr = lr0;
-    size_t seen = 0, correct = 0, counted = 0;
-    for (size_t start = 0; start < ntrain; start += (size_t)batch) {
-      int b = ntrain - start < (size_t)batch ? (int)(ntrain - start) : batch;
-      for (int i = 0; i < b; i++) {
-        size_t sidx = order[start + (size_t)i];
-        const float *src = data.train.x + sidx * in;
-        float *dst = x + (size_t)i * in;
-        if (naug)
-          nnrt_augment_image(cfg->augment, naug, &er, src, dst, scratch, data.train.channels,
-                             data.train.height, data.train.width);
-        else
-          memcpy(dst, src, sizeof(float) * in);
-        y[i] = data.train.y[sidx];
-      }
-      lr = learning_rate(cfg, lr0, api->step(m), steps_per_epoch, total_steps);
-      if (api->set_learning_rate(m, lr) != 0) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", nnrt_errmsg());
-        s = nnrt_fail(NNRT_ERR_ARG, "epoch %d: the schedule's rate: %s", epoch + 1, why);
+  double best = NAN, start_time = now();
+  int since_best = 0;
+  for (int epoch = first_epoch; epoch < r.epochs; epoch++) {
+    Epoch e;
+    Metrics val;
+    if ((s = train_epoch(&r, epoch, &e)) != NNRT_OK ||
+        (s = record_epoch(&r, epoch, &e, &val)) != NNRT_OK)
+      goto stop;
+    rep->epochs_run = epoch + 1;
+    rep->final_train_loss = e.loss;
+    if (!r.nval)
+      continue;
+    /* the best epoch, by the metric early stopping watches */
+    double metric = cfg->monitor_accuracy ? -val.accuracy : val.loss;
+    if (isnan(best) || metric < best) {
+      best = metric;
+      since_best = 0;
+      rep->best_epoch = epoch + 1;
+      rep->best_val_loss = val.loss;
+      rep->best_val_accuracy = val.accuracy;
+      if (r.best_path[0] && api->save(r.m, r.best_path) != 0) {
+        s = NNRT_ERR_IO;
         goto stop;
       }
-      double loss = api->train_step(m, b, x, y);
-      if (!isfinite(loss)) {  /* the step changed nothing */
-        if (++nonfinite >= 20) {
-          s = check_diverged(api, m, epoch, nonfinite, lr0);
-          goto stop;
-        }
-        continue;
-      }
-      nonfinite = 0;
-      loss_sum += loss * b;
-      seen += (size_t)b;
-      const float *z = api->train_output ? api->train_output(m) : NULL;
-      if (z && api->output_size == api->num_classes) {
-        for (int i = 0; i < b; i++) {
-          int best_c = 0;
-          for (long c = 1; c < api->num_classes; c++)
-            if (z[(size_t)i * (size_t)api->output_size + (size_t)c] >
-                z[(size_t)i * (size_t)api->output_size + (size_t)best_c])
-              best_c = (int)c;
-          correct += best_c == y[i];
-        }
-        counted += (size_t)b;
-      }
-      if (tty && (start / (size_t)batch) % 16 == 0)
-        progress(out, tty, epoch + 1, epochs, (double)(start + (size_t)b) / (double)ntrain,
-                 loss_sum / (double)(seen ? seen : 1),
-                 counted ? 100.0 * (double)correct / (double)counted : NAN,
-                 (double)seen / (now() - t0));
-    }
-    if ((s = check_diverged(api, m, epoch, nonfinite, lr0)) != NNRT_OK)
-      goto stop;
-    double train_loss = seen ? loss_sum / (double)seen : NAN;
-    double train_acc = counted ? 100.0 * (double)correct / (double)counted : NAN;
-    double secs = now() - t0;
-    Metrics val = evaluate(api, m, batch, &data.train, val_idx, nval, NULL);
-    Metrics test = data.has_test ? evaluate(api, m, batch, &data.test, NULL, data.test.count,
-                                            NULL)
-                                 : (Metrics){NAN, NAN, NNRT_OK};
-    if ((s = val.status) != NNRT_OK || (s = test.status) != NNRT_OK)
-      goto stop;
-    h.train_loss[epoch] = train_loss;
-    h.train_acc[epoch] = train_acc / 100;  /* the plot takes fractions */
-    h.val_loss[epoch] = val.loss;
-    h.val_acc[epoch] = val.accuracy / 100;
-    h.n = epoch + 1;
-    rep->epochs_run = epoch + 1;
-    rep->final_train_loss = train_loss;
-    if (out) {
-      char a[64], b[64], c[64], d[64];
-      fmt_metric(a, sizeof a, "acc", train_acc, 1);
-      fmt_metric(b, sizeof b, "val_loss", val.loss, 0);
-      fmt_metric(c, sizeof c, "val_acc", val.accuracy, 1);
-      fmt_metric(d, sizeof d, "test_acc", test.accuracy, 1);
-      fprintf(out, "%sepoch %d/%d  loss %.4f%s%s%s%s  lr %.4g  %.1fs  %.0f samples/s\n",
-              tty ? "\r\033[K" : "", epoch + 1, epochs, train_loss, a, b, c, d, lr, secs,
-              (double)seen / secs);
-      fflush(out);
-    }
-    if (opt->log &&
-        (s = log_line(&log, "%d,%.6g,%.6f,%.4f,%.6f,%.4f,%.6f,%.4f,%.3f,%.1f\n", epoch + 1, lr,
-                      train_loss, train_acc, val.loss, val.accuracy, test.loss, test.accuracy,
-                      secs, (double)seen / secs)) != NNRT_OK)
-      goto stop;
-    if (opt->save && api->save(m, opt->save) != 0) {
-      s = NNRT_ERR_IO;
-      goto stop;
-    }
-    if (opt->plot && (s = nnrt_plot_curves(opt->plot, api->name, h.n, h.train_loss, h.val_loss,
-                                           h.train_acc, h.val_acc)) != NNRT_OK)
-      goto stop;
-    /* the best epoch, by the metric early stopping watches */
-    if (nval) {
-      double metric = cfg->monitor_accuracy ? -val.accuracy : val.loss;
-      if (isnan(best) || metric < best) {
-        best = metric;
-        since_best = 0;
-        rep->best_epoch = epoch + 1;
-        rep->best_val_loss = val.loss;
-        rep->best_val_accuracy = val.accuracy;
-        if (best_path[0] && api->save(m, best_path) != 0) {
-          s = NNRT_ERR_IO;
-          goto stop;
-        }
-      } else if (patience > 0 && ++since_best >= patience) {
-        if (out)
-          fprintf(out, "early stopping: no better %s for %d epochs; restoring epoch %d\n",
-                  cfg->monitor_accuracy ? "validation accuracy" : "validation loss", patience,
-                  rep->best_epoch);
-        break;
-      }
+    } else if (r.patience > 0 && ++since_best >= r.patience) {
+      if (r.out)
+        fprintf(r.out, "early stopping: no better %s for %d epochs; restoring epoch %d\n",
+                cfg->monitor_accuracy ? "validation accuracy" : "validation loss", r.patience,
+                rep->best_epoch);
+      break;
     }
   }
   /* Early stopping keeps the best weights. */
-  if (patience > 0 && nval && best_path[0] && rep->best_epoch && api->load(m, best_path) != 0) {
+  if (r.patience > 0 && r.nval && r.best_path[0] && rep->best_epoch &&
+      api->load(r.m, r.best_path) != 0) {
     s = NNRT_ERR_IO;
     goto stop;
   }
-  if (data.has_test) {
-    nnrt_tta tta = cfg->tta;
-    int use_tta = opt->tta && cfg->has_tta;
-    Metrics test = evaluate(api, m, batch, &data.test, NULL, data.test.count, NULL);
-    if ((s = test.status) != NNRT_OK)
-      goto stop;
-    rep->test_loss = test.loss;
-    rep->test_accuracy = test.accuracy;
-    if (out)
-      fprintf(out, "test accuracy %.2f%% (loss %.4f, %zu samples)\n", test.accuracy, test.loss,
-              data.test.count);
-    if (use_tta) {
-      Metrics t = evaluate(api, m, batch, &data.test, NULL, data.test.count, &tta);
-      if ((s = t.status) != NNRT_OK)
-        goto stop;
-      if (out)
-        fprintf(out, "test accuracy with TTA %.2f%% (loss %.4f, %d views)\n", t.accuracy,
-                t.loss, nnrt_tta_views(&tta));
-      rep->test_loss = t.loss;
-      rep->test_accuracy = t.accuracy;
-    } else if (opt->tta && out) {
-      fprintf(out, "(no test block with tta in %s: evaluated without TTA)\n", api->source);
-    }
-    if (opt->quiet && opt->out)
-      fprintf(opt->out, "test accuracy %.2f%%\n", rep->test_accuracy);
-  } else if (opt->out) {
-    fprintf(opt->out, "no test data in %s: " NO_TEST_FILES "; trained without a test "
-            "evaluation\n", opt->data);
-  }
-  rep->seconds = now() - start_time;
+  if ((s = final_test(&r, rep)) == NNRT_OK)
+    rep->seconds = now() - start_time;
 stop:
-  free(x), free(scratch), free(y);
-  free(h.train_loss), free(h.val_loss), free(h.train_acc), free(h.val_acc);
-  if (!opt->save && best_path[0])
-    remove(best_path);
-done:
-  if (log.fd >= 0 && nnrt_file_close(&log, 0) != 0 && s == NNRT_OK)
-    s = nnrt_file_failed(&log);
-  api->destroy(m);
-  free(order);
-  free_data(&data);
+  end_run(&r, &s);
   return s;
 }
 
