@@ -112,7 +112,10 @@ static bool is_tensor_arg(const Arg *a) {
   return a->value->kind == ND_IDENT;
 }
 
-static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
+/* The checks of a call before its inputs are lowered: the op exists and
+ * its leading positional arguments are its tensor inputs.  Returns the op
+ * and sets *nin, or -1 after reporting an error. */
+static int call_inputs(Lowerer *L, const AstNode *n, int *nin_out) {
   int op = op_lookup(n->name);
   if (op < 0) {
     Binding *b = lookup(L, n->name);
@@ -125,9 +128,10 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
       error_at(n->loc, "unknown op '%s'; did you mean '%s'?", n->name, near);
     else
       error_at(n->loc, "unknown op '%s'", n->name);
-    return &L->poison;
+    return -1;
   }
   const OpInfo *info = op_table[op];
+  *nin_out = 0;
 
   /* The leading positional arguments are the tensor inputs. */
   int nin = 0;
@@ -141,13 +145,13 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
                    info->name, n->nargs ? "(...)" : "", info->name, n->nargs ? ", ..." : "");
         else
           error_at(n->loc, "%s needs %d inputs, got %d", info->name, info->ninputs, nin);
-        return &L->poison;
+        return -1;
       }
       const AstNode *a = n->args[nin].value;
       if (a->kind != ND_IDENT && a->kind != ND_CALL) {
         error_at(a->loc, "%s: input %d must be a tensor, got %s", info->name, nin + 1,
                  describe_node(a));
-        return &L->poison;
+        return -1;
       }
     }
   } else {
@@ -155,18 +159,25 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
       nin++;
     if (nin < 2) {
       error_at(n->loc, "%s needs two or more inputs, got %d", info->name, nin);
-      return &L->poison;
+      return -1;
     }
     if (nin > MAX_IN) {
       error_at(n->args[MAX_IN].value->loc, "%s takes at most %d inputs", info->name, MAX_IN);
-      return &L->poison;
+      return -1;
     }
   }
+  *nin_out = nin;
+  return op;
+}
 
+/* The rest of call n of op, given its first input (already lowered). */
+static Value *lower_call(Lowerer *L, AstNode *n, int op, int nin, Value *in0,
+                         const char *bound_name) {
+  const OpInfo *info = op_table[op];
   Value *in[MAX_IN];
   bool poisoned = false;
   for (int i = 0; i < nin; i++) {
-    in[i] = lower_expr(L, n->args[i].value, NULL);
+    in[i] = i ? lower_expr(L, n->args[i].value, NULL) : in0;
     poisoned |= in[i] == &L->poison;
   }
   /* A label may only be a loss's target, and a loss only feeds `loss`:
@@ -219,14 +230,46 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
   return node->out;
 }
 
+/* A call's first input is lowered before the rest of it, so a chain of
+ * calls, each the first input of the next (`x |> f |> g`, or g(f(x))), is
+ * lowered by a loop: down the chain checking each call (an error there
+ * stops the descent, as it leaves the inputs unlowered), then back up.  A
+ * pipe may be any length; other arguments nest in brackets (MAX_NESTING). */
+typedef struct PendingCall {
+  AstNode *call;
+  int op, nin;
+} PendingCall;
+
 static Value *lower_expr(Lowerer *L, AstNode *n, const char *bound_name) {
-  switch (n->kind) {
-  case ND_IDENT: return lower_ident(L, n);
-  case ND_CALL: return lower_call(L, n, bound_name);
-  default:
-    error_at(n->loc, "expected a tensor, got %s", describe_node(n));
-    return &L->poison;
+  PtrVec chain = {0};   /* PendingCall*, outermost first                    */
+  Value *v = NULL;
+  for (;;) {
+    if (n->kind == ND_IDENT) {
+      v = lower_ident(L, n);
+      break;
+    }
+    if (n->kind != ND_CALL) {
+      error_at(n->loc, "expected a tensor, got %s", describe_node(n));
+      v = &L->poison;
+      break;
+    }
+    PendingCall *c = arena_alloc(sizeof(PendingCall));
+    c->call = n;
+    c->op = call_inputs(L, n, &c->nin);
+    if (c->op < 0) {
+      v = &L->poison;
+      break;
+    }
+    vec_push(&chain, c);
+    if (c->nin == 0)
+      break;
+    n = n->args[0].value;
   }
+  for (int i = chain.len - 1; i >= 0; i--) {
+    const PendingCall *c = chain.data[i];
+    v = lower_call(L, c->call, c->op, c->nin, v, i ? NULL : bound_name);
+  }
+  return v;
 }
 
 /* Layer names: explicit, then bound, then automatic (see the top). */

@@ -27,6 +27,7 @@
 #define MAX_ERRORS 20     /* errors printed before "too many errors"          */
 #define MAX_ELEMS 2147483647LL /* elements per sample of one tensor (2^31-1)  */
 #define MAX_PARAMS (1LL << 40) /* trainable floats in one model               */
+#define MAX_NESTING 256   /* '(' and '[' open at once in one statement         */
 
 /* ---------------------------------------------------------------- util.c */
 
