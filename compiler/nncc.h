@@ -336,6 +336,8 @@ struct IrNode {
                                they belong to (its attrs, params, aux)       */
   bool backward;            /* appended by autodiff: training step only     */
   struct Group *group[2];   /* per mode (MODE_*): its kernel group, or NULL */
+  int index;                /* its place in g->nodes when node_position last
+                               looked (a cache: passes may drop nodes)      */
 };
 
 /* The two modes the code runs in: the inference entry point, and the
@@ -577,6 +579,11 @@ bool verify_ir(Graph *g);       /* verify.c  */
 typedef struct Schedules {
   bool *infer;
   bool *train;
+  /* per mode: the nodes that read value id are
+   * reader[mode][reader_start[mode][id] .. reader_start[mode][id + 1]) */
+  IrNode **reader[NMODES];
+  int *reader_start[NMODES];
+  bool *result[NMODES];     /* per mode, per value id: see is_result       */
 } Schedules;
 
 Schedules schedules_of(const Graph *g);
@@ -587,10 +594,9 @@ bool runs_in(const IrNode *n, const bool *forward, bool backward);
 bool runs_in_mode(const Graph *g, const Schedules *s, const IrNode *n, int mode);
 bool runs_everywhere(const Graph *g, const Schedules *s, const IrNode *n, int mode);
 /* The nodes of the mode that read v: their count, and the first max. */
-int readers(const Graph *g, const Schedules *s, int mode, const Value *v, IrNode **out,
-            int max);
+int readers(const Schedules *s, int mode, const Value *v, IrNode **out, int max);
 /* Is v read after the mode's entry points end (an output, a loss)? */
-bool is_result(const Graph *g, int mode, const Value *v);
+bool is_result(const Schedules *s, int mode, const Value *v);
 
 /* --------------------------------------------------------------- group.c */
 
@@ -608,7 +614,7 @@ const char *group_name(const Group *grp);     /* linear + batchnorm + relu */
 int node_position(const Graph *g, const IrNode *n);
 /* For a batchnorm bn: the linear/conv2d before it, if that layer's output
  * is read by no other forward node and neither is grouped yet, else NULL. */
-IrNode *layer_before_norm(const Graph *g, const Schedules *s, const IrNode *bn, int mode);
+IrNode *layer_before_norm(const Schedules *s, const IrNode *bn, int mode);
 int kernel_position(const Graph *g, const IrNode *n, int mode);
 /* The sections of a group, the units of its kernel: a map loop (a run of
  * ROLE_LOOP), a store with its epilogue (ROLE_OWN + ROLE_EPILOGUE run), a
