@@ -29,6 +29,8 @@ typedef struct Binding {
 typedef struct Lowerer {
   Graph *g;
   PtrVec scope;         /* Binding*, latest last                            */
+  StrMap latest;        /* name -> its latest Binding*                      */
+  int loss_cap;         /* room in g->losses                                */
   int op_count[OP_COUNT];
   PtrVec layers;        /* IrNode* with OPF_LAYER                           */
   PtrVec bound_names;   /* const char*: candidate layer names, per layer    */
@@ -36,14 +38,7 @@ typedef struct Lowerer {
   const Program *prog;
 } Lowerer;
 
-static Binding *lookup(Lowerer *L, const char *name) {
-  for (int i = L->scope.len - 1; i >= 0; i--) {
-    Binding *b = L->scope.data[i];
-    if (!strcmp(b->name, name))
-      return b;
-  }
-  return NULL;
-}
+static Binding *lookup(Lowerer *L, const char *name) { return strmap_get(&L->latest, name); }
 
 static void bind(Lowerer *L, const char *name, Value *v, SrcLoc loc, bool declared) {
   Binding *b = arena_alloc(sizeof(Binding));
@@ -52,6 +47,7 @@ static void bind(Lowerer *L, const char *name, Value *v, SrcLoc loc, bool declar
   b->loc = loc;
   b->declared = declared;
   vec_push(&L->scope, b);
+  *strmap_slot(&L->latest, name) = b;
   if (v != &L->poison && !v->name)
     v->name = name;
 }
@@ -274,7 +270,7 @@ static Value *lower_expr(Lowerer *L, AstNode *n, const char *bound_name) {
 
 /* Layer names: explicit, then bound, then automatic (see the top). */
 static void name_layers(Lowerer *L) {
-  PtrVec taken = {0};   /* IrNode* whose final name is set                  */
+  StrMap taken = {0};   /* final name -> the IrNode that has it             */
   const char **final = arena_alloc(sizeof(char *) * (size_t)(L->layers.len + 1));
   for (int pass = 0; pass < 3; pass++) {
     for (int i = 0; i < L->layers.len; i++) {
@@ -292,18 +288,12 @@ static void name_layers(Lowerer *L) {
         want = auto_name;
       if (!want)
         continue;
-      IrNode *clash = NULL;
-      for (int j = 0; j < taken.len && !clash; j++)
-        if (!strcmp(((IrNode *)taken.data[j])->layer_name, want))
-          clash = taken.data[j];
+      IrNode *clash = strmap_get(&taken, want);
       if (clash && pass == 2) {
         /* The automatic name is taken by a name the user chose: number on. */
         for (int k = 1; clash; k++) {
           want = arena_printf("%s_%d", auto_name, k);
-          clash = NULL;
-          for (int j = 0; j < taken.len && !clash; j++)
-            if (!strcmp(((IrNode *)taken.data[j])->layer_name, want))
-              clash = taken.data[j];
+          clash = strmap_get(&taken, want);
         }
       }
       if (clash && pass == 1) {
@@ -321,7 +311,9 @@ static void name_layers(Lowerer *L) {
       }
       final[i] = want;
       n->layer_name = want;
-      vec_push(&taken, n);
+      void **slot = strmap_slot(&taken, want);
+      if (!*slot)
+        *slot = n;
     }
   }
 }
@@ -454,13 +446,16 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
     Value *v = lower_expr(L, s->expr, NULL);
     if (v == &L->poison)
       return;
-    Loss *ls = arena_alloc(sizeof(Loss) * (size_t)(g->nlosses + 1));
-    if (g->nlosses)
-      memcpy(ls, g->losses, sizeof(Loss) * (size_t)g->nlosses);
-    ls[g->nlosses].value = v;
-    ls[g->nlosses].weight = s->weight;
-    ls[g->nlosses].loc = s->expr->loc;
-    g->losses = ls;
+    if (g->nlosses == L->loss_cap) {
+      L->loss_cap = L->loss_cap ? 2 * L->loss_cap : 4;
+      Loss *ls = arena_alloc(sizeof(Loss) * (size_t)L->loss_cap);
+      if (g->nlosses)
+        memcpy(ls, g->losses, sizeof(Loss) * (size_t)g->nlosses);
+      g->losses = ls;
+    }
+    g->losses[g->nlosses].value = v;
+    g->losses[g->nlosses].weight = s->weight;
+    g->losses[g->nlosses].loc = s->expr->loc;
     g->nlosses++;
     return;
   }

@@ -44,6 +44,17 @@ typedef struct PtrVec {
 } PtrVec;
 void vec_push(PtrVec *v, void *item);
 
+/* A map from strings to pointers, living in the arena (open addressing). */
+typedef struct StrMap {
+  const char **keys;
+  void **vals;
+  int len, cap;
+} StrMap;
+/* The value of key, NULL if absent; strmap_slot adds key (value NULL) if
+ * absent and returns where its value is kept.  key must outlive the map. */
+void *strmap_get(const StrMap *m, const char *key);
+void **strmap_slot(StrMap *m, const char *key);
+
 /* A growable string, living in the arena. */
 typedef struct StrBuf {
   char *data;
@@ -684,7 +695,8 @@ struct Emitter {
   const IrNode *knode;
   int indent;
   int nkernels;
-  PtrVec kernel_names;      /* kernels written: each once, however many calls */
+  StrMap kernel_sigs;       /* kernels written, each once however many calls:
+                               name -> PtrVec* of the signatures of that name */
   StrBuf khead;             /* the comment heading the kernel being written */
   int scratch_i;            /* the next scratch slot of the current kernel   */
   bool probe;               /* dry run: collect scratch sizes only           */

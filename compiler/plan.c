@@ -52,12 +52,59 @@ static int by_size(const void *pa, const void *pb) {
   return a->lo[0] < b->lo[0] ? -1 : a->lo[0] > b->lo[0];
 }
 
-static int by_offset(const void *pa, const void *pb) {
-  const PlanBuffer *a = *(PlanBuffer *const *)pa, *b = *(PlanBuffer *const *)pb;
-  return a->offset < b->offset ? -1 : a->offset > b->offset;
+/* A run of placed buffers, consecutive in offset order, and what lets the
+ * search below pass it without looking at each: their highest end, the
+ * largest gap between them, the hull of their lifetimes, and the steps
+ * at which every one of them is live (each one's longest span, intersected:
+ * empty if lo > hi). */
+typedef struct Run {
+  PlanBuffer **m;
+  int n;
+  int64_t end, gap;
+  int hull_lo, hull_hi, all_lo, all_hi;
+} Run;
+
+enum { RUN_MAX = 64 };  /* a run splits in two beyond this */
+
+static void run_summarize(Run *r) {
+  r->end = r->gap = 0;
+  r->hull_lo = 1 << 30, r->hull_hi = -1;
+  r->all_lo = 0, r->all_hi = 1 << 30;
+  for (int k = 0; k < r->n; k++) {
+    const PlanBuffer *b = r->m[k];
+    if (k && b->offset - r->end > r->gap)
+      r->gap = b->offset - r->end;
+    if (b->offset + b->size > r->end)
+      r->end = b->offset + b->size;
+    int longest = 0;
+    for (int s = 0; s < b->nspans; s++) {
+      r->hull_lo = b->lo[s] < r->hull_lo ? b->lo[s] : r->hull_lo;
+      r->hull_hi = b->hi[s] > r->hull_hi ? b->hi[s] : r->hull_hi;
+      if (b->hi[s] - b->lo[s] > b->hi[longest] - b->lo[longest])
+        longest = s;
+    }
+    r->all_lo = b->lo[longest] > r->all_lo ? b->lo[longest] : r->all_lo;
+    r->all_hi = b->hi[longest] < r->all_hi ? b->hi[longest] : r->all_hi;
+  }
 }
 
-/* Places the buffers of one region; returns its size in values. */
+/* Is b live at some step of [lo, hi]? */
+static bool live_in(const PlanBuffer *b, int lo, int hi) {
+  for (int s = 0; s < b->nspans; s++)
+    if (b->lo[s] <= hi && lo <= b->hi[s])
+      return true;
+  return false;
+}
+
+/* Places the buffers of one region; returns its size in values.
+ *
+ * Each buffer goes at the lowest offset where it overlaps no placed buffer
+ * whose lifetime meets its own: walking the placed buffers up from offset
+ * 0, past each that meets it, to the first gap that fits.  They are kept
+ * sorted by offset in runs, and the walk passes a whole run at once when
+ * none of it meets the buffer, or when all of it does (all live at a step
+ * where the buffer is) and no gap in it fits: so a long chain, whose
+ * training buffers all meet, is placed in about linear time. */
 static int64_t place_region(PlanBuffer **bufs, int n, bool naive) {
   int64_t extent = 0;
   if (naive) {
@@ -69,25 +116,58 @@ static int64_t place_region(PlanBuffer **bufs, int n, bool naive) {
   }
   if (n > 1)
     qsort(bufs, (size_t)n, sizeof *bufs, by_size);
-  PlanBuffer **near = malloc(sizeof(PlanBuffer *) * (size_t)(n ? n : 1));
+  Run *runs = malloc(sizeof(Run) * (size_t)(n / (RUN_MAX / 2) + 2));
+  PlanBuffer **slots = malloc(sizeof(PlanBuffer *) * (size_t)(n / (RUN_MAX / 2) + 2) *
+                              (RUN_MAX + 1));
+  int nruns = 0;
   for (int i = 0; i < n; i++) {
-    int nn = 0;
-    for (int j = 0; j < i; j++)
-      if (meet(bufs[i], bufs[j]))
-        near[nn++] = bufs[j];
-    qsort(near, (size_t)nn, sizeof *near, by_offset);
+    PlanBuffer *b = bufs[i];
     int64_t at = 0;
-    for (int j = 0; j < nn; j++) {
-      if (near[j]->offset >= at + bufs[i]->size)
-        break;  /* it fits in the gap before near[j] */
-      if (near[j]->offset + near[j]->size > at)
-        at = near[j]->offset + near[j]->size;
+    for (int r = 0; r < nruns && runs[r].m[0]->offset < at + b->size; r++) {
+      const Run *run = &runs[r];
+      if (!live_in(b, run->hull_lo, run->hull_hi))
+        continue;  /* meets none of it */
+      if (run->all_lo <= run->all_hi && live_in(b, run->all_lo, run->all_hi) &&
+          run->gap < b->size) {
+        at = run->end > at ? run->end : at;  /* meets all, fits in no gap */
+        continue;
+      }
+      for (int j = 0; j < run->n && run->m[j]->offset < at + b->size; j++)
+        if (meet(b, run->m[j]) && run->m[j]->offset + run->m[j]->size > at)
+          at = run->m[j]->offset + run->m[j]->size;
     }
-    bufs[i]->offset = at;
-    if (at + bufs[i]->size > extent)
-      extent = at + bufs[i]->size;
+    b->offset = at;
+    if (at + b->size > extent)
+      extent = at + b->size;
+    /* insert it after the buffers at or below its offset */
+    int r = 0;
+    while (r + 1 < nruns && runs[r + 1].m[0]->offset <= at)
+      r++;
+    if (!nruns) {
+      runs[0] = (Run){.m = slots, .n = 0};
+      nruns = 1;
+    }
+    Run *run = &runs[r];
+    int k = run->n;
+    while (k > 0 && run->m[k - 1]->offset > at)
+      k--;
+    memmove(run->m + k + 1, run->m + k, sizeof *run->m * (size_t)(run->n - k));
+    run->m[k] = b;
+    run->n++;
+    if (run->n > RUN_MAX) {  /* split: the upper half takes fresh slots */
+      memmove(runs + r + 2, runs + r + 1, sizeof *runs * (size_t)(nruns - r - 1));
+      Run *upper = &runs[r + 1];
+      upper->m = slots + (size_t)nruns * (RUN_MAX + 1);
+      upper->n = run->n - RUN_MAX / 2;
+      memcpy(upper->m, run->m + RUN_MAX / 2, sizeof *run->m * (size_t)upper->n);
+      run->n = RUN_MAX / 2;
+      nruns++;
+      run_summarize(upper);
+    }
+    run_summarize(run);
   }
-  free(near);
+  free(runs);
+  free(slots);
   return extent;
 }
 
