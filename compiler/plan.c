@@ -177,6 +177,8 @@ const char *plan_ref(const PlanBuffer *b) {
   return arena_printf("A + %lld * mb + %lld", (long long)b->base, (long long)b->offset);
 }
 
+static void fixed_bases(PtrVec *fx, const PtrVec *ps);
+
 void plan_place(Plan *p, bool naive) {
   PtrVec regions[2] = {{0}, {0}};
   for (int i = 0; i < p->bufs.len; i++) {
@@ -188,31 +190,102 @@ void plan_place(Plan *p, bool naive) {
   /* Bases: fixed buffers that meet share one (their offsets keep them
    * apart); each sits above the per-sample buffers that meet its group. */
   PtrVec *fx = &regions[1];
-  int *group = malloc(sizeof(int) * (fx->len > 0 ? (size_t)fx->len : 1));
-  for (int i = 0; i < fx->len; i++)
-    group[i] = i;
-  for (int i = 0; i < fx->len; i++)
-    for (int k = 0; k < i; k++)
-      if (meet(fx->data[i], fx->data[k])) {
-        int from = group[i], to = group[k];
-        for (int j = 0; j < fx->len; j++)
-          if (group[j] == from)
-            group[j] = to;
-      }
-  for (int i = 0; i < fx->len; i++) {
-    int64_t base = naive ? p->per_sample : 0;
-    for (int k = 0; k < fx->len && !naive; k++) {
-      if (group[k] != group[i])
-        continue;
-      for (int j = 0; j < regions[0].len; j++) {
-        const PlanBuffer *b = regions[0].data[j];
-        if (meet(b, fx->data[k]) && b->offset + b->size > base)
-          base = b->offset + b->size;
-      }
-    }
-    ((PlanBuffer *)fx->data[i])->base = base;
+  if (naive) {
+    for (int i = 0; i < fx->len; i++)
+      ((PlanBuffer *)fx->data[i])->base = p->per_sample;
+  } else {
+    fixed_bases(fx, &regions[0]);
   }
-  free(group);
+}
+
+/* A lifetime span of buffer `who`. */
+typedef struct Span {
+  int lo, hi, who;
+} Span;
+
+static int by_lo(const void *pa, const void *pb) {
+  const Span *a = pa, *b = pb;
+  return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+static int find_root(int *parent, int i) {
+  while (parent[i] != i)
+    i = parent[i] = parent[parent[i]];
+  return i;
+}
+
+static Span *spans_of(const PtrVec *bufs, int *n) {
+  int count = 0;
+  for (int i = 0; i < bufs->len; i++)
+    count += ((PlanBuffer *)bufs->data[i])->nspans;
+  Span *s = malloc(sizeof(Span) * (size_t)(count ? count : 1));
+  *n = 0;
+  for (int i = 0; i < bufs->len; i++) {
+    const PlanBuffer *b = bufs->data[i];
+    for (int k = 0; k < b->nspans; k++)
+      s[(*n)++] = (Span){b->lo[k], b->hi[k], i};
+  }
+  qsort(s, (size_t)*n, sizeof *s, by_lo);
+  return s;
+}
+
+/* The groups of fixed buffers that meet, directly or through others, and
+ * each group's base: the highest end of the per-sample buffers that meet one
+ * of its members.  The fixed spans, swept in order of their start, merge
+ * into disjoint segments (a span that starts before the segment's end meets
+ * the span that reaches that end), each of one group; a per-sample buffer
+ * meets the group when a span of it meets a segment.  So: for each segment,
+ * by its end, the per-sample spans that start by then go into a
+ * Fenwick tree by their end step, which gives the highest buffer end among
+ * those that end at or after the segment's start. */
+static void fixed_bases(PtrVec *fx, const PtrVec *ps) {
+  int nf, np;
+  Span *fs = spans_of(fx, &nf), *pspan = spans_of(ps, &np);
+  int *parent = malloc(sizeof(int) * (size_t)(fx->len ? fx->len : 1));
+  for (int i = 0; i < fx->len; i++)
+    parent[i] = i;
+  Span *seg = malloc(sizeof(Span) * (size_t)(nf ? nf : 1));  /* who: a member */
+  int nseg = 0, steps = 0;
+  for (int i = 0; i < nf; i++) {
+    if (nseg && fs[i].lo <= seg[nseg - 1].hi) {
+      Span *cur = &seg[nseg - 1];
+      parent[find_root(parent, fs[i].who)] = find_root(parent, cur->who);
+      if (fs[i].hi > cur->hi)
+        cur->hi = fs[i].hi;
+    } else {
+      seg[nseg++] = fs[i];
+    }
+  }
+  for (int i = 0; i < nseg; i++)
+    steps = seg[i].hi > steps ? seg[i].hi : steps;
+  for (int i = 0; i < np; i++)
+    steps = pspan[i].hi > steps ? pspan[i].hi : steps;
+  /* tree[k]: the highest end among spans ending in a block of steps; queried
+   * for steps >= lo by indexing from the last step down */
+  int64_t *tree = calloc((size_t)steps + 2, sizeof(int64_t));
+  int64_t *base = calloc((size_t)(fx->len ? fx->len : 1), sizeof(int64_t));
+  const Span *by_end = seg;  /* disjoint and in order of start: so of end too */
+  int next = 0;
+  for (int i = 0; i < nseg; i++) {
+    for (; next < np && pspan[next].lo <= by_end[i].hi; next++) {
+      const PlanBuffer *b = ps->data[pspan[next].who];
+      for (int k = steps + 1 - pspan[next].hi; k <= steps + 1; k += k & -k)
+        tree[k] = b->offset + b->size > tree[k] ? b->offset + b->size : tree[k];
+    }
+    int64_t top = 0;
+    for (int k = steps + 1 - by_end[i].lo; k > 0; k -= k & -k)
+      top = tree[k] > top ? tree[k] : top;
+    int root = find_root(parent, by_end[i].who);
+    base[root] = top > base[root] ? top : base[root];
+  }
+  for (int i = 0; i < fx->len; i++)
+    ((PlanBuffer *)fx->data[i])->base = base[find_root(parent, i)];
+  free(fs);
+  free(pspan);
+  free(parent);
+  free(seg);
+  free(tree);
+  free(base);
 }
 
 /* Bytes at batch `batch` of the buffers an entry point uses: the extent the
