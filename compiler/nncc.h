@@ -673,6 +673,9 @@ void plan_add_span(PlanBuffer *b, int lo, int hi);
 /* A buffer's place as a C expression over A (the arena), batch and mb. */
 const char *plan_ref(const PlanBuffer *b);
 void plan_place(Plan *p, bool naive);
+/* Per buffer of p: is it the fixed buffer that ends highest of those with
+ * its base (the first such)?  The arena must reach its end. */
+const bool *plan_highest(const Plan *p);
 /* Every buffer, then `total <inference|training>: arena=.. naive=..
  * lower_bound=..` in bytes at the given batch. */
 void print_plan(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem);

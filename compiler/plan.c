@@ -288,6 +288,37 @@ static void fixed_bases(PtrVec *fx, const PtrVec *ps) {
   free(base);
 }
 
+/* A fixed buffer's base and end, and its index in the plan. */
+typedef struct Top {
+  int64_t base, end;
+  int index;
+} Top;
+
+static int by_base_then_end(const void *pa, const void *pb) {
+  const Top *a = pa, *b = pb;
+  if (a->base != b->base)
+    return a->base < b->base ? -1 : 1;
+  if (a->end != b->end)
+    return a->end > b->end ? -1 : 1;
+  return a->index < b->index ? -1 : a->index > b->index;
+}
+
+const bool *plan_highest(const Plan *p) {
+  bool *highest = arena_alloc(sizeof(bool) * (size_t)(p->bufs.len + 1));
+  Top *tops = malloc(sizeof(Top) * (size_t)(p->bufs.len + 1));
+  int n = 0;
+  for (int i = 0; i < p->bufs.len; i++) {
+    const PlanBuffer *b = p->bufs.data[i];
+    if (b->fixed)
+      tops[n++] = (Top){b->base, b->offset + b->size, i};
+  }
+  qsort(tops, (size_t)n, sizeof *tops, by_base_then_end);
+  for (int k = 0; k < n; k++)
+    highest[tops[k].index] = k == 0 || tops[k].base != tops[k - 1].base;
+  free(tops);
+  return highest;
+}
+
 /* Bytes at batch `batch` of the buffers an entry point uses: the extent the
  * plan gives them, their plain sum, and the peak of live bytes. */
 static void totals(const Plan *p, int mask, int64_t batch, int elem, int64_t out[3]) {
@@ -306,20 +337,36 @@ static void totals(const Plan *p, int mask, int64_t batch, int elem, int64_t out
       t_hi = b->hi[s] > t_hi ? b->hi[s] : t_hi;
     }
   }
-  for (int t = t_lo; t <= t_hi; t++) {
-    int64_t live = 0;
-    for (int i = 0; i < p->bufs.len; i++) {
-      const PlanBuffer *b = p->bufs.data[i];
-      if (!(b->entries & mask))
-        continue;
-      for (int s = 0; s < b->nspans; s++)
-        if (b->lo[s] <= t && t <= b->hi[s]) {
-          live += b->size * (b->fixed ? 1 : batch);
-          break;
-        }
+  /* the peak: a sweep over the steps, each buffer added where its live
+   * steps start and taken off after they end (its spans, sorted and merged:
+   * they may overlap, see plan_add_span) */
+  int64_t *delta = calloc((size_t)(t_hi >= t_lo ? t_hi - t_lo + 2 : 1), sizeof(int64_t));
+  for (int i = 0; i < p->bufs.len; i++) {
+    const PlanBuffer *b = p->bufs.data[i];
+    if (!(b->entries & mask))
+      continue;
+    int lo[PLAN_MAX_SPANS], hi[PLAN_MAX_SPANS], n = 0;
+    for (int s = 0; s < b->nspans; s++) {
+      int k = n++;
+      for (; k > 0 && lo[k - 1] > b->lo[s]; k--)
+        lo[k] = lo[k - 1], hi[k] = hi[k - 1];
+      lo[k] = b->lo[s], hi[k] = b->hi[s];
     }
+    int64_t bytes = b->size * (b->fixed ? 1 : batch);
+    for (int s = 0; s < n;) {
+      int start = lo[s], end = hi[s];
+      for (s++; s < n && lo[s] <= end + 1; s++)
+        end = hi[s] > end ? hi[s] : end;
+      delta[start - t_lo] += bytes;
+      delta[end + 1 - t_lo] -= bytes;
+    }
+  }
+  int64_t live = 0;
+  for (int t = t_lo; t <= t_hi; t++) {
+    live += delta[t - t_lo];
     peak = live > peak ? live : peak;
   }
+  free(delta);
   int64_t top = extent[0] * batch;
   for (int i = 0; i < p->bufs.len; i++) {
     const PlanBuffer *b = p->bufs.data[i];
