@@ -40,6 +40,8 @@ typedef struct DiagGroup {
 } DiagGroup;
 
 static PtrVec groups;   /* DiagGroup* (in the arena: flush before arena_reset)  */
+static int first_offs[MAX_ERRORS];  /* the lowest places of errors, sorted  */
+static int nfirst;
 static StrMap line_copies;  /* "file:offset" of a line -> its copy           */
 
 void diag_init(FILE *out) {
@@ -47,9 +49,27 @@ void diag_init(FILE *out) {
   nerrors = 0;
   groups = (PtrVec){0};
   line_copies = (StrMap){0};
+  nfirst = 0;
 }
 
 int diag_error_count(void) { return nerrors; }
+
+bool diag_shown(SrcLoc loc) {
+  return nfirst < MAX_ERRORS || !loc.file || loc.off < first_offs[MAX_ERRORS - 1];
+}
+
+/* Counts an error and keeps the MAX_ERRORS lowest places of those not yet
+ * printed, in order (an error without a place sorts first). */
+static void count_error(SrcLoc loc) {
+  nerrors++;
+  int off = loc.file ? loc.off : -1;
+  if (nfirst == MAX_ERRORS && off >= first_offs[MAX_ERRORS - 1])
+    return;  /* not among the lowest */
+  int i = nfirst < MAX_ERRORS ? nfirst++ : MAX_ERRORS - 1;
+  for (; i > 0 && first_offs[i - 1] > off; i--)
+    first_offs[i] = first_offs[i - 1];
+  first_offs[i] = off;
+}
 
 static int compare_groups(const void *a, const void *b) {
   const DiagGroup *x = *(DiagGroup *const *)a, *y = *(DiagGroup *const *)b;
@@ -87,6 +107,7 @@ void diag_flush(void) {
   fflush(out);
   groups = (PtrVec){0};
   line_copies = (StrMap){0};
+  nfirst = 0;
 }
 
 /* The offset of the first byte of loc's line. */
@@ -195,7 +216,7 @@ static void vreport(const char *kind, SrcLoc loc, const char *fmt, va_list ap) {
 }
 
 void error_at(SrcLoc loc, const char *fmt, ...) {
-  nerrors++;
+  count_error(loc);
   va_list ap;
   va_start(ap, fmt);
   vreport("error", loc, fmt, ap);
@@ -217,10 +238,10 @@ void note_at(SrcLoc loc, const char *fmt, ...) {
 }
 
 void error_plain(const char *fmt, ...) {
-  nerrors++;
+  SrcLoc none = {0};
+  count_error(none);
   va_list ap;
   va_start(ap, fmt);
-  SrcLoc none = {0};
   vreport("error", none, fmt, ap);
   va_end(ap);
 }

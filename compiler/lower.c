@@ -82,6 +82,10 @@ static Value *lower_ident(Lowerer *L, AstNode *n) {
              n->name, n->name);
     return &L->poison;
   }
+  if (!diag_shown(n->loc)) {  /* past the errors printed: spare the searches below */
+    error_at(n->loc, "undefined name '%s'", n->name);
+    return &L->poison;
+  }
   for (const Stmt *s = L->prog->stmts; s; s = s->next)
     if ((s->kind == ST_BIND || s->kind == ST_INPUT || s->kind == ST_LABEL) && s->name &&
         !strcmp(s->name, n->name) && s->name_loc.off > n->loc.off) {

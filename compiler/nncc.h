@@ -87,6 +87,9 @@ typedef struct SrcLoc {
 void diag_init(FILE *out);                 /* where diagnostics go          */
 void diag_flush(void);                     /* print them, sorted by place   */
 int diag_error_count(void);
+/* Would an error at loc be printed, or do MAX_ERRORS errors already come
+ * before it?  (For checks that cost more than the error: suggestions.) */
+bool diag_shown(SrcLoc loc);
 void error_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void warn_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void note_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
