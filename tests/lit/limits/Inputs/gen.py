@@ -11,6 +11,7 @@ limits (tests/lit/limits).  Usage: gen.py KIND N
   names N      N lines, each a new name
   losses N     N loss lines
   inputs N     N inputs, added up
+  undefined N  N lines, each using a name never defined
 """
 import sys
 
@@ -42,6 +43,9 @@ elif kind == "inputs":
     out = ["model deep", "label t : class[8]"]
     out += ["input i%d : f32[8]" % i for i in range(n)]
     out += ["x = i0 |> linear(8)"] + ["x = add(x, i%d)" % i for i in range(1, n)]
+elif kind == "undefined":
+    out += ["a%d = b%d |> relu" % (i, i) for i in range(n)]
+    result = "a0"
 else:
     sys.exit("gen.py: unknown kind " + kind)
 if result:
