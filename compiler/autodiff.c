@@ -88,7 +88,7 @@ bool autodiff(Graph *g) {
   ad.needs = arena_alloc(sizeof(bool) * (size_t)ad.nforward);
   ad.grad = arena_alloc(sizeof(Value *) * (size_t)ad.nforward);
   ad.loss_weight = arena_alloc(sizeof(double) * (size_t)ad.nforward);
-  for (int i = 0; i < g->nlosses; i++)  /* summed in line order, as before */
+  for (int i = 0; i < g->nlosses; i++)  /* summed in line order */
     ad.loss_weight[g->losses[i].value->id] += g->losses[i].weight;
   int nodes = g->nodes.len;
   for (int i = 0; i < nodes; i++) {

@@ -125,6 +125,7 @@ static void kernel_close(Emitter *e) {
     return;
   }
   if (!written && !e->probe) {
+    vec_push(&e->kernel_names, sig.data);
     void **slot = strmap_slot(&e->kernel_sigs, e->ksig.data);
     if (!*slot)
       *slot = arena_alloc(sizeof(PtrVec));

@@ -701,8 +701,9 @@ struct Emitter {
   const IrNode *knode;
   int indent;
   int nkernels;
-  StrMap kernel_sigs;       /* kernels written, each once however many calls:
-                               name -> PtrVec* of the signatures of that name */
+  PtrVec kernel_names;      /* kernels written: each once, however many calls */
+  StrMap kernel_sigs;       /* the same by name: name -> PtrVec* of the
+                               signatures written under that name           */
   StrBuf khead;             /* the comment heading the kernel being written */
   int scratch_i;            /* the next scratch slot of the current kernel   */
   bool probe;               /* dry run: collect scratch sizes only           */
