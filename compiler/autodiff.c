@@ -21,6 +21,7 @@ struct AD {
   int nforward;         /* value ids below this are forward values         */
   bool *needs;          /* per forward value: depends on a parameter       */
   Value **grad;         /* per forward value: its gradient so far          */
+  double *loss_weight;  /* per forward value: the weights of its loss lines */
 };
 
 bool ad_needs(const AD *ad, const Value *v) { return v->id < ad->nforward && ad->needs[v->id]; }
@@ -47,11 +48,7 @@ void ad_accum(AD *ad, const Value *v, Value *g) {
 }
 
 double ad_loss_weight(const AD *ad, const IrNode *loss) {
-  double w = 0;
-  for (int i = 0; i < ad->g->nlosses; i++)
-    if (ad->g->losses[i].value == loss->out)
-      w += ad->g->losses[i].weight;
-  return w;
+  return loss->out->id < ad->nforward ? ad->loss_weight[loss->out->id] : 0;
 }
 
 void set_attr(IrNode *n, const char *name, double v) {
@@ -90,6 +87,9 @@ bool autodiff(Graph *g) {
   ad.nforward = g->next_value_id;
   ad.needs = arena_alloc(sizeof(bool) * (size_t)ad.nforward);
   ad.grad = arena_alloc(sizeof(Value *) * (size_t)ad.nforward);
+  ad.loss_weight = arena_alloc(sizeof(double) * (size_t)ad.nforward);
+  for (int i = 0; i < g->nlosses; i++)  /* summed in line order */
+    ad.loss_weight[g->losses[i].value->id] += g->losses[i].weight;
   int nodes = g->nodes.len;
   for (int i = 0; i < nodes; i++) {
     IrNode *n = g->nodes.data[i];

@@ -18,23 +18,58 @@ static int nerrors;
 
 /* Diagnostics are collected and printed sorted by position (diag_flush), so
  * the errors of different passes read top to bottom like the file.  A note
- * stays with the error or warning before it. */
+ * stays with the error or warning before it.  The source line and caret
+ * are drawn for the diagnostics shown, from one copy of each line that has
+ * any (the caller may free the text before the flush): so 20,000 errors on
+ * one long line cost the line once, not 20,000 times. */
+typedef struct DiagLine {
+  const char *kind;     /* error | warning | note                            */
+  const char *msg;
+  const char *file;     /* NULL: a message without a place                  */
+  int line, col;
+  const char *src;      /* the source line (a shared copy), its length      */
+  int src_len;
+  int caret, caret_len; /* bytes into src, bytes to underline               */
+} DiagLine;
+
 typedef struct DiagGroup {
   int off;              /* position of the error or warning in the file     */
   int seq;              /* order of arrival, to keep the sort stable        */
   bool is_error;
-  StrBuf text;
+  PtrVec lines;         /* DiagLine*: the error or warning, then its notes  */
 } DiagGroup;
 
 static PtrVec groups;   /* DiagGroup* (in the arena: flush before arena_reset)  */
+static int first_offs[MAX_ERRORS];  /* the lowest places of errors, sorted  */
+static int nfirst;
+static StrMap line_copies;  /* "file:offset" of a line -> its copy           */
 
 void diag_init(FILE *out) {
   diag_out = out;
   nerrors = 0;
   groups = (PtrVec){0};
+  line_copies = (StrMap){0};
+  nfirst = 0;
 }
 
 int diag_error_count(void) { return nerrors; }
+
+bool diag_shown(SrcLoc loc) {
+  return nfirst < MAX_ERRORS || !loc.file || loc.off < first_offs[MAX_ERRORS - 1];
+}
+
+/* Counts an error and keeps the MAX_ERRORS lowest places of those not yet
+ * printed, in order (an error without a place sorts first). */
+static void count_error(SrcLoc loc) {
+  nerrors++;
+  int off = loc.file ? loc.off : -1;
+  if (nfirst == MAX_ERRORS && off >= first_offs[MAX_ERRORS - 1])
+    return;  /* not among the lowest */
+  int i = nfirst < MAX_ERRORS ? nfirst++ : MAX_ERRORS - 1;
+  for (; i > 0 && first_offs[i - 1] > off; i--)
+    first_offs[i] = first_offs[i - 1];
+  first_offs[i] = off;
+}
 
 static int compare_groups(const void *a, const void *b) {
   const DiagGroup *x = *(DiagGroup *const *)a, *y = *(DiagGroup *const *)b;
@@ -42,6 +77,8 @@ static int compare_groups(const void *a, const void *b) {
     return x->off < y->off ? -1 : 1;
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
+
+static void print_source_line(StrBuf *sb, const DiagLine *l);
 
 void diag_flush(void) {
   FILE *out = diag_out ? diag_out : stderr;
@@ -54,20 +91,42 @@ void diag_flush(void) {
       fprintf(out, "nncc: fatal: too many errors emitted (%d), stopping now\n", MAX_ERRORS);
       break;
     }
-    if (g->text.len)
-      fputs(g->text.data, out);
+    for (int k = 0; k < g->lines.len; k++) {
+      const DiagLine *l = g->lines.data[k];
+      StrBuf text = {0};
+      if (l->file)
+        sb_printf(&text, "%s:%d:%d: %s: ", l->file, l->line, l->col, l->kind);
+      else
+        sb_printf(&text, "nncc: %s: ", l->kind);
+      sb_printf(&text, "%s\n", l->msg);
+      if (l->file)
+        print_source_line(&text, l);
+      fputs(text.data, out);
+    }
   }
   fflush(out);
   groups = (PtrVec){0};
+  line_copies = (StrMap){0};
+  nfirst = 0;
 }
 
-const char *src_line_text(SrcLoc loc, int *len) {
+/* The offset of the first byte of loc's line. */
+static int line_start(SrcLoc loc) {
   const char *text = loc.file->text;
   int start = loc.off;
   if (start > (int)loc.file->len)
     start = (int)loc.file->len;
+  int back = loc.col - 1;  /* col counts bytes: no need to walk back */
+  if (back >= 0 && back <= start && (back == start || text[start - back - 1] == '\n'))
+    return start - back;
   while (start > 0 && text[start - 1] != '\n')
     start--;
+  return start;
+}
+
+const char *src_line_text(SrcLoc loc, int *len) {
+  const char *text = loc.file->text;
+  int start = line_start(loc);
   int end = start;
   while (end < (int)loc.file->len && text[end] != '\n' && text[end] != '\r')
     end++;
@@ -88,11 +147,9 @@ static int char_bytes(const unsigned char *p, const unsigned char *end) {
   return n;
 }
 
-static void print_source_line(StrBuf *sb, SrcLoc loc) {
-  int len;
-  const char *line = src_line_text(loc, &len);
-  const unsigned char *s = (const unsigned char *)line, *end = s + len;
-  sb_printf(sb, "%5d | ", loc.line);
+static void print_source_line(StrBuf *sb, const DiagLine *l) {
+  const unsigned char *s = (const unsigned char *)l->src, *end = s + l->src_len;
+  sb_printf(sb, "%5d | ", l->line);
   for (const unsigned char *q = s; q < end;) {
     int n = char_bytes(q, end);
     sb_printf(sb, "%.*s", n ? n : 1, n ? (const char *)q : "?");
@@ -101,7 +158,7 @@ static void print_source_line(StrBuf *sb, SrcLoc loc) {
   sb_printf(sb, "\n      | ");
   /* One column per character; keep tabs so the caret lines up under the
    * token. */
-  int col0 = (int)(loc.file->text + loc.off - line);
+  int col0 = l->caret;
   const unsigned char *q = s;
   while (q < s + col0 && q < end) {
     sb_printf(sb, "%c", *q == '\t' ? '\t' : ' ');
@@ -109,7 +166,7 @@ static void print_source_line(StrBuf *sb, SrcLoc loc) {
     q += n ? n : 1;
   }
   sb_printf(sb, "^");
-  const unsigned char *stop = s + col0 + loc.len < end ? s + col0 + loc.len : end;
+  const unsigned char *stop = s + col0 + l->caret_len < end ? s + col0 + l->caret_len : end;
   if (q < stop) {
     int n = char_bytes(q, end);
     q += n ? n : 1;
@@ -131,18 +188,35 @@ static void vreport(const char *kind, SrcLoc loc, const char *fmt, va_list ap) {
   } else {
     g = groups.data[groups.len - 1];
   }
-  if (loc.file)
-    sb_printf(&g->text, "%s:%d:%d: %s: ", loc.file->name, loc.line, loc.col, kind);
-  else
-    sb_printf(&g->text, "nncc: %s: ", kind);
-  sb_vprintf(&g->text, fmt, ap);
-  sb_printf(&g->text, "\n");
-  if (loc.file)
-    print_source_line(&g->text, loc);
+  DiagLine *l = arena_alloc(sizeof(DiagLine));
+  StrBuf msg = {0};
+  sb_vprintf(&msg, fmt, ap);
+  l->kind = kind;
+  l->msg = msg.data ? msg.data : "";
+  if (loc.file) {
+    l->file = loc.file->name;
+    l->line = loc.line;
+    l->col = loc.col;
+    int start = line_start(loc);
+    char *key = arena_printf("%p:%d", (const void *)loc.file, start);
+    StrBuf **copy = (StrBuf **)strmap_slot(&line_copies, key);
+    if (!*copy) {
+      int len;
+      const char *line = src_line_text(loc, &len);
+      *copy = arena_alloc(sizeof(StrBuf));
+      (*copy)->data = arena_strndup(line, (size_t)len);
+      (*copy)->len = (size_t)len;
+    }
+    l->src = (*copy)->data;
+    l->src_len = (int)(*copy)->len;
+    l->caret = loc.off - start;
+    l->caret_len = loc.len;
+  }
+  vec_push(&g->lines, l);
 }
 
 void error_at(SrcLoc loc, const char *fmt, ...) {
-  nerrors++;
+  count_error(loc);
   va_list ap;
   va_start(ap, fmt);
   vreport("error", loc, fmt, ap);
@@ -164,10 +238,10 @@ void note_at(SrcLoc loc, const char *fmt, ...) {
 }
 
 void error_plain(const char *fmt, ...) {
-  nerrors++;
+  SrcLoc none = {0};
+  count_error(none);
   va_list ap;
   va_start(ap, fmt);
-  SrcLoc none = {0};
   vreport("error", none, fmt, ap);
   va_end(ap);
 }

@@ -260,6 +260,7 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
   for (size_t i = 0; i < nv; i++)
     e->ps->offset[i] = -1;
   /* a buffer per value, in graph order (saved values after their node) */
+  StrBuf **names = arena_alloc(sizeof(StrBuf *) * nv);  /* per value id: its buffer's */
   e->training = which == 1;
   int mode = which ? MODE_TRAIN : MODE_INFER;
   for (int i = 0; i < g->nodes.len; i++) {
@@ -274,12 +275,17 @@ static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
         if (!b)
           internal_error("%%%d is stored over %%%d, which has no buffer", v->id,
                          v->over[mode]->id);
-        b->what = arena_printf("%s = %%%d", b->what, v->id);
+        StrBuf *name = names[v->id] = names[v->over[mode]->id];
+        sb_printf(name, " = %%%d", v->id);  /* (grown in place: a chain is long) */
+        b->what = name->data;
         e->ps->value_buf[v->id] = b;
         continue;
       }
       PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
-      b->what = arena_printf("%%%d%s", v->id, k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
+      names[v->id] = arena_alloc(sizeof(StrBuf));
+      sb_printf(names[v->id], "%%%d%s", v->id,
+                k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
+      b->what = names[v->id]->data;
       b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
       b->size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
       e->ps->value_buf[v->id] = b;
@@ -653,16 +659,10 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     const Plan *p = &e->plans[k].plan;
     fprintf(f, "  if ((size_t)%lld * mb > arena)\n    arena = (size_t)%lld * mb;\n",
             (long long)p->per_sample, (long long)p->per_sample);
+    const bool *highest = plan_highest(p);
     for (int i = 0; i < p->bufs.len; i++) {
       const PlanBuffer *b = p->bufs.data[i];
-      bool highest = b->fixed;  /* of the fixed buffers with its base */
-      for (int j = 0; j < p->bufs.len && highest; j++) {
-        const PlanBuffer *o = p->bufs.data[j];
-        highest = !(o->fixed && o->base == b->base &&
-                    (o->offset + o->size > b->offset + b->size ||
-                     (o->offset + o->size == b->offset + b->size && j < i)));
-      }
-      if (highest)
+      if (highest[i])
         fprintf(f, "  if ((size_t)%lld * mb + %lld > arena)\n    arena = (size_t)%lld * mb + %lld;\n",
                 (long long)b->base, (long long)(b->offset + b->size), (long long)b->base,
                 (long long)(b->offset + b->size));

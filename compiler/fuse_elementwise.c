@@ -73,7 +73,7 @@ static void chain_prologue(Graph *g, const Schedules *s, int mode, IrNode *n) {
   while (lo > 0 && grp->roles[lo - 1] == ROLE_LOOP) {
     const IrNode *m = grp->nodes[lo - 1];
     IrNode *r[2];
-    if (is_result(g, mode, m->out) || readers(g, s, mode, m->out, r, 2) != 1 || r[0] != next ||
+    if (is_result(s, mode, m->out) || readers(s, mode, m->out, r, 2) != 1 || r[0] != next ||
         next->in[0] != m->out)
       break;
     next = m;
@@ -90,7 +90,7 @@ static void chain_prologue(Graph *g, const Schedules *s, int mode, IrNode *n) {
 }
 
 /* Marks the values that live only inside their section. */
-static void mark_virtual(Graph *g, const Schedules *s, Group *grp) {
+static void mark_virtual(const Schedules *s, Group *grp) {
   int sec[GROUP_MAX];
   group_sections(grp, sec);
   for (int i = 0; i < grp->n; i++) {
@@ -98,10 +98,10 @@ static void mark_virtual(Graph *g, const Schedules *s, Group *grp) {
     Role r = grp->roles[i];
     bool host = r == ROLE_OWN && (op_table[m->op]->flags & OPF_STORES) && i + 1 < grp->n &&
                 grp->roles[i + 1] == ROLE_EPILOGUE;
-    if ((r == ROLE_OWN && !host) || is_result(g, grp->mode, m->out))
+    if ((r == ROLE_OWN && !host) || is_result(s, grp->mode, m->out))
       continue;
     IrNode *rd[GROUP_MAX + 1];
-    int nr = readers(g, s, grp->mode, m->out, rd, GROUP_MAX + 1), ok = nr > 0;
+    int nr = readers(s, grp->mode, m->out, rd, GROUP_MAX + 1), ok = nr > 0;
     for (int k = 0; k < nr && k <= GROUP_MAX && ok; k++) {
       int j = group_index(grp, rd[k]);
       ok = nr <= GROUP_MAX && j > i && sec[j] == sec[i] &&
@@ -128,6 +128,6 @@ bool fuse_elementwise(Graph *g) {
   groups_tidy(g);
   for (int mode = 0; mode < NMODES; mode++)
     for (int i = 0; i < g->groups[mode].len; i++)
-      mark_virtual(g, &s, g->groups[mode].data[i]);
+      mark_virtual(&s, g->groups[mode].data[i]);
   return true;
 }

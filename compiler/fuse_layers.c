@@ -12,7 +12,7 @@ bool fuse_layers(Graph *g) {
     IrNode *n = g->nodes.data[i];
     if (!runs_in_mode(g, &s, n, MODE_TRAIN))
       continue;
-    IrNode *layer = layer_before_norm(g, &s, n, MODE_TRAIN);
+    IrNode *layer = layer_before_norm(&s, n, MODE_TRAIN);
     if (layer) {
       /* forward: the layer, then its batchnorm */
       Group *grp = group_new(g, MODE_TRAIN, "fuse-layers", layer);
@@ -21,7 +21,7 @@ bool fuse_layers(Graph *g) {
                n->out->ty.kind != T_NONE) {
       /* backward: batchnorm's, then the layer's, which reads only its dx */
       IrNode *r[2];
-      if (readers(g, &s, MODE_TRAIN, n->out, r, 2) != 1 || r[0]->in[0] != n->out ||
+      if (readers(&s, MODE_TRAIN, n->out, r, 2) != 1 || r[0]->in[0] != n->out ||
           !r[0]->fwd || !(op_table[r[0]->fwd->op]->flags & OPF_LAYER_HEAD) ||
           n->group[MODE_TRAIN] || r[0]->group[MODE_TRAIN])
         continue;

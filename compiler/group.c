@@ -12,9 +12,13 @@
 #include <string.h>
 
 int node_position(const Graph *g, const IrNode *n) {
+  if (n->index < g->nodes.len && g->nodes.data[n->index] == n)
+    return n->index;
+  /* The graph changed since (dce dropped nodes): number every node again. */
   for (int i = 0; i < g->nodes.len; i++)
-    if (g->nodes.data[i] == n)
-      return i;
+    ((IrNode *)g->nodes.data[i])->index = i;
+  if (n->index < g->nodes.len && g->nodes.data[n->index] == n)
+    return n->index;
   internal_error("%%%d is not in the graph", n->out->id);
 }
 
@@ -153,13 +157,13 @@ void group_sections(const Group *grp, int *sec) {
 
 bool value_virtual(const Value *v, int mode) { return (v->virt >> mode) & 1; }
 
-IrNode *layer_before_norm(const Graph *g, const Schedules *s, const IrNode *bn, int mode) {
+IrNode *layer_before_norm(const Schedules *s, const IrNode *bn, int mode) {
   IrNode *layer = bn->in[0]->def, *r[8];
   if (!(op_table[bn->op]->flags & OPF_NORM) || bn->backward ||
       !(op_table[layer->op]->flags & OPF_LAYER_HEAD) || layer->group[mode] ||
-      bn->group[mode] || is_result(g, mode, bn->in[0]))
+      bn->group[mode] || is_result(s, mode, bn->in[0]))
     return NULL;
-  int n = readers(g, s, mode, bn->in[0], r, 8), forward = 0;
+  int n = readers(s, mode, bn->in[0], r, 8), forward = 0;
   for (int i = 0; i < n && i < 8; i++)
     forward += !r[i]->backward;  /* (training: batchnorm's backward reads it too) */
   return n <= 8 && forward == 1 ? layer : NULL;

@@ -48,7 +48,7 @@ bool inplace(Graph *g) {
       Value *src = source_of(n, mode);
       if (!src || taken[src->id] || src->def->op == OP_INPUT || src->def->op == OP_LABEL ||
           src->ty.kind != T_F32 || src->ty.fixed ||
-          type_numel(&src->ty) != type_numel(&n->out->ty) || is_result(g, mode, src))
+          type_numel(&src->ty) != type_numel(&n->out->ty) || is_result(&s, mode, src))
         continue;
       /* every reader of src: n; before n in n's section; or a kernel that
        * runs before n's */
@@ -58,7 +58,7 @@ bool inplace(Graph *g) {
       if (grp)
         group_sections(grp, sec);
       IrNode *rd[64];
-      int nr = readers(g, &s, mode, src, rd, 64);
+      int nr = readers(&s, mode, src, rd, 64);
       bool ok = nr <= 64;
       for (int k = 0; k < nr && ok; k++) {
         if (rd[k] == n)

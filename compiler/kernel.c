@@ -45,14 +45,35 @@ const IrNode *k_folded_layer(const Emitter *e, const IrNode *bn) {
 
 /* ------------------------------------------------------- the kernel */
 
+/* The .nn line of n; of a long line (a pipe of many ops), the part around
+ * n's op, so that the comments of its kernels stay short.  The line is read
+ * from its start (col counts bytes) to at most QUOTE_MAX bytes past the op,
+ * so a kernel costs the same on a line of any length. */
 static void head_line(StrBuf *k, const IrNode *n, bool first) {
-  int len;
-  const char *line = src_line_text(n->loc, &len);
-  while (len > 0 && (*line == ' ' || *line == '\t'))
-    line++, len--;
+  enum { QUOTE_MAX = 160, QUOTE_BEFORE = 40 };
+  const SrcFile *f = n->loc.file;
+  const char *op = f->text + n->loc.off, *line = op - (n->loc.col - 1), *end = op;
+  if (line < f->text || op > f->text + f->len || (line > f->text && line[-1] != '\n')) {
+    int len;  /* (not a token's place: read the whole line) */
+    line = src_line_text(n->loc, &len);
+    op = end = line;
+  }
+  while (end < f->text + f->len && *end != '\n' && *end != '\r' && end - op < QUOTE_MAX)
+    end++;
+  bool ends = end == f->text + f->len || *end == '\n' || *end == '\r';
+  while (line < op && (*line == ' ' || *line == '\t'))
+    line++;
+  const char *at = line, *stop = end;
+  if (!ends || end - line > QUOTE_MAX) {
+    at = op - QUOTE_BEFORE > line ? op - QUOTE_BEFORE : line;
+    if (ends && end - at < QUOTE_MAX)
+      at = end - QUOTE_MAX > line ? end - QUOTE_MAX : line;
+    stop = at + QUOTE_MAX < end ? at + QUOTE_MAX : end;
+  }
   const char *file = n->loc.file->name;
-  sb_printf(k, "%s%s:%d: %s\n", first ? "\n/* " : " * ", comment_text(file, (int)strlen(file)),
-            n->loc.line, comment_text(line, len));
+  sb_printf(k, "%s%s:%d: %s%s%s\n", first ? "\n/* " : " * ",
+            comment_text(file, (int)strlen(file)), n->loc.line, at > line ? "... " : "",
+            comment_text(at, (int)(stop - at)), stop < end || !ends ? " ..." : "");
 }
 
 static void kernel_open(Emitter *e, const char *name, const IrNode *knode) {
@@ -91,11 +112,10 @@ static void kernel_close(Emitter *e) {
    * differ: each entry point has its own plan).  Two different kernels of
    * one name (a map stored in place in one mode only) get the mode too. */
   bool written = false, clash = false;
-  size_t name_len = strlen(e->ksig.data) + strlen("NNCC_KERNEL void ");
-  for (int i = 0; i < e->kernel_names.len && !written; i++) {
-    const char *k = e->kernel_names.data[i];
-    written = !strcmp(k, sig.data);
-    clash |= !written && !strncmp(k, sig.data, name_len) && k[name_len] == '(';
+  PtrVec *same_name = strmap_get(&e->kernel_sigs, e->ksig.data);
+  for (int i = 0; same_name && i < same_name->len && !written; i++) {
+    written = !strcmp(same_name->data[i], sig.data);
+    clash |= !written;
   }
   if (clash && !e->probe) {
     const char *name = e->ksig.data;
@@ -106,6 +126,10 @@ static void kernel_close(Emitter *e) {
   }
   if (!written && !e->probe) {
     vec_push(&e->kernel_names, sig.data);
+    void **slot = strmap_slot(&e->kernel_sigs, e->ksig.data);
+    if (!*slot)
+      *slot = arena_alloc(sizeof(PtrVec));
+    vec_push(*slot, sig.data);
     e->nkernels++;
     sb_printf(&e->kernels, "%s%s) {\n%s}\n", e->khead.data, sig.data, body);
   }

@@ -29,6 +29,8 @@ typedef struct Binding {
 typedef struct Lowerer {
   Graph *g;
   PtrVec scope;         /* Binding*, latest last                            */
+  StrMap latest;        /* name -> its latest Binding*                      */
+  int loss_cap;         /* room in g->losses                                */
   int op_count[OP_COUNT];
   PtrVec layers;        /* IrNode* with OPF_LAYER                           */
   PtrVec bound_names;   /* const char*: candidate layer names, per layer    */
@@ -36,14 +38,7 @@ typedef struct Lowerer {
   const Program *prog;
 } Lowerer;
 
-static Binding *lookup(Lowerer *L, const char *name) {
-  for (int i = L->scope.len - 1; i >= 0; i--) {
-    Binding *b = L->scope.data[i];
-    if (!strcmp(b->name, name))
-      return b;
-  }
-  return NULL;
-}
+static Binding *lookup(Lowerer *L, const char *name) { return strmap_get(&L->latest, name); }
 
 static void bind(Lowerer *L, const char *name, Value *v, SrcLoc loc, bool declared) {
   Binding *b = arena_alloc(sizeof(Binding));
@@ -52,6 +47,7 @@ static void bind(Lowerer *L, const char *name, Value *v, SrcLoc loc, bool declar
   b->loc = loc;
   b->declared = declared;
   vec_push(&L->scope, b);
+  *strmap_slot(&L->latest, name) = b;
   if (v != &L->poison && !v->name)
     v->name = name;
 }
@@ -86,6 +82,10 @@ static Value *lower_ident(Lowerer *L, AstNode *n) {
              n->name, n->name);
     return &L->poison;
   }
+  if (!diag_shown(n->loc)) {  /* past the errors printed: spare the searches below */
+    error_at(n->loc, "undefined name '%s'", n->name);
+    return &L->poison;
+  }
   for (const Stmt *s = L->prog->stmts; s; s = s->next)
     if ((s->kind == ST_BIND || s->kind == ST_INPUT || s->kind == ST_LABEL) && s->name &&
         !strcmp(s->name, n->name) && s->name_loc.off > n->loc.off) {
@@ -112,7 +112,10 @@ static bool is_tensor_arg(const Arg *a) {
   return a->value->kind == ND_IDENT;
 }
 
-static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
+/* The checks of a call before its inputs are lowered: the op exists and
+ * its leading positional arguments are its tensor inputs.  Returns the op
+ * and sets *nin, or -1 after reporting an error. */
+static int call_inputs(Lowerer *L, const AstNode *n, int *nin_out) {
   int op = op_lookup(n->name);
   if (op < 0) {
     Binding *b = lookup(L, n->name);
@@ -125,9 +128,10 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
       error_at(n->loc, "unknown op '%s'; did you mean '%s'?", n->name, near);
     else
       error_at(n->loc, "unknown op '%s'", n->name);
-    return &L->poison;
+    return -1;
   }
   const OpInfo *info = op_table[op];
+  *nin_out = 0;
 
   /* The leading positional arguments are the tensor inputs. */
   int nin = 0;
@@ -141,13 +145,13 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
                    info->name, n->nargs ? "(...)" : "", info->name, n->nargs ? ", ..." : "");
         else
           error_at(n->loc, "%s needs %d inputs, got %d", info->name, info->ninputs, nin);
-        return &L->poison;
+        return -1;
       }
       const AstNode *a = n->args[nin].value;
       if (a->kind != ND_IDENT && a->kind != ND_CALL) {
         error_at(a->loc, "%s: input %d must be a tensor, got %s", info->name, nin + 1,
                  describe_node(a));
-        return &L->poison;
+        return -1;
       }
     }
   } else {
@@ -155,18 +159,25 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
       nin++;
     if (nin < 2) {
       error_at(n->loc, "%s needs two or more inputs, got %d", info->name, nin);
-      return &L->poison;
+      return -1;
     }
     if (nin > MAX_IN) {
       error_at(n->args[MAX_IN].value->loc, "%s takes at most %d inputs", info->name, MAX_IN);
-      return &L->poison;
+      return -1;
     }
   }
+  *nin_out = nin;
+  return op;
+}
 
+/* The rest of call n of op, given its first input (already lowered). */
+static Value *lower_call(Lowerer *L, AstNode *n, int op, int nin, Value *in0,
+                         const char *bound_name) {
+  const OpInfo *info = op_table[op];
   Value *in[MAX_IN];
   bool poisoned = false;
   for (int i = 0; i < nin; i++) {
-    in[i] = lower_expr(L, n->args[i].value, NULL);
+    in[i] = i ? lower_expr(L, n->args[i].value, NULL) : in0;
     poisoned |= in[i] == &L->poison;
   }
   /* A label may only be a loss's target, and a loss only feeds `loss`:
@@ -219,19 +230,51 @@ static Value *lower_call(Lowerer *L, AstNode *n, const char *bound_name) {
   return node->out;
 }
 
+/* A call's first input is lowered before the rest of it, so a chain of
+ * calls, each the first input of the next (`x |> f |> g`, or g(f(x))), is
+ * lowered by a loop: down the chain checking each call (an error there
+ * stops the descent, as it leaves the inputs unlowered), then back up.  A
+ * pipe may be any length; other arguments nest in brackets (MAX_NESTING). */
+typedef struct PendingCall {
+  AstNode *call;
+  int op, nin;
+} PendingCall;
+
 static Value *lower_expr(Lowerer *L, AstNode *n, const char *bound_name) {
-  switch (n->kind) {
-  case ND_IDENT: return lower_ident(L, n);
-  case ND_CALL: return lower_call(L, n, bound_name);
-  default:
-    error_at(n->loc, "expected a tensor, got %s", describe_node(n));
-    return &L->poison;
+  PtrVec chain = {0};   /* PendingCall*, outermost first                    */
+  Value *v = NULL;
+  for (;;) {
+    if (n->kind == ND_IDENT) {
+      v = lower_ident(L, n);
+      break;
+    }
+    if (n->kind != ND_CALL) {
+      error_at(n->loc, "expected a tensor, got %s", describe_node(n));
+      v = &L->poison;
+      break;
+    }
+    PendingCall *c = arena_alloc(sizeof(PendingCall));
+    c->call = n;
+    c->op = call_inputs(L, n, &c->nin);
+    if (c->op < 0) {
+      v = &L->poison;
+      break;
+    }
+    vec_push(&chain, c);
+    if (c->nin == 0)
+      break;
+    n = n->args[0].value;
   }
+  for (int i = chain.len - 1; i >= 0; i--) {
+    const PendingCall *c = chain.data[i];
+    v = lower_call(L, c->call, c->op, c->nin, v, i ? NULL : bound_name);
+  }
+  return v;
 }
 
 /* Layer names: explicit, then bound, then automatic (see the top). */
 static void name_layers(Lowerer *L) {
-  PtrVec taken = {0};   /* IrNode* whose final name is set                  */
+  StrMap taken = {0};   /* final name -> the IrNode that has it             */
   const char **final = arena_alloc(sizeof(char *) * (size_t)(L->layers.len + 1));
   for (int pass = 0; pass < 3; pass++) {
     for (int i = 0; i < L->layers.len; i++) {
@@ -249,18 +292,12 @@ static void name_layers(Lowerer *L) {
         want = auto_name;
       if (!want)
         continue;
-      IrNode *clash = NULL;
-      for (int j = 0; j < taken.len && !clash; j++)
-        if (!strcmp(((IrNode *)taken.data[j])->layer_name, want))
-          clash = taken.data[j];
+      IrNode *clash = strmap_get(&taken, want);
       if (clash && pass == 2) {
         /* The automatic name is taken by a name the user chose: number on. */
         for (int k = 1; clash; k++) {
           want = arena_printf("%s_%d", auto_name, k);
-          clash = NULL;
-          for (int j = 0; j < taken.len && !clash; j++)
-            if (!strcmp(((IrNode *)taken.data[j])->layer_name, want))
-              clash = taken.data[j];
+          clash = strmap_get(&taken, want);
         }
       }
       if (clash && pass == 1) {
@@ -278,7 +315,9 @@ static void name_layers(Lowerer *L) {
       }
       final[i] = want;
       n->layer_name = want;
-      vec_push(&taken, n);
+      void **slot = strmap_slot(&taken, want);
+      if (!*slot)
+        *slot = n;
     }
   }
 }
@@ -411,13 +450,16 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
     Value *v = lower_expr(L, s->expr, NULL);
     if (v == &L->poison)
       return;
-    Loss *ls = arena_alloc(sizeof(Loss) * (size_t)(g->nlosses + 1));
-    if (g->nlosses)
-      memcpy(ls, g->losses, sizeof(Loss) * (size_t)g->nlosses);
-    ls[g->nlosses].value = v;
-    ls[g->nlosses].weight = s->weight;
-    ls[g->nlosses].loc = s->expr->loc;
-    g->losses = ls;
+    if (g->nlosses == L->loss_cap) {
+      L->loss_cap = L->loss_cap ? 2 * L->loss_cap : 4;
+      Loss *ls = arena_alloc(sizeof(Loss) * (size_t)L->loss_cap);
+      if (g->nlosses)
+        memcpy(ls, g->losses, sizeof(Loss) * (size_t)g->nlosses);
+      g->losses = ls;
+    }
+    g->losses[g->nlosses].value = v;
+    g->losses[g->nlosses].weight = s->weight;
+    g->losses[g->nlosses].loc = s->expr->loc;
     g->nlosses++;
     return;
   }

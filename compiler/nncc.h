@@ -27,6 +27,7 @@
 #define MAX_ERRORS 20     /* errors printed before "too many errors"          */
 #define MAX_ELEMS 2147483647LL /* elements per sample of one tensor (2^31-1)  */
 #define MAX_PARAMS (1LL << 40) /* trainable floats in one model               */
+#define MAX_NESTING 256   /* '(' and '[' open at once in one statement         */
 
 /* ---------------------------------------------------------------- util.c */
 
@@ -42,6 +43,17 @@ typedef struct PtrVec {
   int len, cap;
 } PtrVec;
 void vec_push(PtrVec *v, void *item);
+
+/* A map from strings to pointers, living in the arena (open addressing). */
+typedef struct StrMap {
+  const char **keys;
+  void **vals;
+  int len, cap;
+} StrMap;
+/* The value of key, NULL if absent; strmap_slot adds key (value NULL) if
+ * absent and returns where its value is kept.  key must outlive the map. */
+void *strmap_get(const StrMap *m, const char *key);
+void **strmap_slot(StrMap *m, const char *key);
 
 /* A growable string, living in the arena. */
 typedef struct StrBuf {
@@ -75,6 +87,9 @@ typedef struct SrcLoc {
 void diag_init(FILE *out);                 /* where diagnostics go          */
 void diag_flush(void);                     /* print them, sorted by place   */
 int diag_error_count(void);
+/* Would an error at loc be printed, or do MAX_ERRORS errors already come
+ * before it?  (For checks that cost more than the error: suggestions.) */
+bool diag_shown(SrcLoc loc);
 void error_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void warn_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void note_at(SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -335,6 +350,8 @@ struct IrNode {
                                they belong to (its attrs, params, aux)       */
   bool backward;            /* appended by autodiff: training step only     */
   struct Group *group[2];   /* per mode (MODE_*): its kernel group, or NULL */
+  int index;                /* its place in g->nodes when node_position last
+                               looked (a cache: passes may drop nodes)      */
 };
 
 /* The two modes the code runs in: the inference entry point, and the
@@ -576,6 +593,11 @@ bool verify_ir(Graph *g);       /* verify.c  */
 typedef struct Schedules {
   bool *infer;
   bool *train;
+  /* per mode: the nodes that read value id are
+   * reader[mode][reader_start[mode][id] .. reader_start[mode][id + 1]) */
+  IrNode **reader[NMODES];
+  int *reader_start[NMODES];
+  bool *result[NMODES];     /* per mode, per value id: see is_result       */
 } Schedules;
 
 Schedules schedules_of(const Graph *g);
@@ -586,10 +608,9 @@ bool runs_in(const IrNode *n, const bool *forward, bool backward);
 bool runs_in_mode(const Graph *g, const Schedules *s, const IrNode *n, int mode);
 bool runs_everywhere(const Graph *g, const Schedules *s, const IrNode *n, int mode);
 /* The nodes of the mode that read v: their count, and the first max. */
-int readers(const Graph *g, const Schedules *s, int mode, const Value *v, IrNode **out,
-            int max);
+int readers(const Schedules *s, int mode, const Value *v, IrNode **out, int max);
 /* Is v read after the mode's entry points end (an output, a loss)? */
-bool is_result(const Graph *g, int mode, const Value *v);
+bool is_result(const Schedules *s, int mode, const Value *v);
 
 /* --------------------------------------------------------------- group.c */
 
@@ -607,7 +628,7 @@ const char *group_name(const Group *grp);     /* linear + batchnorm + relu */
 int node_position(const Graph *g, const IrNode *n);
 /* For a batchnorm bn: the linear/conv2d before it, if that layer's output
  * is read by no other forward node and neither is grouped yet, else NULL. */
-IrNode *layer_before_norm(const Graph *g, const Schedules *s, const IrNode *bn, int mode);
+IrNode *layer_before_norm(const Schedules *s, const IrNode *bn, int mode);
 int kernel_position(const Graph *g, const IrNode *n, int mode);
 /* The sections of a group, the units of its kernel: a map loop (a run of
  * ROLE_LOOP), a store with its epilogue (ROLE_OWN + ROLE_EPILOGUE run), a
@@ -655,6 +676,9 @@ void plan_add_span(PlanBuffer *b, int lo, int hi);
 /* A buffer's place as a C expression over A (the arena), batch and mb. */
 const char *plan_ref(const PlanBuffer *b);
 void plan_place(Plan *p, bool naive);
+/* Per buffer of p: is it the fixed buffer that ends highest of those with
+ * its base (the first such)?  The arena must reach its end. */
+const bool *plan_highest(const Plan *p);
 /* Every buffer, then `total <inference|training>: arena=.. naive=..
  * lower_bound=..` in bytes at the given batch. */
 void print_plan(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem);
@@ -678,6 +702,8 @@ struct Emitter {
   int indent;
   int nkernels;
   PtrVec kernel_names;      /* kernels written: each once, however many calls */
+  StrMap kernel_sigs;       /* the same by name: name -> PtrVec* of the
+                               signatures written under that name           */
   StrBuf khead;             /* the comment heading the kernel being written */
   int scratch_i;            /* the next scratch slot of the current kernel   */
   bool probe;               /* dry run: collect scratch sizes only           */

@@ -7,6 +7,13 @@
  * Errors: a syntax error reports itself and abandons the statement (longjmp
  * back to the statement loop), which skips to the next line.  So every
  * statement gets a chance, and one file reports all its independent errors.
+ *
+ * Nesting: the parser recurses once per '(' or '[' (a call's parentheses,
+ * a list, a parenthesized expression), so their depth in one statement is
+ * bounded by MAX_NESTING, as clang bounds bracket depth.  A pipe nests
+ * nothing in the source: `a |> f |> g` is read by a loop, and every walk of
+ * the AST after it (lower.c, print_ast_expr) follows a chain of first
+ * arguments with a loop too, so a pipe may be any length.
  */
 #include "nncc.h"
 
@@ -18,6 +25,7 @@ typedef struct Parser {
   Token *tok;
   jmp_buf *recover;     /* where a syntax error goes                         */
   Token *stmt_start;    /* first token of the statement (or block line)      */
+  int depth;            /* '(' and '[' open around the current token         */
 } Parser;
 
 static const char *const stmt_words[] = {"model", "input",  "label", "output",
@@ -90,6 +98,21 @@ static AstNode *new_node(NodeKind kind, Token *tok) {
 
 static AstNode *expr(Parser *p);
 
+/* Enters the bracket `open` (the caller has not consumed it yet) or
+ * reports that brackets nest deeper than MAX_NESTING; close_bracket leaves
+ * it. */
+static void open_bracket(Parser *p, const Token *open) {
+  if (++p->depth <= MAX_NESTING)
+    return;
+  if (!lexer_failed(p, open)) {
+    error_at(open->loc, "bracket nesting level exceeded maximum of %d", MAX_NESTING);
+    note_at(open->loc, "write a chain of calls as a pipe (`x |> relu |> relu`), or name "
+                       "intermediate values");
+  }
+  longjmp(*p->recover, 1);
+}
+static void close_bracket(Parser *p) { p->depth--; }
+
 /* args = (arg ("," arg)*)? ","?      arg = IDENT "=" expr | expr
  * Stops before `close`, which matches `open`. */
 static void args(Parser *p, const Token *open, const char *close, Arg **out, int *nout) {
@@ -161,6 +184,7 @@ static AstNode *primary(Parser *p) {
     return n;
   }
   if (is_punct(t, "[")) {
+    open_bracket(p, t);
     p->tok = t->next;
     AstNode *n = new_node(ND_LIST, t);
     args(p, t, "]", &n->args, &n->nargs);
@@ -169,9 +193,11 @@ static AstNode *primary(Parser *p) {
         fail(p, n->args[i].key_loc, "a list holds values, not 'key=value' pairs");
     n->loc.len = p->tok->loc.off + 1 - t->loc.off;
     p->tok = p->tok->next;
+    close_bracket(p);
     return n;
   }
   if (is_punct(t, "(")) {
+    open_bracket(p, t);
     p->tok = t->next;
     AstNode *n = expr(p);
     if (is_punct(p->tok, ",") && n->kind == ND_NUM)  /* Python's kernel_size=(3, 3) */
@@ -182,6 +208,7 @@ static AstNode *primary(Parser *p) {
       longjmp(*p->recover, 1);
     }
     expect(p, ")", "to close the parenthesis");
+    close_bracket(p);
     return n;
   }
   if (t->kind == TK_IDENT) {
@@ -189,9 +216,11 @@ static AstNode *primary(Parser *p) {
     if (is_punct(p->tok, "(")) {
       AstNode *n = new_node(ND_CALL, t);
       n->name = t->text;
+      open_bracket(p, p->tok);
       p->tok = p->tok->next;
       args(p, t->next, ")", &n->args, &n->nargs);
       p->tok = p->tok->next;
+      close_bracket(p);
       return n;
     }
     AstNode *n = new_node(ND_IDENT, t);
@@ -228,9 +257,11 @@ static AstNode *expr(Parser *p) {
     Arg *rest = NULL;
     int nrest = 0;
     if (is_punct(p->tok, "(")) {
+      open_bracket(p, p->tok);
       p->tok = p->tok->next;
       args(p, op->next, ")", &rest, &nrest);
       p->tok = p->tok->next;
+      close_bracket(p);
     } else {
       call->bare = true;
     }
@@ -317,11 +348,13 @@ static BlockLine *block_line(Parser *p) {
     p->tok = p->tok->next;
   }
   if (is_punct(p->tok, "(")) {
+    open_bracket(p, p->tok);
     p->tok = p->tok->next;
     Arg *a;
     int n;
     args(p, word->next, ")", &a, &n);
     p->tok = p->tok->next;
+    close_bracket(p);
     for (int i = 0; i < n; i++)
       vec_push(&v, &a[i]);
   }
@@ -381,6 +414,7 @@ static bool block(Parser *p, Stmt *s) {
     }
     p->recover = &here;
     p->stmt_start = p->tok;
+    p->depth = 0;
     if (setjmp(here) == 0) {
       BlockLine *l = block_line(p);
       if (lexer_failed(p, p->tok))
@@ -530,6 +564,7 @@ Program *parse(const SrcFile *file, Token *tok) {
     }
     Token *start = p.tok;
     p.stmt_start = start;
+    p.depth = 0;
     if (setjmp(recover) == 0) {
       cur = cur->next = stmt(&p);
     } else {
@@ -586,7 +621,16 @@ static void print_args(StrBuf *sb, const Arg *a, int n) {
   }
 }
 
+/* A chain of calls, each the first argument of the next (a desugared pipe),
+ * is printed by a loop: the callees outermost first, the innermost value,
+ * then each call's other arguments on the way back out. */
 void print_ast_expr(StrBuf *sb, const AstNode *n) {
+  PtrVec chain = {0};   /* the calls, outermost first                       */
+  while (n->kind == ND_CALL && n->nargs > 0 && !n->args[0].key) {
+    sb_printf(sb, "%s(", n->name);
+    vec_push(&chain, (void *)n);
+    n = n->args[0].value;
+  }
   switch (n->kind) {
   case ND_NUM: sb_printf(sb, "%s", fmt_double(n->num)); break;
   case ND_IDENT: sb_printf(sb, "%s", n->name); break;
@@ -601,6 +645,13 @@ void print_ast_expr(StrBuf *sb, const AstNode *n) {
     print_args(sb, n->args, n->nargs);
     sb_printf(sb, ")");
     break;
+  }
+  for (int i = chain.len - 1; i >= 0; i--) {
+    const AstNode *c = chain.data[i];
+    if (c->nargs > 1)
+      sb_printf(sb, ", ");
+    print_args(sb, c->args + 1, c->nargs - 1);
+    sb_printf(sb, ")");
   }
 }
 

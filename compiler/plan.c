@@ -52,12 +52,59 @@ static int by_size(const void *pa, const void *pb) {
   return a->lo[0] < b->lo[0] ? -1 : a->lo[0] > b->lo[0];
 }
 
-static int by_offset(const void *pa, const void *pb) {
-  const PlanBuffer *a = *(PlanBuffer *const *)pa, *b = *(PlanBuffer *const *)pb;
-  return a->offset < b->offset ? -1 : a->offset > b->offset;
+/* A run of placed buffers, consecutive in offset order, and what lets the
+ * search below pass it without looking at each: their highest end, the
+ * largest gap between them, the hull of their lifetimes, and the steps
+ * at which every one of them is live (each one's longest span, intersected:
+ * empty if lo > hi). */
+typedef struct Run {
+  PlanBuffer **m;
+  int n;
+  int64_t end, gap;
+  int hull_lo, hull_hi, all_lo, all_hi;
+} Run;
+
+enum { RUN_MAX = 64 };  /* a run splits in two beyond this */
+
+static void run_summarize(Run *r) {
+  r->end = r->gap = 0;
+  r->hull_lo = 1 << 30, r->hull_hi = -1;
+  r->all_lo = 0, r->all_hi = 1 << 30;
+  for (int k = 0; k < r->n; k++) {
+    const PlanBuffer *b = r->m[k];
+    if (k && b->offset - r->end > r->gap)
+      r->gap = b->offset - r->end;
+    if (b->offset + b->size > r->end)
+      r->end = b->offset + b->size;
+    int longest = 0;
+    for (int s = 0; s < b->nspans; s++) {
+      r->hull_lo = b->lo[s] < r->hull_lo ? b->lo[s] : r->hull_lo;
+      r->hull_hi = b->hi[s] > r->hull_hi ? b->hi[s] : r->hull_hi;
+      if (b->hi[s] - b->lo[s] > b->hi[longest] - b->lo[longest])
+        longest = s;
+    }
+    r->all_lo = b->lo[longest] > r->all_lo ? b->lo[longest] : r->all_lo;
+    r->all_hi = b->hi[longest] < r->all_hi ? b->hi[longest] : r->all_hi;
+  }
 }
 
-/* Places the buffers of one region; returns its size in values. */
+/* Is b live at some step of [lo, hi]? */
+static bool live_in(const PlanBuffer *b, int lo, int hi) {
+  for (int s = 0; s < b->nspans; s++)
+    if (b->lo[s] <= hi && lo <= b->hi[s])
+      return true;
+  return false;
+}
+
+/* Places the buffers of one region; returns its size in values.
+ *
+ * Each buffer goes at the lowest offset where it overlaps no placed buffer
+ * whose lifetime meets its own: walking the placed buffers up from offset
+ * 0, past each that meets it, to the first gap that fits.  They are kept
+ * sorted by offset in runs, and the walk passes a whole run at once when
+ * none of it meets the buffer, or when all of it does (all live at a step
+ * where the buffer is) and no gap in it fits: so a long chain, whose
+ * training buffers all meet, is placed in about linear time. */
 static int64_t place_region(PlanBuffer **bufs, int n, bool naive) {
   int64_t extent = 0;
   if (naive) {
@@ -69,25 +116,58 @@ static int64_t place_region(PlanBuffer **bufs, int n, bool naive) {
   }
   if (n > 1)
     qsort(bufs, (size_t)n, sizeof *bufs, by_size);
-  PlanBuffer **near = malloc(sizeof(PlanBuffer *) * (size_t)(n ? n : 1));
+  Run *runs = malloc(sizeof(Run) * (size_t)(n / (RUN_MAX / 2) + 2));
+  PlanBuffer **slots = malloc(sizeof(PlanBuffer *) * (size_t)(n / (RUN_MAX / 2) + 2) *
+                              (RUN_MAX + 1));
+  int nruns = 0;
   for (int i = 0; i < n; i++) {
-    int nn = 0;
-    for (int j = 0; j < i; j++)
-      if (meet(bufs[i], bufs[j]))
-        near[nn++] = bufs[j];
-    qsort(near, (size_t)nn, sizeof *near, by_offset);
+    PlanBuffer *b = bufs[i];
     int64_t at = 0;
-    for (int j = 0; j < nn; j++) {
-      if (near[j]->offset >= at + bufs[i]->size)
-        break;  /* it fits in the gap before near[j] */
-      if (near[j]->offset + near[j]->size > at)
-        at = near[j]->offset + near[j]->size;
+    for (int r = 0; r < nruns && runs[r].m[0]->offset < at + b->size; r++) {
+      const Run *run = &runs[r];
+      if (!live_in(b, run->hull_lo, run->hull_hi))
+        continue;  /* meets none of it */
+      if (run->all_lo <= run->all_hi && live_in(b, run->all_lo, run->all_hi) &&
+          run->gap < b->size) {
+        at = run->end > at ? run->end : at;  /* meets all, fits in no gap */
+        continue;
+      }
+      for (int j = 0; j < run->n && run->m[j]->offset < at + b->size; j++)
+        if (meet(b, run->m[j]) && run->m[j]->offset + run->m[j]->size > at)
+          at = run->m[j]->offset + run->m[j]->size;
     }
-    bufs[i]->offset = at;
-    if (at + bufs[i]->size > extent)
-      extent = at + bufs[i]->size;
+    b->offset = at;
+    if (at + b->size > extent)
+      extent = at + b->size;
+    /* insert it after the buffers at or below its offset */
+    int r = 0;
+    while (r + 1 < nruns && runs[r + 1].m[0]->offset <= at)
+      r++;
+    if (!nruns) {
+      runs[0] = (Run){.m = slots, .n = 0};
+      nruns = 1;
+    }
+    Run *run = &runs[r];
+    int k = run->n;
+    while (k > 0 && run->m[k - 1]->offset > at)
+      k--;
+    memmove(run->m + k + 1, run->m + k, sizeof *run->m * (size_t)(run->n - k));
+    run->m[k] = b;
+    run->n++;
+    if (run->n > RUN_MAX) {  /* split: the upper half takes fresh slots */
+      memmove(runs + r + 2, runs + r + 1, sizeof *runs * (size_t)(nruns - r - 1));
+      Run *upper = &runs[r + 1];
+      upper->m = slots + (size_t)nruns * (RUN_MAX + 1);
+      upper->n = run->n - RUN_MAX / 2;
+      memcpy(upper->m, run->m + RUN_MAX / 2, sizeof *run->m * (size_t)upper->n);
+      run->n = RUN_MAX / 2;
+      nruns++;
+      run_summarize(upper);
+    }
+    run_summarize(run);
   }
-  free(near);
+  free(runs);
+  free(slots);
   return extent;
 }
 
@@ -96,6 +176,8 @@ const char *plan_ref(const PlanBuffer *b) {
     return arena_printf("A + %lld * (size_t)batch", (long long)b->offset);
   return arena_printf("A + %lld * mb + %lld", (long long)b->base, (long long)b->offset);
 }
+
+static void fixed_bases(PtrVec *fx, const PtrVec *ps);
 
 void plan_place(Plan *p, bool naive) {
   PtrVec regions[2] = {{0}, {0}};
@@ -108,31 +190,133 @@ void plan_place(Plan *p, bool naive) {
   /* Bases: fixed buffers that meet share one (their offsets keep them
    * apart); each sits above the per-sample buffers that meet its group. */
   PtrVec *fx = &regions[1];
-  int *group = malloc(sizeof(int) * (fx->len > 0 ? (size_t)fx->len : 1));
-  for (int i = 0; i < fx->len; i++)
-    group[i] = i;
-  for (int i = 0; i < fx->len; i++)
-    for (int k = 0; k < i; k++)
-      if (meet(fx->data[i], fx->data[k])) {
-        int from = group[i], to = group[k];
-        for (int j = 0; j < fx->len; j++)
-          if (group[j] == from)
-            group[j] = to;
-      }
-  for (int i = 0; i < fx->len; i++) {
-    int64_t base = naive ? p->per_sample : 0;
-    for (int k = 0; k < fx->len && !naive; k++) {
-      if (group[k] != group[i])
-        continue;
-      for (int j = 0; j < regions[0].len; j++) {
-        const PlanBuffer *b = regions[0].data[j];
-        if (meet(b, fx->data[k]) && b->offset + b->size > base)
-          base = b->offset + b->size;
-      }
-    }
-    ((PlanBuffer *)fx->data[i])->base = base;
+  if (naive) {
+    for (int i = 0; i < fx->len; i++)
+      ((PlanBuffer *)fx->data[i])->base = p->per_sample;
+  } else {
+    fixed_bases(fx, &regions[0]);
   }
-  free(group);
+}
+
+/* A lifetime span of buffer `who`. */
+typedef struct Span {
+  int lo, hi, who;
+} Span;
+
+static int by_lo(const void *pa, const void *pb) {
+  const Span *a = pa, *b = pb;
+  return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+static int find_root(int *parent, int i) {
+  while (parent[i] != i)
+    i = parent[i] = parent[parent[i]];
+  return i;
+}
+
+static Span *spans_of(const PtrVec *bufs, int *n) {
+  int count = 0;
+  for (int i = 0; i < bufs->len; i++)
+    count += ((PlanBuffer *)bufs->data[i])->nspans;
+  Span *s = malloc(sizeof(Span) * (size_t)(count ? count : 1));
+  *n = 0;
+  for (int i = 0; i < bufs->len; i++) {
+    const PlanBuffer *b = bufs->data[i];
+    for (int k = 0; k < b->nspans; k++)
+      s[(*n)++] = (Span){b->lo[k], b->hi[k], i};
+  }
+  qsort(s, (size_t)*n, sizeof *s, by_lo);
+  return s;
+}
+
+/* The groups of fixed buffers that meet, directly or through others, and
+ * each group's base: the highest end of the per-sample buffers that meet one
+ * of its members.  The fixed spans, swept in order of their start, merge
+ * into disjoint segments (a span that starts before the segment's end meets
+ * the span that reaches that end), each of one group; a per-sample buffer
+ * meets the group when a span of it meets a segment.  So: for each segment,
+ * by its end, the per-sample spans that start by then go into a
+ * Fenwick tree by their end step, which gives the highest buffer end among
+ * those that end at or after the segment's start. */
+static void fixed_bases(PtrVec *fx, const PtrVec *ps) {
+  int nf, np;
+  Span *fs = spans_of(fx, &nf), *pspan = spans_of(ps, &np);
+  int *parent = malloc(sizeof(int) * (size_t)(fx->len ? fx->len : 1));
+  for (int i = 0; i < fx->len; i++)
+    parent[i] = i;
+  Span *seg = malloc(sizeof(Span) * (size_t)(nf ? nf : 1));  /* who: a member */
+  int nseg = 0, steps = 0;
+  for (int i = 0; i < nf; i++) {
+    if (nseg && fs[i].lo <= seg[nseg - 1].hi) {
+      Span *cur = &seg[nseg - 1];
+      parent[find_root(parent, fs[i].who)] = find_root(parent, cur->who);
+      if (fs[i].hi > cur->hi)
+        cur->hi = fs[i].hi;
+    } else {
+      seg[nseg++] = fs[i];
+    }
+  }
+  for (int i = 0; i < nseg; i++)
+    steps = seg[i].hi > steps ? seg[i].hi : steps;
+  for (int i = 0; i < np; i++)
+    steps = pspan[i].hi > steps ? pspan[i].hi : steps;
+  /* tree[k]: the highest end among spans ending in a block of steps; queried
+   * for steps >= lo by indexing from the last step down */
+  int64_t *tree = calloc((size_t)steps + 2, sizeof(int64_t));
+  int64_t *base = calloc((size_t)(fx->len ? fx->len : 1), sizeof(int64_t));
+  const Span *by_end = seg;  /* disjoint and in order of start: so of end too */
+  int next = 0;
+  for (int i = 0; i < nseg; i++) {
+    for (; next < np && pspan[next].lo <= by_end[i].hi; next++) {
+      const PlanBuffer *b = ps->data[pspan[next].who];
+      for (int k = steps + 1 - pspan[next].hi; k <= steps + 1; k += k & -k)
+        tree[k] = b->offset + b->size > tree[k] ? b->offset + b->size : tree[k];
+    }
+    int64_t top = 0;
+    for (int k = steps + 1 - by_end[i].lo; k > 0; k -= k & -k)
+      top = tree[k] > top ? tree[k] : top;
+    int root = find_root(parent, by_end[i].who);
+    base[root] = top > base[root] ? top : base[root];
+  }
+  for (int i = 0; i < fx->len; i++)
+    ((PlanBuffer *)fx->data[i])->base = base[find_root(parent, i)];
+  free(fs);
+  free(pspan);
+  free(parent);
+  free(seg);
+  free(tree);
+  free(base);
+}
+
+/* A fixed buffer's base and end, and its index in the plan. */
+typedef struct Top {
+  int64_t base, end;
+  int index;
+} Top;
+
+static int by_base_then_end(const void *pa, const void *pb) {
+  const Top *a = pa, *b = pb;
+  if (a->base != b->base)
+    return a->base < b->base ? -1 : 1;
+  if (a->end != b->end)
+    return a->end > b->end ? -1 : 1;
+  return a->index < b->index ? -1 : a->index > b->index;
+}
+
+const bool *plan_highest(const Plan *p) {
+  bool *highest = arena_alloc(sizeof(bool) * (size_t)(p->bufs.len + 1));
+  Top *tops = malloc(sizeof(Top) * (size_t)(p->bufs.len + 1));
+  int n = 0;
+  for (int i = 0; i < p->bufs.len; i++) {
+    const PlanBuffer *b = p->bufs.data[i];
+    if (b->fixed)
+      tops[n++] = (Top){b->base, b->offset + b->size, i};
+  }
+  qsort(tops, (size_t)n, sizeof *tops, by_base_then_end);
+  for (int k = 0; k < n; k++)
+    highest[tops[k].index] = k == 0 || tops[k].base != tops[k - 1].base;
+  free(tops);
+  return highest;
 }
 
 /* Bytes at batch `batch` of the buffers an entry point uses: the extent the
@@ -153,20 +337,36 @@ static void totals(const Plan *p, int mask, int64_t batch, int elem, int64_t out
       t_hi = b->hi[s] > t_hi ? b->hi[s] : t_hi;
     }
   }
-  for (int t = t_lo; t <= t_hi; t++) {
-    int64_t live = 0;
-    for (int i = 0; i < p->bufs.len; i++) {
-      const PlanBuffer *b = p->bufs.data[i];
-      if (!(b->entries & mask))
-        continue;
-      for (int s = 0; s < b->nspans; s++)
-        if (b->lo[s] <= t && t <= b->hi[s]) {
-          live += b->size * (b->fixed ? 1 : batch);
-          break;
-        }
+  /* the peak: a sweep over the steps, each buffer added where its live
+   * steps start and taken off after they end (its spans, sorted and merged:
+   * they may overlap, see plan_add_span) */
+  int64_t *delta = calloc((size_t)(t_hi >= t_lo ? t_hi - t_lo + 2 : 1), sizeof(int64_t));
+  for (int i = 0; i < p->bufs.len; i++) {
+    const PlanBuffer *b = p->bufs.data[i];
+    if (!(b->entries & mask))
+      continue;
+    int lo[PLAN_MAX_SPANS], hi[PLAN_MAX_SPANS], n = 0;
+    for (int s = 0; s < b->nspans; s++) {
+      int k = n++;
+      for (; k > 0 && lo[k - 1] > b->lo[s]; k--)
+        lo[k] = lo[k - 1], hi[k] = hi[k - 1];
+      lo[k] = b->lo[s], hi[k] = b->hi[s];
     }
+    int64_t bytes = b->size * (b->fixed ? 1 : batch);
+    for (int s = 0; s < n;) {
+      int start = lo[s], end = hi[s];
+      for (s++; s < n && lo[s] <= end + 1; s++)
+        end = hi[s] > end ? hi[s] : end;
+      delta[start - t_lo] += bytes;
+      delta[end + 1 - t_lo] -= bytes;
+    }
+  }
+  int64_t live = 0;
+  for (int t = t_lo; t <= t_hi; t++) {
+    live += delta[t - t_lo];
     peak = live > peak ? live : peak;
   }
+  free(delta);
   int64_t top = extent[0] * batch;
   for (int i = 0; i < p->bufs.len; i++) {
     const PlanBuffer *b = p->bufs.data[i];

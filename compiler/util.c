@@ -73,6 +73,50 @@ void vec_push(PtrVec *v, void *item) {
   v->data[v->len++] = item;
 }
 
+static uint32_t hash_str(const char *s) {
+  uint32_t h = 2166136261u;  /* FNV-1a */
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
+/* The slot of key, or the empty slot where it would go. */
+static int strmap_find(const StrMap *m, const char *key) {
+  int i = (int)(hash_str(key) & (uint32_t)(m->cap - 1));
+  while (m->keys[i] && strcmp(m->keys[i], key))
+    i = (i + 1) & (m->cap - 1);
+  return i;
+}
+
+void *strmap_get(const StrMap *m, const char *key) {
+  if (!m->cap)
+    return NULL;
+  return m->vals[strmap_find(m, key)];
+}
+
+void **strmap_slot(StrMap *m, const char *key) {
+  if (2 * (m->len + 1) > m->cap) {  /* at most half full */
+    StrMap bigger = {0};
+    bigger.cap = m->cap ? 2 * m->cap : 16;
+    bigger.keys = arena_alloc(sizeof(char *) * (size_t)bigger.cap);
+    bigger.vals = arena_alloc(sizeof(void *) * (size_t)bigger.cap);
+    for (int i = 0; i < m->cap; i++)
+      if (m->keys[i]) {
+        int j = strmap_find(&bigger, m->keys[i]);
+        bigger.keys[j] = m->keys[i];
+        bigger.vals[j] = m->vals[i];
+      }
+    bigger.len = m->len;
+    *m = bigger;
+  }
+  int i = strmap_find(m, key);
+  if (!m->keys[i]) {
+    m->keys[i] = key;
+    m->len++;
+  }
+  return &m->vals[i];
+}
+
 void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);
