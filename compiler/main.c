@@ -4,7 +4,8 @@
  *   nncc --emit=ir model.nn         print a stage instead
  *
  * Exit status: 0 on success, 1 for errors in the model or the command line
- * (nothing is written then), 2 for an internal error.
+ * (nothing is written then), 2 for an internal error or out of memory
+ * (diag.c, util.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "nncc.h"
