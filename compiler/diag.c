@@ -255,5 +255,5 @@ void internal_error_at(const char *file, int line, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fprintf(stderr, "\nThis is a bug in nncc; --print-after=all shows the IR up to it.\n");
-  abort();
+  exit(2);
 }

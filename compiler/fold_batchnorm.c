@@ -13,7 +13,8 @@ bool fold_batchnorm(Graph *g) {
   Schedules s = schedules_of(g);
   for (int i = 0; i < g->nodes.len; i++) {
     IrNode *bn = g->nodes.data[i], *layer;
-    if (!runs_in_mode(g, &s, bn, MODE_INFER) || !(layer = layer_before_norm(&s, bn, MODE_INFER)))
+    if (!(op_table[bn->op]->flags & OPF_FOLDS_INTO_LAYER) || !runs_in_mode(g, &s, bn, MODE_INFER) ||
+        !(layer = layer_before_norm(&s, bn, MODE_INFER)))
       continue;
     Group *grp = group_new(g, MODE_INFER, "fold-batchnorm", layer);
     grp->fold_bn = group_append(g, &s, grp, bn, ROLE_OWN);

@@ -12,12 +12,13 @@ bool fuse_layers(Graph *g) {
     IrNode *n = g->nodes.data[i];
     if (!runs_in_mode(g, &s, n, MODE_TRAIN))
       continue;
-    IrNode *layer = layer_before_norm(&s, n, MODE_TRAIN);
+    bool fuses = op_table[n->op]->flags & OPF_FUSES_AFTER_LAYER;
+    IrNode *layer = fuses ? layer_before_norm(&s, n, MODE_TRAIN) : NULL;
     if (layer) {
       /* forward: the layer, then its batchnorm */
       Group *grp = group_new(g, MODE_TRAIN, "fuse-layers", layer);
       group_append(g, &s, grp, n, ROLE_OWN);
-    } else if (n->backward && n->fwd && (op_table[n->fwd->op]->flags & OPF_NORM) &&
+    } else if (n->backward && n->fwd && (op_table[n->fwd->op]->flags & OPF_FUSES_AFTER_LAYER) &&
                n->out->ty.kind != T_NONE) {
       /* backward: batchnorm's, then the layer's, which reads only its dx */
       IrNode *r[2];

@@ -159,8 +159,7 @@ bool value_virtual(const Value *v, int mode) { return (v->virt >> mode) & 1; }
 
 IrNode *layer_before_norm(const Schedules *s, const IrNode *bn, int mode) {
   IrNode *layer = bn->in[0]->def, *r[8];
-  if (!(op_table[bn->op]->flags & OPF_NORM) || bn->backward ||
-      !(op_table[layer->op]->flags & OPF_LAYER_HEAD) || layer->group[mode] ||
+  if (bn->backward || !(op_table[layer->op]->flags & OPF_LAYER_HEAD) || layer->group[mode] ||
       bn->group[mode] || is_result(s, mode, bn->in[0]))
     return NULL;
   int n = readers(s, mode, bn->in[0], r, 8), forward = 0;

@@ -4,7 +4,8 @@
  *   nncc --emit=ir model.nn         print a stage instead
  *
  * Exit status: 0 on success, 1 for errors in the model or the command line
- * (nothing is written then), 2 for an internal error.
+ * (nothing is written then), 2 for an internal error or out of memory
+ * (diag.c, util.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "nncc.h"
@@ -276,17 +277,27 @@ static int train_command(int argc, char **argv) {
   return 1;
 }
 
-int main(int argc, char **argv) {
-  diag_init(stderr);
-  atexit(diag_flush);
-  if (argc > 1 && !strcmp(argv[1], "train"))
-    return train_command(argc, argv);
-  Options opt = {0};
-  const char *path = NULL, *out_path = NULL, *emit = NULL, *dtype = "f32", *header = NULL;
-  bool with_main = false, naive = false;
+/* ---------------------------------------------------------- nncc MODEL */
+
+/* The command line, read by parse_command_line. */
+typedef struct CommandLine {
+  Options front;            /* what compile_source needs                   */
+  const char *path;         /* the model, or "-"                            */
+  const char *out_path;     /* -o, or NULL: stdout                          */
+  const char *header;       /* --header, or beside -o                       */
+  const char *emit;         /* --emit, or NULL: the C                       */
+  const char *dtype;        /* --dtype: f32 | f64                           */
+  bool with_main;           /* --main                                       */
+  bool naive;               /* -O0: no buffer reuse                         */
+} CommandLine;
+
+/* The one option loop.  Returns -1 to go on, else the exit status (after
+ * --help, --version, --list-passes or an error in an option). */
+static int parse_command_line(int argc, char **argv, CommandLine *cl) {
   static const char *const flags[] = {"-o", "--header", "--emit", "--print-after",
                                       "--print-locs", "--list-passes", "-O0", "-O2",
                                       "--dtype", "--help", "--version", "--main"};
+  cl->dtype = "f32";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -303,25 +314,25 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(a, "--print-locs")) {
-      opt.print_locs = true;
+      cl->front.print_locs = true;
     } else if (!strcmp(a, "--main")) {
-      with_main = true;
+      cl->with_main = true;
     } else if (!strcmp(a, "-O0")) {
-      naive = true;  /* no buffer reuse, and no fusion: */
-      opt.O0 = true;
+      cl->naive = true;  /* no buffer reuse, and no fusion: */
+      cl->front.O0 = true;
     } else if (!strcmp(a, "-O2") || !strcmp(a, "-O1") || !strcmp(a, "-O3")) {
-      naive = false;
-      opt.O0 = false;
+      cl->naive = false;
+      cl->front.O0 = false;
     } else if ((v = flag_value(argc, argv, &i, "-o"))) {
-      out_path = v;
+      cl->out_path = v;
     } else if ((v = flag_value(argc, argv, &i, "--header"))) {
-      header = v;
+      cl->header = v;
     } else if ((v = flag_value(argc, argv, &i, "--emit"))) {
-      emit = v;
+      cl->emit = v;
     } else if ((v = flag_value(argc, argv, &i, "--print-after"))) {
-      opt.print_after = v;
+      cl->front.print_after = v;
     } else if ((v = flag_value(argc, argv, &i, "--dtype"))) {
-      dtype = v;
+      cl->dtype = v;
     } else if (diag_error_count()) {
       return 1;  /* a flag above lacked its value */
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -330,127 +341,139 @@ int main(int argc, char **argv) {
       error_plain("unknown option '%s'%s (see nncc --help)", a,
                   near ? arena_printf("; did you mean '%s'?", near) : "");
       return 1;
-    } else if (path) {
+    } else if (cl->path) {
       error_plain("more than one model given ('%s' and '%s'); nncc compiles one model at "
-                  "a time", path, a);
+                  "a time", cl->path, a);
       return 1;
     } else {
-      path = a;
+      cl->path = a;
     }
   }
-  if (diag_error_count())
-    return 1;
-  if (!path) {
+  return diag_error_count() ? 1 : -1;
+}
+
+/* Do the options make sense together?  Reports the first problem; fills in
+ * the header's default place. */
+static bool check_command_line(CommandLine *cl) {
+  if (!cl->path) {
     usage(stderr);
-    return 1;
+    return false;
   }
-  if (emit) {
+  if (cl->emit) {
     int k = 0;
-    while (k < NEMIT && strcmp(emit, emit_kinds[k]))
+    while (k < NEMIT && strcmp(cl->emit, emit_kinds[k]))
       k++;
     if (k == NEMIT) {
-      const char *near = closest_word(emit, emit_kinds, NEMIT);
-      error_plain("unknown --emit=%s%s; expected ast, ir, ir-train, fused, params, summary, plan, plan-svg or c", emit,
+      const char *near = closest_word(cl->emit, emit_kinds, NEMIT);
+      error_plain("unknown --emit=%s%s; expected ast, ir, ir-train, fused, params, summary, plan, plan-svg or c", cl->emit,
                   near ? arena_printf(" (did you mean '%s'?)", near) : "");
-      return 1;
+      return false;
     }
   }
-  if (opt.print_after && strcmp(opt.print_after, "all") && !pass_lookup(opt.print_after)) {
+  const char *after = cl->front.print_after;
+  if (after && strcmp(after, "all") && !pass_lookup(after)) {
     const char *names[16];
     for (int k = 0; k < npasses && k < 16; k++)
       names[k] = passes[k].name;
-    const char *near = closest_word(opt.print_after, names, npasses < 16 ? npasses : 16);
-    error_plain("unknown pass '%s'%s (see nncc --list-passes)", opt.print_after,
+    const char *near = closest_word(after, names, npasses < 16 ? npasses : 16);
+    error_plain("unknown pass '%s'%s (see nncc --list-passes)", after,
                 near ? arena_printf("; did you mean '%s'?", near) : "");
-    return 1;
+    return false;
   }
-  if (strcmp(dtype, "f32") && strcmp(dtype, "f64")) {
-    error_plain("--dtype must be f32 or f64, got '%s'", dtype);
-    return 1;
+  if (strcmp(cl->dtype, "f32") && strcmp(cl->dtype, "f64")) {
+    error_plain("--dtype must be f32 or f64, got '%s'", cl->dtype);
+    return false;
   }
-  bool emit_c_files = !emit || !strcmp(emit, "c");
-  if (emit_c_files && !header && out_path) {  /* the header beside the C */
-    size_t n = strlen(out_path);
-    header = n > 2 && !strcmp(out_path + n - 2, ".c")
-                 ? arena_printf("%.*s.h", (int)(n - 2), out_path)
-                 : arena_printf("%s.h", out_path);
+  bool emit_c_files = !cl->emit || !strcmp(cl->emit, "c");
+  if (emit_c_files && !cl->header && cl->out_path) {  /* the header beside the C */
+    size_t n = strlen(cl->out_path);
+    cl->header = n > 2 && !strcmp(cl->out_path + n - 2, ".c")
+                     ? arena_printf("%.*s.h", (int)(n - 2), cl->out_path)
+                     : arena_printf("%s.h", cl->out_path);
   }
-  const char *outputs[] = {out_path, emit_c_files ? header : NULL};
-  if (!outputs_distinct(path, outputs, 2))
-    return 1;
+  const char *outputs[] = {cl->out_path, emit_c_files ? cl->header : NULL};
+  return outputs_distinct(cl->path, outputs, 2);
+}
 
-  SrcFile file;
-  if (!load_file(path, &file))
-    return 1;
-  Program *prog = NULL;
-  Graph *g = compile_source(&file, &opt, &prog);
-  if (!g) {
-    free((void *)file.text);  /* diagnostics hold their own copy of the lines */
-    return 1;
-  }
+/* The emitter's options the command line sets (the C and the plan). */
+static EmitOptions emit_options(const CommandLine *cl) {
+  EmitOptions eo = {0};
+  eo.f64 = !strcmp(cl->dtype, "f64");
+  eo.naive_plan = cl->naive;
+  return eo;
+}
 
-  if (!emit && !out_path) {  /* check only */
-    free((void *)file.text);
-    return 0;
-  }
-  if (emit_c_files) {
-    EmitOptions eo = {0};
-    eo.f64 = !strcmp(dtype, "f64");
-    eo.with_main = with_main;
-    eo.naive_plan = naive;
-    eo.c_path = out_path ? out_path : "-";
-    eo.h_path = header;
-    const char *h = eo.h_path ? eo.h_path : arena_printf("%s.h", g->name);
-    const char *slash = strrchr(h, '/');
-    eo.h_include = slash ? slash + 1 : h;
-    StrBuf cmd = {0};
-    sb_printf(&cmd, "nncc");
-    for (int i = 1; i < argc; i++)
-      sb_printf(&cmd, " %s", argv[i]);
-    eo.command_line = cmd.data;
-    bool ok = emit_c(g, &eo);
-    free((void *)file.text);
-    return ok ? 0 : 1;
-  }
-  /* With -o, made in memory and written as the C is. */
-  OutputFile file_out = {out_path, NULL, 0};
-  FILE *out = out_path ? open_memstream(&file_out.text, &file_out.len) : stdout;
+/* The C and its header (-o, or stdout). */
+static bool write_c(const Graph *g, const CommandLine *cl, int argc, char **argv) {
+  EmitOptions eo = emit_options(cl);
+  eo.with_main = cl->with_main;
+  eo.c_path = cl->out_path ? cl->out_path : "-";
+  eo.h_path = cl->header;
+  const char *h = eo.h_path ? eo.h_path : arena_printf("%s.h", g->name);
+  const char *slash = strrchr(h, '/');
+  eo.h_include = slash ? slash + 1 : h;
+  StrBuf cmd = {0};
+  sb_printf(&cmd, "nncc");
+  for (int i = 1; i < argc; i++)
+    sb_printf(&cmd, " %s", argv[i]);
+  eo.command_line = cmd.data;
+  return emit_c(g, &eo);
+}
+
+/* Another --emit stage, to stdout or (with -o, made in memory and written
+ * as the C is) to a file. */
+static bool write_stage(const Graph *g, const Program *prog, const CommandLine *cl) {
+  const char *emit = cl->emit;
+  OutputFile file_out = {cl->out_path, NULL, 0};
+  FILE *out = cl->out_path ? open_memstream(&file_out.text, &file_out.len) : stdout;
   if (!out) {
     error_plain("out of memory");
-    return 1;
+    return false;
   }
+  EmitOptions eo = emit_options(cl);
   if (!strcmp(emit, "ast"))
     print_ast(out, prog);
-  else if (!strcmp(emit, "ir"))
-    print_ir(out, g, opt.print_locs, false);
-  else if (!strcmp(emit, "ir-train"))
-    print_ir(out, g, opt.print_locs, true);
+  else if (!strcmp(emit, "ir") || !strcmp(emit, "ir-train"))
+    print_ir(out, g, cl->front.print_locs, !strcmp(emit, "ir-train"));
   else if (!strcmp(emit, "fused"))
     print_fused(out, g);
-  else if (!strcmp(emit, "plan")) {
-    EmitOptions eo = {0};
-    eo.f64 = !strcmp(dtype, "f64");
-    eo.naive_plan = naive;
-    emit_plan(out, g, &eo, false);
-  }
-  else if (!strcmp(emit, "plan-svg")) {
-    EmitOptions eo = {0};
-    eo.f64 = !strcmp(dtype, "f64");
-    eo.naive_plan = naive;
-    emit_plan(out, g, &eo, true);
-  }
+  else if (!strcmp(emit, "plan") || !strcmp(emit, "plan-svg"))
+    emit_plan(out, g, &eo, !strcmp(emit, "plan-svg"));
   else if (!strcmp(emit, "params"))
     print_params(out, g);
   else
     print_summary(out, g);
-  bool ok = true;
-  if (out != stdout) {
-    ok = !ferror(out) & (fclose(out) == 0);
-    if (!ok)
-      error_plain("out of memory");
-    ok = ok && write_outputs(&file_out, 1);
-    free(file_out.text);
-  }
-  free((void *)file.text);
+  if (out == stdout)
+    return true;
+  bool ok = !ferror(out) & (fclose(out) == 0);
+  if (!ok)
+    error_plain("out of memory");
+  ok = ok && write_outputs(&file_out, 1);
+  free(file_out.text);
+  return ok;
+}
+
+int main(int argc, char **argv) {
+  diag_init(stderr);
+  atexit(diag_flush);
+  if (argc > 1 && !strcmp(argv[1], "train"))
+    return train_command(argc, argv);
+  CommandLine cl = {0};
+  int status = parse_command_line(argc, argv, &cl);
+  if (status >= 0)
+    return status;
+  if (!check_command_line(&cl))
+    return 1;
+
+  SrcFile file;
+  if (!load_file(cl.path, &file))
+    return 1;
+  Program *prog = NULL;
+  Graph *g = compile_source(&file, &cl.front, &prog);
+  bool ok = g != NULL;
+  if (g && (cl.emit || cl.out_path))  /* else: a check only */
+    ok = !cl.emit || !strcmp(cl.emit, "c") ? write_c(g, &cl, argc, argv)
+                                           : write_stage(g, prog, &cl);
+  free((void *)file.text);  /* diagnostics hold their own copy of the lines */
   return ok ? 0 : 1;
 }

@@ -458,7 +458,8 @@ enum {
   OPF_LOSS = 1 << 1,        /* produces a loss (T_SCALAR); last input may
                                be a label (the target)                       */
   OPF_INTERNAL = 1 << 2,    /* not callable from .nn (input, label)         */
-  OPF_ELEMENTWISE = 1 << 3, /* output shape = input shape, per element      */
+  OPF_ELEMENTWISE = 1 << 3, /* a map (.map): output element i from the
+                               inputs' elements i, output shape = input's  */
   OPF_TRAIN_DIFFERS = 1 << 4, /* its kernel differs in training (batchnorm,
                                  dropout); others share one kernel            */
   /* how it may fuse (besides .map, which makes an op a fusible map): */
@@ -469,11 +470,18 @@ enum {
                                time with k_load: maps before it can run in
                                that load (a prologue)                        */
   OPF_LAYER_HEAD = 1 << 7,  /* linear, conv2d: heads a layer group with the
-                               batchnorm after it (fuse-layers)              */
-  OPF_NORM = 1 << 8,        /* batchnorm: the normalisation of a layer group */
-  OPF_INPLACE = 1 << 9,     /* reads input 0 at an index only before writing
-                               its output there: may write over it (maps
-                               may too)                                      */
+                               op after it that folds or fuses into it       */
+  OPF_FOLDS_INTO_LAYER = 1 << 8,  /* inference: folds into the OPF_LAYER_HEAD
+                               layer before it, with its running statistics
+                               (batchnorm; fold-batchnorm)                   */
+  OPF_INPLACE = 1 << 9,     /* its own kernel stores its output element by
+                               element (OPF_STORES) and reads input 0 at an
+                               index only before writing its output there:
+                               may write over it (maps may too)              */
+  OPF_FUSES_AFTER_LAYER = 1 << 10,  /* training: runs in one kernel with the
+                               OPF_LAYER_HEAD layer before it, its backward
+                               before the layer's (batchnorm; fuse-layers)   */
+  OPF_IO = 1 << 11,         /* input, label: the caller's buffers, no kernel */
 };
 
 /* Checks inputs and attributes, sets n->out->ty; reports errors at n->loc.
@@ -626,8 +634,10 @@ const char *group_name(const Group *grp);     /* linear + batchnorm + relu */
 /* n's index in g->nodes; the index where n's kernel runs in the mode (its
  * group's last member's). */
 int node_position(const Graph *g, const IrNode *n);
-/* For a batchnorm bn: the linear/conv2d before it, if that layer's output
- * is read by no other forward node and neither is grouped yet, else NULL. */
+/* For a node that may join the layer before it (a batchnorm: the caller
+ * tests the flag its pass reads): the linear/conv2d before it, if that
+ * layer's output is read by no other forward node and neither is grouped
+ * yet, else NULL. */
 IrNode *layer_before_norm(const Schedules *s, const IrNode *bn, int mode);
 int kernel_position(const Graph *g, const IrNode *n, int mode);
 /* The sections of a group, the units of its kernel: a map loop (a run of

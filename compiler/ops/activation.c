@@ -23,7 +23,7 @@ static const char *map_relu_grad(Emitter *e, const IrNode *n, const char *const 
 const OpInfo op_relu_grad = {
     .name = "relu_grad",
     .ninputs = 2,
-    .flags = OPF_INTERNAL,
+    .flags = OPF_INTERNAL | OPF_ELEMENTWISE,
     .args = no_args,
     .map = map_relu_grad,
     .summary = "(dy, y) -> dy where y > 0",
@@ -62,7 +62,7 @@ static const char *map_leaky_relu_grad(Emitter *e, const IrNode *n, const char *
 const OpInfo op_leaky_relu_grad = {
     .name = "leaky_relu_grad",
     .ninputs = 2,
-    .flags = OPF_INTERNAL,
+    .flags = OPF_INTERNAL | OPF_ELEMENTWISE,
     .args = no_args,
     .map = map_leaky_relu_grad,
     .summary = "(dy, x) -> dy, or slope * dy where x <= 0",
@@ -100,7 +100,7 @@ static const char *map_sigmoid_grad(Emitter *e, const IrNode *n, const char *con
 const OpInfo op_sigmoid_grad = {
     .name = "sigmoid_grad",
     .ninputs = 2,
-    .flags = OPF_INTERNAL,
+    .flags = OPF_INTERNAL | OPF_ELEMENTWISE,
     .args = no_args,
     .map = map_sigmoid_grad,
     .summary = "(dy, y) -> dy y (1 - y)",
@@ -134,7 +134,7 @@ static const char *map_tanh_grad(Emitter *e, const IrNode *n, const char *const 
 const OpInfo op_tanh_grad = {
     .name = "tanh_grad",
     .ninputs = 2,
-    .flags = OPF_INTERNAL,
+    .flags = OPF_INTERNAL | OPF_ELEMENTWISE,
     .args = no_args,
     .map = map_tanh_grad,
     .summary = "(dy, y) -> dy (1 - y^2)",

@@ -328,7 +328,8 @@ const OpInfo op_batchnorm_grad = {
 const OpInfo op_batchnorm = {
     .name = "batchnorm",
     .ninputs = 1,
-    .flags = OPF_LAYER | OPF_TRAIN_DIFFERS | OPF_STORES | OPF_INPLACE | OPF_NORM,
+    .flags = OPF_LAYER | OPF_TRAIN_DIFFERS | OPF_STORES | OPF_INPLACE |
+             OPF_FOLDS_INTO_LAYER | OPF_FUSES_AFTER_LAYER,
     .args = batchnorm_args,
     .shape = shape_batchnorm,
     .params = params_batchnorm,
@@ -379,7 +380,7 @@ static const char *map_dropout_grad(Emitter *e, const IrNode *n, const char *con
 const OpInfo op_dropout_grad = {
     .name = "dropout_grad",
     .ninputs = 1,
-    .flags = OPF_INTERNAL,
+    .flags = OPF_INTERNAL | OPF_ELEMENTWISE,
     .args = no_args,
     .map = map_dropout_grad,
     .summary = "dy -> dx = dy * mask",
@@ -460,7 +461,7 @@ static const char *map_normalize_grad(Emitter *e, const IrNode *n, const char *c
 const OpInfo op_normalize_grad = {
     .name = "normalize_grad",
     .ninputs = 1,
-    .flags = OPF_INTERNAL,
+    .flags = OPF_INTERNAL | OPF_ELEMENTWISE,
     .args = no_args,
     .map = map_normalize_grad,
     .summary = "dy -> dx = dy / std",
