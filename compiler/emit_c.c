@@ -899,14 +899,13 @@ static void emit_train_config(FILE *f, const Emitter *e) {
   fprintf(f, "    %lluu,  /* seed */\n", (unsigned long long)t->seed);
   fprintf(f, "    %d, {", te->tta);
   if (te->tta) {
-    int na = te->nangles < 16 ? te->nangles : 16, ns = te->nsizes < 8 ? te->nsizes : 8;
-    fprintf(f, "%d, {", na);
-    for (int i = 0; i < na; i++)
+    fprintf(f, "%d, {", te->nangles);
+    for (int i = 0; i < te->nangles; i++)
       fprintf(f, "%s%s", i ? ", " : "", dlit(te->angles[i]));
-    fprintf(f, "}, %d, %d, {", te->five_crops, ns);
-    for (int i = 0; i < ns; i++)
+    fprintf(f, "}, %d, %d, {", te->five_crops, te->nsizes);
+    for (int i = 0; i < te->nsizes; i++)
       fprintf(f, "%s%d", i ? ", " : "", te->sizes[i]);
-    fprintf(f, "%s}", ns ? "" : "0");
+    fprintf(f, "%s}", te->nsizes ? "" : "0");
   } else {
     fprintf(f, "1, {0.0}, 0, 0, {0}");
   }

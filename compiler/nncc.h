@@ -428,11 +428,11 @@ typedef struct TestConfig {
   bool present;               /* a test block was written                    */
   SrcLoc loc;
   bool tta;                   /* test-time augmentation                      */
-  int nangles;                /* at least 1 (default: the one angle 0)       */
-  double angles[MAX_LIST];
+  int nangles;                /* 1 to 16 (default: the one angle 0)          */
+  double angles[16];          /* (the runtime's nnrt_tta holds as many)      */
   bool five_crops;            /* crops=five (else center)                    */
-  int nsizes;
-  int sizes[MAX_LIST];
+  int nsizes;                 /* 0 to 8                                      */
+  int sizes[8];
 } TestConfig;
 
 typedef struct Graph {

@@ -31,7 +31,7 @@ static const ArgSpec no_args[] = {{0}};
 static const CallSpec optimizers[] = {{"sgd", sgd_args}, {"adam", adam_args}, {0}};
 
 static const ArgSpec step_args[] = {
-    {"every", ARG_INT, .required = true, .min = 1, .max = 1e6, .has_range = true},
+    {"every", ARG_INT, .required = true, .min = 1, .max = 1e30, .has_range = true},
     {"gamma", ARG_NUM, .def = 0.1, .min = 0, .max = 1e30, .has_range = true},
     {0},
 };
@@ -270,6 +270,13 @@ static void check_test_block(Graph *g) {
       continue;
     Attr a[3];  /* angles, crops, sizes */
     if (!bind_args("tta", l->loc, l->args, l->nargs, tta_spec, a))
+      continue;
+    /* as many as the runtime's nnrt_tta holds */
+    if (a[0].n > 16)
+      error_at(a[0].loc, "tta: at most 16 angles, got %d", a[0].n);
+    if (a[2].n > 8)
+      error_at(a[2].loc, "tta: at most 8 sizes, got %d", a[2].n);
+    if (a[0].n > 16 || a[2].n > 8)
       continue;
     t->tta = true;
     t->nangles = a[0].given ? a[0].n : 1;  /* default: the one angle 0 */
