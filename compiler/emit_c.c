@@ -869,31 +869,33 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
 static void emit_train_config(FILE *f, const Emitter *e) {
   const TrainConfig *t = &e->g->train;
   const TestConfig *te = &e->g->test;
-  static const char *const schedules[] = {
+  static const char *const schedule_names[] = {
       [SCHEDULE_CONSTANT] = "NNRT_SCHEDULE_CONSTANT",
       [SCHEDULE_STEP] = "NNRT_SCHEDULE_STEP",
       [SCHEDULE_COSINE] = "NNRT_SCHEDULE_COSINE",
   };
+  static const char *const augment_names[] = {
+      [AUG_ROTATION] = "NNRT_AUG_ROTATION", [AUG_CROP] = "NNRT_AUG_CROP",
+      [AUG_RESIZED_CROP] = "NNRT_AUG_RESIZED_CROP", [AUG_HFLIP] = "NNRT_AUG_HFLIP"};
   fprintf(f, "\n/* The train block (defaults filled in) and the test block. */\n");
   fprintf(f, "static const nnrt_train_config train_config = {\n");
   fprintf(f, "    %s, %s, %d, %s,  /* lr, schedule, step every, gamma */\n",
-          dlit(t->lr), schedules[t->schedule], t->step_every, dlit(t->step_gamma));
+          dlit(t->lr), schedule_names[t->schedule], t->step_every, dlit(t->step_gamma));
   fprintf(f, "    %lld, %lld, %s,  /* batch, epochs, validation */\n", (long long)t->batch,
           (long long)t->epochs, dlit(t->validation));
   fprintf(f, "    %d, %d,  /* early stopping: patience, on accuracy */\n",
           t->early_stopping ? t->patience : 0, t->early_stopping && t->monitor_accuracy);
   fprintf(f, "    %d, {", t->naugment);
   for (int i = 0; i < t->naugment; i++) {
-    /* each kind's runtime name and its two numbers, a and b */
-    static const char *const kinds[] = {
-        [AUG_ROTATION] = "NNRT_AUG_ROTATION", [AUG_CROP] = "NNRT_AUG_CROP",
-        [AUG_RESIZED_CROP] = "NNRT_AUG_RESIZED_CROP", [AUG_HFLIP] = "NNRT_AUG_HFLIP"};
     const Augment *a = &t->augment[i];
-    double va = a->kind == AUG_ROTATION ? a->deg
-                : a->kind == AUG_CROP   ? a->pad
-                : a->kind == AUG_RESIZED_CROP ? a->scale_min : 0;
-    double vb = a->kind == AUG_RESIZED_CROP ? a->scale_max : 0;
-    fprintf(f, "%s{%s, %s, %s}", i ? ", " : "", kinds[a->kind], dlit(va), dlit(vb));
+    double va = 0, vb = 0;  /* nnrt_augment's two numbers */
+    switch (a->kind) {
+    case AUG_ROTATION: va = a->deg; break;
+    case AUG_CROP: va = a->pad; break;
+    case AUG_RESIZED_CROP: va = a->scale_min, vb = a->scale_max; break;
+    case AUG_HFLIP: break;
+    }
+    fprintf(f, "%s{%s, %s, %s}", i ? ", " : "", augment_names[a->kind], dlit(va), dlit(vb));
   }
   fprintf(f, "%s},  /* augmentations */\n", t->naugment ? "" : "{NNRT_AUG_ROTATION, 0.0, 0.0}");
   fprintf(f, "    %lluu,  /* seed */\n", (unsigned long long)t->seed);
