@@ -428,7 +428,7 @@ static const char *structure(const Emitter *e) {
   StrBuf sb = {0};
   sb_printf(&sb, "nncc-1 %s", e->f64 ? "f64" : "f32");
   if (e->g->nlosses)
-    sb_printf(&sb, ";optimizer %s x%d", e->g->train.optimizer.word,
+    sb_printf(&sb, ";optimizer %s x%d", optimizer_word(&e->g->train),
               optimizer_state_per_param(e->g));
   const PtrVec *lists[2] = {&e->g->params, &e->g->buffers};
   for (int l = 0; l < 2; l++)
@@ -680,10 +680,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
           (long long)g->num_params, (long long)g->num_params);
   fprintf(f, "  m->opt = m->buffers + %lld;\n", (long long)g->num_buffers);
   fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_state);
-  double lr = 0.01;
-  if (g->train.optimizer.word && g->train.optimizer.sub)
-    lr = g->train.optimizer.sub[0].v[0];
-  fprintf(f, "  m->lr = %s;\n", lit(e, lr));
+  fprintf(f, "  m->lr = %s;\n", lit(e, g->train.lr));
   fprintf(f, "  nnrt_rng_seed(&m->rng, seed);\n");
   const PtrVec *lists[2] = {&g->params, &g->buffers};
   for (int l = 0; l < 2; l++)
@@ -872,44 +869,45 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
 static void emit_train_config(FILE *f, const Emitter *e) {
   const TrainConfig *t = &e->g->train;
   const TestConfig *te = &e->g->test;
-  const char *sched = !strcmp(t->schedule.word, "cosine") ? "NNRT_SCHEDULE_COSINE"
-                      : !strcmp(t->schedule.word, "step") ? "NNRT_SCHEDULE_STEP"
-                                                          : "NNRT_SCHEDULE_CONSTANT";
-  bool step = !strcmp(t->schedule.word, "step");
+  static const char *const schedule_names[] = {
+      [SCHEDULE_CONSTANT] = "NNRT_SCHEDULE_CONSTANT",
+      [SCHEDULE_STEP] = "NNRT_SCHEDULE_STEP",
+      [SCHEDULE_COSINE] = "NNRT_SCHEDULE_COSINE",
+  };
+  static const char *const augment_names[] = {
+      [AUG_ROTATION] = "NNRT_AUG_ROTATION", [AUG_CROP] = "NNRT_AUG_CROP",
+      [AUG_RESIZED_CROP] = "NNRT_AUG_RESIZED_CROP", [AUG_HFLIP] = "NNRT_AUG_HFLIP"};
   fprintf(f, "\n/* The train block (defaults filled in) and the test block. */\n");
   fprintf(f, "static const nnrt_train_config train_config = {\n");
   fprintf(f, "    %s, %s, %d, %s,  /* lr, schedule, step every, gamma */\n",
-          dlit(t->optimizer.sub[0].v[0]), sched, step ? (int)t->schedule.sub[0].v[0] : 0,
-          dlit(step ? t->schedule.sub[1].v[0] : 0));
+          dlit(t->lr), schedule_names[t->schedule], t->step_every, dlit(t->step_gamma));
   fprintf(f, "    %lld, %lld, %s,  /* batch, epochs, validation */\n", (long long)t->batch,
           (long long)t->epochs, dlit(t->validation));
   fprintf(f, "    %d, %d,  /* early stopping: patience, on accuracy */\n",
-          t->has_early_stopping ? (int)t->early_stopping[0].v[0] : 0,
-          t->has_early_stopping && !strcmp(t->early_stopping[1].word, "val_accuracy"));
+          t->early_stopping ? t->patience : 0, t->early_stopping && t->monitor_accuracy);
   fprintf(f, "    %d, {", t->naugment);
   for (int i = 0; i < t->naugment; i++) {
-    const Attr *a = &t->augment[i];
-    const char *kind = !strcmp(a->word, "random_rotation") ? "NNRT_AUG_ROTATION"
-                       : !strcmp(a->word, "random_crop")   ? "NNRT_AUG_CROP"
-                       : !strcmp(a->word, "hflip")         ? "NNRT_AUG_HFLIP"
-                                                           : "NNRT_AUG_RESIZED_CROP";
-    double va = a->sub && a->call->args[0].name ? a->sub[0].v[0] : 0;
-    double vb = a->sub && a->call->args[0].name && a->sub[0].n > 1 ? a->sub[0].v[1] : 0;
-    fprintf(f, "%s{%s, %s, %s}", i ? ", " : "", kind, dlit(va), dlit(vb));
+    const Augment *a = &t->augment[i];
+    double va = 0, vb = 0;  /* nnrt_augment's two numbers */
+    switch (a->kind) {
+    case AUG_ROTATION: va = a->deg; break;
+    case AUG_CROP: va = a->pad; break;
+    case AUG_RESIZED_CROP: va = a->scale_min, vb = a->scale_max; break;
+    case AUG_HFLIP: break;
+    }
+    fprintf(f, "%s{%s, %s, %s}", i ? ", " : "", augment_names[a->kind], dlit(va), dlit(vb));
   }
   fprintf(f, "%s},  /* augmentations */\n", t->naugment ? "" : "{NNRT_AUG_ROTATION, 0.0, 0.0}");
   fprintf(f, "    %lluu,  /* seed */\n", (unsigned long long)t->seed);
-  fprintf(f, "    %d, {", te->has_tta);
-  if (te->has_tta) {
-    const Attr *angles = &te->tta[0], *sizes = &te->tta[2];
-    int na = angles->n < 16 ? angles->n : 16, ns = sizes->n < 8 ? sizes->n : 8;
-    fprintf(f, "%d, {", na);
-    for (int i = 0; i < na; i++)
-      fprintf(f, "%s%s", i ? ", " : "", dlit(angles->v[i]));
-    fprintf(f, "}, %d, %d, {", !strcmp(te->tta[1].word, "five"), ns);
-    for (int i = 0; i < ns; i++)
-      fprintf(f, "%s%d", i ? ", " : "", (int)sizes->v[i]);
-    fprintf(f, "%s}", ns ? "" : "0");
+  fprintf(f, "    %d, {", te->tta);
+  if (te->tta) {
+    fprintf(f, "%d, {", te->nangles);
+    for (int i = 0; i < te->nangles; i++)
+      fprintf(f, "%s%s", i ? ", " : "", dlit(te->angles[i]));
+    fprintf(f, "}, %d, %d, {", te->five_crops, te->nsizes);
+    for (int i = 0; i < te->nsizes; i++)
+      fprintf(f, "%s%d", i ? ", " : "", te->sizes[i]);
+    fprintf(f, "%s}", te->nsizes ? "" : "0");
   } else {
     fprintf(f, "1, {0.0}, 0, 0, {0}");
   }

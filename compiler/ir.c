@@ -129,40 +129,15 @@ static void print_node(FILE *out, const IrNode *n, bool with_locs, bool training
     fprintf(out, "    saves %%%d : %s\n", n->aux->id, type_str(&n->aux->ty));
 }
 
-static void print_call_attrs(StrBuf *sb, const char *key, const Attr *a, ArgKind kind) {
-  ArgSpec s = {.name = key, .kind = kind};
-  sb_printf(sb, " %s=", key);
-  print_attr(sb, &s, a);
-}
-
 static void print_train(FILE *out, const Graph *g) {
-  const TrainConfig *t = &g->train;
-  if (t->present) {
+  if (g->train.present) {
     StrBuf sb = {0};
-    sb_printf(&sb, "train {");
-    print_call_attrs(&sb, "optimizer", &t->optimizer, ARG_CALL);
-    print_call_attrs(&sb, "schedule", &t->schedule, ARG_CALL);
-    sb_printf(&sb, " batch=%lld epochs=%lld seed=%lld validation=%s", (long long)t->batch,
-              (long long)t->epochs, (long long)t->seed, fmt_double(t->validation));
-    if (t->has_early_stopping)
-      sb_printf(&sb, " early_stopping(patience=%s, metric=%s)",
-                fmt_double(t->early_stopping[0].v[0]), t->early_stopping[1].word);
-    for (int i = 0; i < t->naugment; i++)
-      print_call_attrs(&sb, "augment", &t->augment[i], ARG_CALL);
-    sb_printf(&sb, " }");
+    print_train_block(&sb, &g->train);
     fprintf(out, "%s\n", sb.data);
   }
-  const TestConfig *te = &g->test;
-  if (te->present) {
+  if (g->test.present) {
     StrBuf sb = {0};
-    sb_printf(&sb, "test {");
-    if (te->has_tta) {
-      sb_printf(&sb, " tta");
-      print_call_attrs(&sb, "angles", &te->tta[0], ARG_NUMS);
-      sb_printf(&sb, " crops=%s", te->tta[1].word);
-      print_call_attrs(&sb, "sizes", &te->tta[2], ARG_INTS);
-    }
-    sb_printf(&sb, " }");
+    print_test_block(&sb, &g->test);
     fprintf(out, "%s\n", sb.data);
   }
 }
@@ -203,6 +178,34 @@ static const char *value_label(const Value *v) {
                  : arena_printf("%%%d %s", v->id, type_str(&v->ty));
 }
 
+/* The filled-in train block: how the trainer will train the model (with
+ * the defaults when there is no block). */
+static void print_recipe_summary(FILE *out, const TrainConfig *t) {
+  StrBuf sb = {0};
+  print_optimizer(&sb, t);
+  sb_printf(&sb, ", schedule ");
+  print_schedule(&sb, t);
+  fprintf(out, "  train   %s, batch %lld, %lld epochs%s\n", sb.data, (long long)t->batch,
+          (long long)t->epochs, t->present ? "" : " (no train block: the defaults)");
+  StrBuf more = {0};
+  sb_printf(&more, "validation %s, seed %lld, ", fmt_double(t->validation), (long long)t->seed);
+  if (t->early_stopping) {
+    print_early_stopping(&more, t);
+    sb_printf(&more, ", ");
+  }
+  sb_printf(&more, "optimizer state %d value%s per parameter", t->state_per_param,
+            t->state_per_param == 1 ? "" : "s");
+  fprintf(out, "          %s\n", more.data);
+  if (t->naugment) {
+    StrBuf aug = {0};
+    for (int i = 0; i < t->naugment; i++) {
+      sb_printf(&aug, "%s", i ? ", " : "");
+      print_augment(&aug, &t->augment[i]);
+    }
+    fprintf(out, "          augment %s\n", aug.data);
+  }
+}
+
 void print_summary(FILE *out, const Graph *g) {
   fprintf(out, "model %s (%s)\n", g->name, g->file->name);
   for (int i = 0; i < g->inputs.len; i++)
@@ -227,14 +230,12 @@ void print_summary(FILE *out, const Graph *g) {
   fprintf(out, "  params  %lld floats (%.2f MiB), buffers %lld floats\n",
           (long long)g->num_params, (double)g->num_params * 4 / (1 << 20),
           (long long)g->num_buffers);
-  if (g->train.present) {
+  if (g->nlosses)
+    print_recipe_summary(out, &g->train);
+  if (g->test.tta) {
     StrBuf t = {0};
-    ArgSpec s = {.name = "optimizer", .kind = ARG_CALL};
-    print_attr(&t, &s, &g->train.optimizer);
-    sb_printf(&t, ", schedule ");
-    print_attr(&t, &s, &g->train.schedule);
-    fprintf(out, "  train   %s, batch %lld, %lld epochs\n", t.data, (long long)g->train.batch,
-            (long long)g->train.epochs);
+    print_tta(&t, &g->test);
+    fprintf(out, "  test    %s\n", t.data);
   }
 }
 

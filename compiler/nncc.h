@@ -388,24 +388,51 @@ typedef struct Loss {
 
 /* ----------------------------------------------------- the train block */
 
+/* The recipe, typed: check-train (train.c) fills it from the blocks, with
+ * every default written in (docs/language.md); nothing after it reads the
+ * blocks' arguments.  Each enum is in the order of train.c's word tables. */
+typedef enum { OPTIM_SGD, OPTIM_ADAM } OptimizerKind;
+typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } ScheduleKind;
+typedef enum { AUG_ROTATION, AUG_CROP, AUG_RESIZED_CROP, AUG_HFLIP } AugmentKind;
+
+typedef struct Augment {
+  AugmentKind kind;
+  double deg;                 /* random_rotation: at most this many degrees  */
+  int pad;                    /* random_crop: zero padding on each side      */
+  double scale_min, scale_max; /* random_resized_crop: the area kept         */
+} Augment;
+
 typedef struct TrainConfig {
-  bool present;
-  Attr optimizer;           /* ARG_CALL: sgd(...) or adam(...)              */
-  Attr schedule;            /* ARG_CALL: constant | step(...) | cosine      */
-  int64_t batch, epochs, seed;
-  double validation;
-  bool has_early_stopping;
-  Attr early_stopping[2];   /* patience, metric                             */
-  Attr augment[8];          /* ARG_CALL each                                */
-  int naugment;
+  bool present;               /* a train block was written                   */
   SrcLoc loc;
+  OptimizerKind optimizer;
+  double lr;
+  double momentum;            /* sgd                                         */
+  bool nesterov;              /* sgd                                         */
+  double beta1, beta2, eps;   /* adam                                        */
+  double weight_decay;        /* both: L2, added to the gradient             */
+  int state_per_param;        /* optimizer state values per parameter: 0-2   */
+  ScheduleKind schedule;
+  int step_every;             /* step: epochs between decays                 */
+  double step_gamma;          /* step: the factor at each                    */
+  int64_t batch, epochs, seed;
+  double validation;          /* the fraction held out; 0: none              */
+  bool early_stopping;
+  int patience;               /* early_stopping: epochs without improvement  */
+  bool monitor_accuracy;      /* early_stopping: val_accuracy, not val_loss  */
+  Augment augment[8];         /* in the order written                        */
+  int naugment;
 } TrainConfig;
 
 typedef struct TestConfig {
-  bool present;
-  bool has_tta;
-  Attr tta[3];              /* angles, crops, sizes                          */
+  bool present;               /* a test block was written                    */
   SrcLoc loc;
+  bool tta;                   /* test-time augmentation                      */
+  int nangles;                /* 1 to 16 (default: the one angle 0)          */
+  double angles[16];          /* (the runtime's nnrt_tta holds as many)      */
+  bool five_crops;            /* crops=five (else center)                    */
+  int nsizes;                 /* 0 to 8                                      */
+  int sizes[8];
 } TestConfig;
 
 typedef struct Graph {
@@ -442,6 +469,15 @@ void print_fused(FILE *out, const Graph *g);
 const char *ir_node_str(const IrNode *n);   /* one node, as print_ir shows it */
 void print_params(FILE *out, const Graph *g);
 void print_summary(FILE *out, const Graph *g);
+/* train.c: the recipe's words, and the blocks as --emit=ir prints them. */
+const char *optimizer_word(const TrainConfig *t);
+void print_optimizer(StrBuf *sb, const TrainConfig *t);
+void print_schedule(StrBuf *sb, const TrainConfig *t);
+void print_early_stopping(StrBuf *sb, const TrainConfig *t);
+void print_augment(StrBuf *sb, const Augment *a);
+void print_tta(StrBuf *sb, const TestConfig *t);
+void print_train_block(StrBuf *sb, const TrainConfig *t);
+void print_test_block(StrBuf *sb, const TestConfig *t);
 
 /* ------------------------------------------------------ ops.def, ops/ */
 

@@ -3,7 +3,9 @@
  * Each line is `word[(args)] [args...]`; every word's arguments are bound
  * with the same machinery as op arguments (args.c), so misspellings, kinds
  * and ranges get the same messages.  Defaults when the block or a word is
- * missing are written in docs/language.md.
+ * missing are written in docs/language.md.  The bound arguments fill the
+ * typed recipe (TrainConfig, TestConfig) here, by name; everything after
+ * this pass reads its fields.
  */
 #include "nncc.h"
 
@@ -25,6 +27,7 @@ static const ArgSpec adam_args[] = {
     {0},
 };
 static const ArgSpec no_args[] = {{0}};
+/* The word tables are in the order of their enums (OptimizerKind, ...). */
 static const CallSpec optimizers[] = {{"sgd", sgd_args}, {"adam", adam_args}, {0}};
 
 static const ArgSpec step_args[] = {
@@ -106,6 +109,53 @@ static bool once(const BlockLine *l, const BlockLine **seen) {
   return true;
 }
 
+/* A call's bound argument, by its name in the call's spec, and its value. */
+static const Attr *sub(const Attr *call, const char *name) {
+  int i = spec_index(call->call->args, name);
+  if (i < 0)
+    internal_error("%s has no argument '%s'", call->word, name);
+  return &call->sub[i];
+}
+
+static double arg(const Attr *call, const char *name) { return sub(call, name)->v[0]; }
+
+static void set_optimizer(TrainConfig *t, const Attr *a) {
+  t->optimizer = (OptimizerKind)(a->call - optimizers);
+  bool adam = t->optimizer == OPTIM_ADAM;
+  t->lr = arg(a, "lr");
+  t->weight_decay = arg(a, "weight_decay");
+  t->momentum = adam ? 0 : arg(a, "momentum");
+  t->nesterov = adam ? false : arg(a, "nesterov") != 0;
+  t->beta1 = adam ? arg(a, "beta1") : 0;
+  t->beta2 = adam ? arg(a, "beta2") : 0;
+  t->eps = adam ? arg(a, "eps") : 0;
+  /* Adam: the first and second moments; sgd: the momentum buffer, if any. */
+  t->state_per_param = adam ? 2 : t->momentum != 0 ? 1 : 0;
+}
+
+static void set_schedule(TrainConfig *t, const Attr *a) {
+  t->schedule = (ScheduleKind)(a->call - schedules);
+  bool step = t->schedule == SCHEDULE_STEP;
+  t->step_every = step ? (int)arg(a, "every") : 0;
+  t->step_gamma = step ? arg(a, "gamma") : 0;
+}
+
+static Augment augment_of(const Attr *a) {
+  Augment aug = {.kind = (AugmentKind)(a->call - augmentations)};
+  switch (aug.kind) {
+  case AUG_ROTATION: aug.deg = arg(a, "deg"); break;
+  case AUG_CROP: aug.pad = (int)arg(a, "pad"); break;
+  case AUG_RESIZED_CROP: {
+    const Attr *scale = sub(a, "scale");  /* [min, max], checked; by default [0.08, 1] */
+    aug.scale_min = scale->given ? scale->v[0] : 0.08;
+    aug.scale_max = scale->given ? scale->v[1] : 1.0;
+    break;
+  }
+  case AUG_HFLIP: break;
+  }
+  return aug;
+}
+
 static void set_default_train(TrainConfig *t) {
   /* adam() with its defaults, constant schedule, batch 64, 10 epochs. */
   Attr scratch[2];
@@ -114,8 +164,8 @@ static void set_default_train(TrainConfig *t) {
   ArgSpec sch = {"schedule", ARG_CALL, .def_word = "constant", .calls = schedules};
   ArgSpec pair[3] = {opt, sch, {0}};
   bind_args("train", nowhere, NULL, 0, pair, scratch);
-  t->optimizer = scratch[0];
-  t->schedule = scratch[1];
+  set_optimizer(t, &scratch[0]);
+  set_schedule(t, &scratch[1]);
   t->batch = 64;
   t->epochs = 10;
   t->seed = 0;
@@ -145,14 +195,14 @@ static void check_train_block(Graph *g) {
     switch (w) {
     case 0:
       if (bind_args("optimizer", l->loc, l->args, l->nargs, optimizer_spec, a)) {
-        t->optimizer = a[0];
-        if (!strcmp(a[0].word, "sgd") && a[0].sub[3].v[0] && a[0].sub[1].v[0] == 0)
+        set_optimizer(t, &a[0]);
+        if (t->nesterov && t->momentum == 0)
           error_at(a[0].loc, "sgd: nesterov=true needs momentum > 0 (as in PyTorch)");
       }
       break;
     case 1:
       if (bind_args("schedule", l->loc, l->args, l->nargs, schedule_spec, a))
-        t->schedule = a[0];
+        set_schedule(t, &a[0]);
       break;
     case 2:
       if (bind_args("batch", l->loc, l->args, l->nargs, batch_spec, a))
@@ -167,9 +217,11 @@ static void check_train_block(Graph *g) {
         t->validation = a[0].v[0];
       break;
     case 5:
-      if (bind_args("early_stopping", l->loc, l->args, l->nargs, early_stopping_spec,
-                    t->early_stopping))
-        t->has_early_stopping = true;
+      if (bind_args("early_stopping", l->loc, l->args, l->nargs, early_stopping_spec, a)) {
+        t->early_stopping = true;
+        t->patience = (int)a[0].v[0];
+        t->monitor_accuracy = !strcmp(a[1].word, "val_accuracy");
+      }
       break;
     case 6:
       if (l->nargs == 0)
@@ -180,19 +232,14 @@ static void check_train_block(Graph *g) {
           break;
         }
         if (bind_args("augment", l->loc, &l->args[i], 1, augment_spec, a)) {
-          if (!strcmp(a[0].word, "random_resized_crop")) {
-            Attr *scale = &a[0].sub[0];
-            if (!scale->given) {
-              scale->n = 2;
-              scale->v[0] = 0.08;
-              scale->v[1] = 1.0;
-            } else if (scale->n != 2 || scale->v[0] > scale->v[1]) {
-              error_at(scale->loc, "random_resized_crop: scale is [min, max] with "
-                                   "0 < min <= max <= 1");
-              continue;
-            }
+          const Attr *scale = a[0].call == &augmentations[AUG_RESIZED_CROP]
+                                  ? sub(&a[0], "scale") : NULL;
+          if (scale && scale->given && (scale->n != 2 || scale->v[0] > scale->v[1])) {
+            error_at(scale->loc, "random_resized_crop: scale is [min, max] with "
+                                 "0 < min <= max <= 1");
+            continue;
           }
-          t->augment[t->naugment++] = a[0];
+          t->augment[t->naugment++] = augment_of(&a[0]);
         }
       }
       break;
@@ -202,7 +249,7 @@ static void check_train_block(Graph *g) {
       break;
     }
   }
-  if (t->has_early_stopping && t->validation == 0)
+  if (t->early_stopping && t->validation == 0)
     warn_at(seen[5]->loc, "early_stopping watches validation data, but there is none: "
                           "add `validation 0.1` (or pass --validation to the trainer)");
 }
@@ -221,13 +268,24 @@ static void check_test_block(Graph *g) {
     }
     if (!once(l, &seen))
       continue;
-    if (!bind_args("tta", l->loc, l->args, l->nargs, tta_spec, t->tta))
+    Attr a[3];  /* angles, crops, sizes */
+    if (!bind_args("tta", l->loc, l->args, l->nargs, tta_spec, a))
       continue;
-    t->has_tta = true;
-    if (!t->tta[0].given) {
-      t->tta[0].n = 1;
-      t->tta[0].v[0] = 0;
-    }
+    /* as many as the runtime's nnrt_tta holds */
+    if (a[0].n > 16)
+      error_at(a[0].loc, "tta: at most 16 angles, got %d", a[0].n);
+    if (a[2].n > 8)
+      error_at(a[2].loc, "tta: at most 8 sizes, got %d", a[2].n);
+    if (a[0].n > 16 || a[2].n > 8)
+      continue;
+    t->tta = true;
+    t->nangles = a[0].given ? a[0].n : 1;  /* default: the one angle 0 */
+    for (int i = 0; i < t->nangles; i++)
+      t->angles[i] = a[0].given ? a[0].v[i] : 0;
+    t->five_crops = !strcmp(a[1].word, "five");
+    t->nsizes = a[2].n;
+    for (int i = 0; i < a[2].n; i++)
+      t->sizes[i] = (int)a[2].v[i];
   }
 }
 
@@ -241,4 +299,81 @@ bool check_train(Graph *g) {
     error_at(g->train_stmt->loc, "a train block needs a loss to minimise: add a `loss` line, "
                                  "such as `loss softmax_cross_entropy(logits, target)`");
   return diag_error_count() == before;
+}
+
+/* ----------------------------------------------- the recipe, as text */
+
+/* The blocks' words and keys, as written in a .nn file: --emit=ir prints
+ * the filled-in recipe this way, and --emit=summary its parts. */
+const char *optimizer_word(const TrainConfig *t) { return optimizers[t->optimizer].name; }
+
+void print_optimizer(StrBuf *sb, const TrainConfig *t) {
+  if (t->optimizer == OPTIM_ADAM)
+    sb_printf(sb, "adam(lr=%s, beta1=%s, beta2=%s, eps=%s, weight_decay=%s)", fmt_double(t->lr),
+              fmt_double(t->beta1), fmt_double(t->beta2), fmt_double(t->eps),
+              fmt_double(t->weight_decay));
+  else
+    sb_printf(sb, "sgd(lr=%s, momentum=%s, weight_decay=%s, nesterov=%s)", fmt_double(t->lr),
+              fmt_double(t->momentum), fmt_double(t->weight_decay),
+              t->nesterov ? "true" : "false");
+}
+
+void print_schedule(StrBuf *sb, const TrainConfig *t) {
+  sb_printf(sb, "%s", schedules[t->schedule].name);
+  if (t->schedule == SCHEDULE_STEP)
+    sb_printf(sb, "(every=%d, gamma=%s)", t->step_every, fmt_double(t->step_gamma));
+}
+
+void print_early_stopping(StrBuf *sb, const TrainConfig *t) {
+  sb_printf(sb, "early_stopping(patience=%d, metric=%s)", t->patience,
+            metrics[t->monitor_accuracy]);
+}
+
+void print_augment(StrBuf *sb, const Augment *a) {
+  sb_printf(sb, "%s", augmentations[a->kind].name);
+  switch (a->kind) {
+  case AUG_ROTATION: sb_printf(sb, "(deg=%s)", fmt_double(a->deg)); break;
+  case AUG_CROP: sb_printf(sb, "(pad=%d)", a->pad); break;
+  case AUG_RESIZED_CROP:
+    sb_printf(sb, "(scale=[%s, %s])", fmt_double(a->scale_min), fmt_double(a->scale_max));
+    break;
+  case AUG_HFLIP: break;
+  }
+}
+
+void print_tta(StrBuf *sb, const TestConfig *t) {
+  sb_printf(sb, "tta angles=%s", t->nangles == 1 ? "" : "[");
+  for (int i = 0; i < t->nangles; i++)
+    sb_printf(sb, "%s%s", i ? ", " : "", fmt_double(t->angles[i]));
+  sb_printf(sb, "%s crops=%s sizes=[", t->nangles == 1 ? "" : "]", crop_modes[t->five_crops]);
+  for (int i = 0; i < t->nsizes; i++)
+    sb_printf(sb, "%s%d", i ? ", " : "", t->sizes[i]);
+  sb_printf(sb, "]");
+}
+
+void print_train_block(StrBuf *sb, const TrainConfig *t) {
+  sb_printf(sb, "train { optimizer=");
+  print_optimizer(sb, t);
+  sb_printf(sb, " schedule=");
+  print_schedule(sb, t);
+  sb_printf(sb, " batch=%lld epochs=%lld seed=%lld validation=%s", (long long)t->batch,
+            (long long)t->epochs, (long long)t->seed, fmt_double(t->validation));
+  if (t->early_stopping) {
+    sb_printf(sb, " ");
+    print_early_stopping(sb, t);
+  }
+  for (int i = 0; i < t->naugment; i++) {
+    sb_printf(sb, " augment=");
+    print_augment(sb, &t->augment[i]);
+  }
+  sb_printf(sb, " }");
+}
+
+void print_test_block(StrBuf *sb, const TestConfig *t) {
+  sb_printf(sb, "test {");
+  if (t->tta) {
+    sb_printf(sb, " ");
+    print_tta(sb, t);
+  }
+  sb_printf(sb, " }");
 }

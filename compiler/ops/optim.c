@@ -5,17 +5,10 @@
  * second moments); m->step counts the updates (Adam's bias correction). */
 #include "../nncc.h"
 
-#include <string.h>
-
 static const ArgSpec no_args[] = {{0}};
 
-/* Values of optimizer state per parameter. */
-int optimizer_state_per_param(const Graph *g) {
-  const Attr *opt = &g->train.optimizer;
-  if (!strcmp(opt->word, "adam"))
-    return 2;
-  return opt->sub[1].v[0] != 0 ? 1 : 0;  /* sgd: momentum */
-}
+/* Values of optimizer state per parameter (check-train counts them). */
+int optimizer_state_per_param(const Graph *g) { return g->train.state_per_param; }
 
 /* One loop of the update.  The check (commit false) computes what the
  * update would store and stores only whether any of it is not finite, in
@@ -24,15 +17,14 @@ int optimizer_state_per_param(const Graph *g) {
  * parameter NaN or infinite too, so the check looks at the parameter alone,
  * except for Adam's second moment (infinite, it makes the step 0). */
 static void emit_update_loop(Emitter *e, bool commit, int64_t from, int64_t to) {
-  const Attr *opt = &e->g->train.optimizer;
+  const TrainConfig *t = &e->g->train;
   const char *T = e->T;
   k_line(e, "for (size_t i = %lld; i < %lld; i++) {", (long long)from, (long long)to);
-  bool adam = !strcmp(opt->word, "adam");
-  double wd = opt->sub[adam ? 4 : 2].v[0];
+  double wd = t->weight_decay;
   k_line(e, wd != 0 ? "%s g = grad[i] + %s * p[i];" : "%s g = grad[i];%s", T,
          wd != 0 ? lit(e, wd) : "");
-  if (adam) {
-    double b1 = opt->sub[1].v[0], b2 = opt->sub[2].v[0], eps = opt->sub[3].v[0];
+  if (t->optimizer == OPTIM_ADAM) {
+    double b1 = t->beta1, b2 = t->beta2, eps = t->eps;
     const char *a = commit ? "m1[i]" : "a", *v = commit ? "m2[i]" : "v";
     k_line(e, "%s%s = %s * m1[i] + %s * g;", commit ? "" : arena_printf("%s ", T), a,
            lit(e, b1), lit(e, 1 - b1));
@@ -45,13 +37,12 @@ static void emit_update_loop(Emitter *e, bool commit, int64_t from, int64_t to) 
     else
       k_line(e, "bad |= !isfinite(v) | !isfinite(p[i] - %s);", step);
   } else {
-    double momentum = opt->sub[1].v[0];
-    bool nesterov = opt->sub[3].v[0] != 0;
+    double momentum = t->momentum;
     const char *s = commit ? "state[i]" : "s";
     if (momentum != 0) {
       k_line(e, "%s%s = %s * state[i] + g;", commit ? "" : arena_printf("%s ", T), s,
              lit(e, momentum));
-      if (nesterov)
+      if (t->nesterov)
         k_line(e, "g += %s * %s;", lit(e, momentum), s);
       else
         k_line(e, "g = %s;", s);
@@ -80,10 +71,10 @@ static void emit_update_loops(Emitter *e, bool commit) {
  * *ok says whether it did (docs/decisions.md, 86). */
 static void emit_optimizer_update(Emitter *e, const IrNode *n) {
   const Graph *g = e->g;
-  const Attr *opt = &g->train.optimizer;
+  const TrainConfig *t = &g->train;
   int64_t count = g->num_params;
-  bool adam = !strcmp(opt->word, "adam");
-  k_begin(e, n, arena_printf("the %s update over all %lld parameters", opt->word, (long long)count));
+  k_begin(e, n, arena_printf("the %s update over all %lld parameters", optimizer_word(t),
+                             (long long)count));
   k_ptr(e, e->T, "p", true, "m->params");
   k_ptr(e, e->T, "grad", false, "m->grads");
   if (optimizer_state_per_param(g))
@@ -103,8 +94,8 @@ static void emit_optimizer_update(Emitter *e, const IrNode *n) {
     k_end(e);
     return;
   }
-  if (adam) {
-    double b1 = opt->sub[1].v[0], b2 = opt->sub[2].v[0];
+  if (t->optimizer == OPTIM_ADAM) {
+    double b1 = t->beta1, b2 = t->beta2;
     k_line(e, "%s *m1 = state, *m2 = state + %lld;", e->T, (long long)count);
     k_line(e, "const double bc1 = 1 - pow(%s, (double)step), bc2 = 1 - pow(%s, (double)step);",
            dlit(b1), dlit(b2));
