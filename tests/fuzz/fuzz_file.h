@@ -22,7 +22,7 @@
 static char fuzz_dir[4096];
 static char fuzz_paths[2][4096 + 16];
 
-static void fuzz_cleanup(void) {
+static inline void fuzz_cleanup(void) {
   for (int i = 0; i < 2; i++)
     if (fuzz_paths[i][0])
       unlink(fuzz_paths[i]);
@@ -30,7 +30,7 @@ static void fuzz_cleanup(void) {
 }
 
 /* Writes n bytes to path, whole or abort. */
-static void fuzz_write_file(const char *path, const void *data, size_t n) {
+static inline void fuzz_write_file(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
   FUZZ_CHECK(f);
   FUZZ_CHECK(fwrite(data, 1, n, f) == n);
@@ -38,7 +38,7 @@ static void fuzz_write_file(const char *path, const void *data, size_t n) {
 }
 
 /* The whole of path (malloc), its size in *n. */
-static unsigned char *fuzz_read_file(const char *path, size_t *n) {
+static inline unsigned char *fuzz_read_file(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");
   FUZZ_CHECK(f);
   size_t cap = 4096;
@@ -57,7 +57,7 @@ static unsigned char *fuzz_read_file(const char *path, size_t *n) {
 
 /* Writes the input to file `which` (0 or 1) of the private directory and
  * returns its path. */
-static const char *fuzz_file_n(int which, const void *data, size_t n) {
+static inline const char *fuzz_file_n(int which, const void *data, size_t n) {
   if (!fuzz_dir[0]) {
     const char *tmp = getenv("TMPDIR");
     snprintf(fuzz_dir, sizeof fuzz_dir, "%s/nnrt-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -73,6 +73,6 @@ static const char *fuzz_file_n(int which, const void *data, size_t n) {
   return fuzz_paths[which];
 }
 
-static const char *fuzz_file(const void *data, size_t n) { return fuzz_file_n(0, data, n); }
+static inline const char *fuzz_file(const void *data, size_t n) { return fuzz_file_n(0, data, n); }
 
 #endif
