@@ -3,6 +3,7 @@
 #include "nnrt.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +71,18 @@ static nnrt_status read_idx(const char *path, int want_min_dims, int want_max_di
         total *= dims[i];
     }
   }
-  if (s == NNRT_OK && !(*data = malloc(total)))
-    s = nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for %zu bytes", path, total);
-  if (s == NNRT_OK)
-    s = read_exact(f, *data, total, path, "data");
+  /* The data is read into a buffer that doubles as it fills, so a header
+   * claiming more than the file holds costs memory in proportion to the
+   * file, not to the claim. */
+  for (size_t have = 0, cap = 0; s == NNRT_OK && have < total; have = cap) {
+    size_t want = cap ? 2 * cap : 65536; /* total <= 2^40: no overflow */
+    cap = want < total ? want : total;
+    unsigned char *grown = realloc(*data, cap);
+    if (!grown)
+      s = nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap);
+    else
+      s = read_exact(f, (*data = grown) + have, cap - have, path, "data");
+  }
   if (s == NNRT_OK) {
     unsigned char extra;
     if (gzread(f, &extra, 1) > 0)
@@ -280,6 +289,9 @@ nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t feat
       if (!end)
         s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: column %zu: \"%s\" is not a number", path,
                       lineno, col + 1, csv_field(p, field));
+      else if (col >= (size_t)label_columns && fabs(v) > FLT_MAX)
+        s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: column %zu: \"%s\" is too large for a 32-bit "
+                      "float", path, lineno, col + 1, csv_field(p, field));
       else if (col >= (size_t)label_columns) {
         x[col - (size_t)label_columns] = (float)v;
         pixels = pixels && v >= 0 && v <= 255 && v == floor(v);

@@ -426,6 +426,8 @@ static void test_csv(void) {
   refused("nan.csv", "0,1,2\n1,abc,2\n", 2, 0, NNRT_ERR_FORMAT, ":2:", "\"abc\" is not a number");
   refused("nan2.csv", "0,1,2\n1,2,3x\n", 2, 0, NNRT_ERR_FORMAT, ":2:", "not a number");
   refused("inf.csv", "0,1,2\n1,inf,3\n", 2, 0, NNRT_ERR_FORMAT, ":2:", "not a number");
+  refused("f32.csv", "0,1,2\n1,2,1e39\n", 2, 0, NNRT_ERR_FORMAT, ":2:",
+          "column 3: \"1e39\" is too large for a 32-bit float");
   refused("empty_field.csv", "0,1,2\n1,,3\n", 2, 0, NNRT_ERR_FORMAT, ":2:", "column 2");
   refused("range.csv", "0,1,2\n\n9,1,2\n", 2, 5, NNRT_ERR_FORMAT, ":3:", "out of range");
   refused("neg.csv", "-1,1,2\n", 2, 5, NNRT_ERR_FORMAT, ":1:", "not a class id");
