@@ -283,7 +283,7 @@ int main(int argc, char **argv) {
     return train_command(argc, argv);
   Options opt = {0};
   const char *path = NULL, *out_path = NULL, *emit = NULL, *dtype = "f32", *header = NULL;
-  bool with_main = false, naive = false;
+  bool with_main = false;
   static const char *const flags[] = {"-o", "--header", "--emit", "--print-after",
                                       "--print-locs", "--list-passes", "-O0", "-O2",
                                       "--dtype", "--help", "--version", "--main"};
@@ -307,10 +307,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--main")) {
       with_main = true;
     } else if (!strcmp(a, "-O0")) {
-      naive = true;  /* no buffer reuse, and no fusion: */
-      opt.O0 = true;
+      opt.O0 = true;  /* no fusion, and no buffer reuse */
     } else if (!strcmp(a, "-O2") || !strcmp(a, "-O1") || !strcmp(a, "-O3")) {
-      naive = false;
       opt.O0 = false;
     } else if ((v = flag_value(argc, argv, &i, "-o"))) {
       out_path = v;
@@ -368,6 +366,7 @@ int main(int argc, char **argv) {
     error_plain("--dtype must be f32 or f64, got '%s'", dtype);
     return 1;
   }
+  opt.f64 = !strcmp(dtype, "f64");
   bool emit_c_files = !emit || !strcmp(emit, "c");
   if (emit_c_files && !header && out_path) {  /* the header beside the C */
     size_t n = strlen(out_path);
@@ -395,9 +394,7 @@ int main(int argc, char **argv) {
   }
   if (emit_c_files) {
     EmitOptions eo = {0};
-    eo.f64 = !strcmp(dtype, "f64");
     eo.with_main = with_main;
-    eo.naive_plan = naive;
     eo.c_path = out_path ? out_path : "-";
     eo.h_path = header;
     const char *h = eo.h_path ? eo.h_path : arena_printf("%s.h", g->name);
@@ -427,18 +424,10 @@ int main(int argc, char **argv) {
     print_ir(out, g, opt.print_locs, true);
   else if (!strcmp(emit, "fused"))
     print_fused(out, g);
-  else if (!strcmp(emit, "plan")) {
-    EmitOptions eo = {0};
-    eo.f64 = !strcmp(dtype, "f64");
-    eo.naive_plan = naive;
-    emit_plan(out, g, &eo, false);
-  }
-  else if (!strcmp(emit, "plan-svg")) {
-    EmitOptions eo = {0};
-    eo.f64 = !strcmp(dtype, "f64");
-    eo.naive_plan = naive;
-    emit_plan(out, g, &eo, true);
-  }
+  else if (!strcmp(emit, "plan"))
+    print_plan(out, g);
+  else if (!strcmp(emit, "plan-svg"))
+    print_plan_svg(out, g);
   else if (!strcmp(emit, "params"))
     print_params(out, g);
   else

@@ -231,10 +231,19 @@ static void check_test_block(Graph *g) {
   }
 }
 
+/* Values of optimizer state per parameter: Adam's two moments, SGD's
+ * momentum buffer if it has momentum. */
+static int optimizer_state(const TrainConfig *t) {
+  if (!strcmp(t->optimizer.word, "adam"))
+    return 2;
+  return t->optimizer.sub[1].v[0] != 0 ? 1 : 0;
+}
+
 bool check_train(Graph *g) {
   int before = diag_error_count();
   check_train_block(g);
   check_test_block(g);
+  g->opt_state_per_param = g->nlosses ? optimizer_state(&g->train) : 0;
   /* As "no output" (lower.c): only in an otherwise clean model, since a
    * `loss` line whose expression failed is missing from g->losses. */
   if (g->train_stmt && g->nlosses == 0 && diag_error_count() == 0)
