@@ -164,8 +164,9 @@ void print_schedule(FILE *out, const Graph *g) {
   fprintf(out, "model %s: entry points at -O%d\n", g->name, g->opt_level);
   for (int i = 0; i < g->nentries; i++) {
     const Entry *en = &g->entries[i];
-    fprintf(out, "run_%s (%s): %d kernel%s, %s plan\n", en->name, en->what, en->kernels.len,
-            en->kernels.len == 1 ? "" : "s", en->mode == MODE_TRAIN ? "training" : "inference");
+    fprintf(out, "run_%s (%s): %d kernel%s, %s\n", en->name, en->what, en->kernels.len,
+            en->kernels.len == 1 ? "" : "s",
+            !en->mask ? "no arena" : en->mode == MODE_TRAIN ? "training plan" : "inference plan");
     for (int k = 0; k < en->kernels.len; k++) {
       const IrNode *n = en->kernels.data[k];
       const Group *grp = n->group[en->mode];
