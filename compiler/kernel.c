@@ -244,8 +244,8 @@ static void flush_aliases(KernelBuilder *e) {
     if (a->done)
       continue;
     a->done = true;
-    sb_printf(&e->k->kbody, "%*s%s%s *%s = %s;\n", 2 * e->k->indent, "", a->writable ? "" : "const ",
-              a->param->type, a->name, a->param->name);
+    sb_printf(&e->k->kbody, "%*s%s%s *%s = %s;\n", 2 * e->k->indent, "",
+              a->writable ? "" : "const ", a->param->type, a->name, a->param->name);
   }
 }
 
