@@ -1,4 +1,12 @@
-/* driver.c - the front end as one call: text in, checked graph out.
+/* driver.c - the pipeline as one call: text in, a planned graph out, which
+ * the emitter (emit_c.c) or an --emit printer only prints.
+ *
+ *   tokenize -> parse -> lower -> the passes of pass.c, in order:
+ *     checks     infer-shapes, assign-params, check-train
+ *     rewrites   rewrite-bce, dce, autodiff
+ *     fusion     fold-batchnorm, fuse-layers, fuse-elementwise, inplace
+ *     back end   schedule (each entry point's kernels), plan (the arena)
+ *     verify
  *
  * The checking passes (lower, infer-shapes, check-train) always run, so one
  * file reports all its independent errors; the passes after them run only
@@ -8,15 +16,17 @@
 
 #include <string.h>
 
-static void dump(const Options *opt, const Graph *g, const char *pass, bool fused) {
+/* --print-after: the IR after the pass, or what its print hook shows (the
+ * kernel groups of a fusion pass, the schedule, the plan). */
+static void dump(const Options *opt, const Graph *g, const Pass *p) {
   if (!opt->print_after)
     return;
-  if (strcmp(opt->print_after, "all") && strcmp(opt->print_after, pass))
+  if (strcmp(opt->print_after, "all") && strcmp(opt->print_after, p->name))
     return;
   FILE *out = opt->dump ? opt->dump : stderr;
-  fprintf(out, "// ----- IR after %s -----\n", pass);
-  if (fused)
-    print_fused(out, g);  /* what the fusion passes decide */
+  fprintf(out, "// ----- IR after %s -----\n", p->name);
+  if (p->print)
+    p->print(out, g);
   else
     print_ir(out, g, opt->print_locs, true);
 }
@@ -34,8 +44,9 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
     *ast_out = prog;
   Graph *g = lower(prog);
   g->current_pass = "lower";
-  g->opt_level = opt->O0 ? 0 : 2;
-  dump(opt, g, "lower", false);
+  g->opt_level = opt->O0 ? 0 : 2;  /* -O0: no fusion, and no reuse in plan */
+  g->f64 = opt->f64;
+  dump(opt, g, &passes[0]);
   for (int i = 1; i < npasses; i++) {
     const Pass *p = &passes[i];
     if (diag_error_count() && !is_checking_pass(p))
@@ -45,7 +56,7 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
     g->current_pass = p->name;
     p->run(g);
     if (!diag_error_count())
-      dump(opt, g, p->name, p->optimization && p->run != dead_code);
+      dump(opt, g, p);
   }
   return diag_error_count() ? NULL : g;
 }

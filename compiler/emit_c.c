@@ -1,16 +1,19 @@
-/* emit_c.c - the C emitter: a checked graph -> NAME.c and NAME.h.
+/* emit_c.c - the C emitter: a planned graph -> NAME.c and NAME.h.
  *
  * The header is the whole contract of DESIGN.md section 2.  The .c file has
  * one static function per kernel (written by the op's emit hook through the
- * k_* helpers below), each headed by the .nn line and the IR node it came
- * from, then the schedules that call them, then the public functions.
+ * kernel builder, kernel.c), each headed by the .nn line and the IR node it
+ * came from, then the entry points that call them (the schedule pass's),
+ * then the public functions.  Everything here prints decisions made before:
+ * the schedule, the memory plan (g->plan), the optimizer state's size.
  *
  * Memory: one allocation per model holds the parameters, their gradients,
  * the buffers (batchnorm running statistics) and the activation arena.  A
  * value's place in the arena is a per-sample offset scaled by the batch
  * (A + off * batch), so any batch up to max_batch fits the same plan.
  *
- * Nothing from the .nn file reaches the C except through this file: names
+ * Nothing from the .nn file reaches the C except through this file and
+ * kernel.c (comment_text): names
  * in code are the model's name (checked against c_names.def) and generated
  * ones (k3_linear); source text only appears inside comments, with comment
  * terminators, trigraphs and non-ASCII bytes defused, and the file's name
@@ -24,6 +27,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The file writer's state: the model, and the kernel builder it asks for
+ * each entry point's kernels (lit and value_ref read it too). */
+typedef struct Emitter {
+  const Graph *g;
+  bool f64;                 /* --dtype f64                                  */
+  const char *T;            /* "float" or "double"                          */
+  KernelBuilder kb;
+} Emitter;
 
 /* ------------------------------------------------------- small helpers */
 
@@ -63,42 +75,6 @@ const char *c_name_reserved(const char *s) {
   return NULL;
 }
 
-const char *lit(const Emitter *e, double v) {
-  const char *s = fmt_double(e->f64 ? v : (double)(float)v);
-  bool has_point = strpbrk(s, ".eEn") != NULL;  /* n: nan/inf never reach here */
-  return arena_printf("%s%s%s", s, has_point ? "" : ".0", e->f64 ? "" : "f");
-}
-
-const char *dlit(double v) {
-  const char *s = fmt_double(v);
-  return strpbrk(s, ".eEn") ? s : arena_printf("%s.0", s);
-}
-
-const char *mathfn(const Emitter *e, const char *name) {
-  return e->f64 ? name : arena_printf("%sf", name);
-}
-
-const char *gemm_fn(const Emitter *e) { return e->f64 ? "nnrt_dgemm" : "nnrt_sgemm"; }
-
-/* Text from the .nn file made safe inside a C comment: printable ASCII,
- * other bytes '?' (a tab ' '), and then no comment delimiter, no line
- * splice and no trigraph: a space parts "* /", "/ *", "\\ " and "? ?" (the
- * rule looks at what is written, so a '?' from a replaced byte counts). */
-const char *comment_text(const char *s, int len) {
-  StrBuf sb = {0};
-  for (int i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    char out = c >= 0x20 && c < 0x7f ? (char)c : c == '\t' ? ' ' : '?';
-    if (out == '?' && sb.len && sb.data[sb.len - 1] == '?')
-      sb_printf(&sb, " ");  /* no trigraphs */
-    sb_printf(&sb, "%c", out);
-    if ((c == '*' && i + 1 < len && s[i + 1] == '/') ||
-        (c == '/' && i + 1 < len && s[i + 1] == '*') || c == '\\')
-      sb_printf(&sb, " ");  /* no comment delimiters, no line splices */
-  }
-  return sb.data ? sb.data : "";
-}
-
 /* Text as the inside of a C string literal, byte for byte: printable ASCII
  * but '"', '\\' and '?' (no trigraphs) as it is, those escaped, other bytes
  * in octal. */
@@ -114,256 +90,6 @@ static const char *c_string_text(const char *s) {
       sb_printf(&sb, "\\%03o", c);
   }
   return sb.data ? sb.data : "";
-}
-
-/* A value's place as a C expression inside a schedule function. */
-const char *value_ref(const Emitter *e, const Value *v) {
-  const IrNode *d = v->def;
-  if (e->probe)
-    return "0";
-  if (d->op == OP_INPUT || d->op == OP_LABEL) {
-    const PtrVec *list = d->op == OP_INPUT ? &e->g->inputs : &e->g->labels;
-    for (int i = 0; i < list->len; i++)
-      if (list->data[i] == d)
-        return d->op == OP_INPUT ? arena_printf("in[%d]", i)
-                                 : arena_printf("(const %s *)lab[%d]",
-                                                v->ty.kind == T_CLASS ? "int32_t" : e->T, i);
-  }
-  if (v->id < 0 || e->ps->offset[v->id] < 0)
-    internal_error("%%%d has no place in the arena", v->id);
-  return plan_ref(e->ps->value_buf[v->id]);
-}
-
-/* ------------------------------------------------------------- planning */
-
-/* Does v take a buffer in the mode being planned (e->training)? */
-static bool placeable(const Emitter *e, const Value *v) {
-  return v && v->id >= 0 && v->ty.kind != T_NONE && v->def->op != OP_INPUT &&
-         v->def->op != OP_LABEL && !value_virtual(v, e->training ? MODE_TRAIN : MODE_INFER);
-}
-
-/* The scratch slots of n's kernel in the current mode (a kernel shared by
- * both modes has one set). */
-PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n) {
-  bool differs = op_table[n->op]->flags & OPF_TRAIN_DIFFERS;
-  return e->ps->scratch + ((size_t)n->out->id * 2 + (e->training && differs)) * 4;
-}
-
-/* A dry run of n's kernel that only collects its scratch sizes. */
-static void probe_scratch(Emitter *e, const IrNode *n) {
-  e->probe = true;
-  e->nprobe = 0;
-  if (!op_table[n->op]->map)  /* maps take none */
-    op_table[n->op]->emit(e, n);
-  e->probe = false;
-}
-
-/* One entry point's steps: what each kernel writes and reads, and its
- * scratch; then the results read at the end. */
-typedef struct Walk {
-  Emitter *e;
-  int *first, *last;        /* per value id, in this entry point            */
-  int t;
-} Walk;
-
-static void touch(Walk *w, const Value *v) {
-  if (!placeable(w->e, v))
-    return;
-  if (w->first[v->id] < 0)
-    w->first[v->id] = w->t;
-  w->last[v->id] = w->t;
-}
-
-/* What one node of the current step reads and writes, and its scratch. */
-static void walk_node(Walk *w, const IrNode *n, bool training, int mask) {
-  Emitter *e = w->e;
-  touch(w, n->out);
-  for (int k = 0; k < n->nin; k++)
-    touch(w, n->in[k]);
-  if (training && n->aux && (op_table[n->op]->flags & OPF_TRAIN_DIFFERS))
-    touch(w, n->aux);  /* the training kernel saves it */
-  if (n->backward && n->fwd && n->fwd != n && n->fwd->aux)
-    touch(w, n->fwd->aux);
-  PlanBuffer **slots = scratch_slots(e, n);
-  if (!slots[0] && !slots[3]) {
-    probe_scratch(e, n);
-    for (int k = 0; k < e->nprobe; k++) {
-      PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
-      b->what = arena_printf("scratch %d of %%%d", k, n->out->id);
-      b->fixed = e->probe_sizes[k][0] == 0;
-      b->size = b->fixed ? e->probe_sizes[k][1] : e->probe_sizes[k][0];
-      slots[k] = b;
-      vec_push(&e->ps->plan.bufs, b);
-    }
-    if (!e->nprobe)
-      slots[3] = (PlanBuffer *)slots;  /* probed: no scratch (a marker) */
-  }
-  for (int k = 0; k < 3 && slots[k]; k++) {
-    plan_add_span(slots[k], w->t, w->t);
-    slots[k]->entries |= mask;
-  }
-}
-
-/* One entry point: a step per kernel (a kernel group runs where its last
- * member stands, a step per section). */
-static void walk_entry(Walk *w, const bool *forward, bool backward, bool training, int mask,
-                       Value *const *results, int nresults) {
-  Emitter *e = w->e;
-  const Graph *g = e->g;
-  e->training = training;
-  int mode = training ? MODE_TRAIN : MODE_INFER;
-  for (int i = 0; i < g->next_value_id; i++)
-    w->first[i] = w->last[i] = -1;
-  for (int i = 0; i < g->nodes.len; i++) {
-    const IrNode *n = g->nodes.data[i];
-    if (!runs_in(n, forward, backward))
-      continue;
-    const Group *grp = n->group[mode];
-    if (grp && grp->nodes[grp->n - 1] != n)
-      continue;
-    if (!grp) {
-      w->t++;
-      walk_node(w, n, training, mask);
-      continue;
-    }
-    /* a group: a step per section, as each is a function of its own */
-    int sec[GROUP_MAX];
-    group_sections(grp, sec);
-    for (int k = 0; k < grp->n; k++) {
-      if (k == 0 || sec[k] != sec[k - 1])
-        w->t++;
-      walk_node(w, grp->nodes[k], training, mask);
-    }
-  }
-  w->t++;  /* the entry point's results are read after its last kernel */
-  for (int i = 0; i < nresults; i++)
-    touch(w, results[i]);
-  for (int id = 0; id < g->next_value_id; id++)
-    if (w->first[id] >= 0) {
-      PlanBuffer *b = e->ps->value_buf[id];
-      plan_add_span(b, w->first[id], w->last[id]);
-      b->entries |= mask;
-    }
-  w->t++;
-}
-
-/* Plans the buffers of the inference entry point (which = 0) or of the
- * training ones (1: forward(training=1) and the training step), and gives
- * each value its place in that plan.  The arena fits the larger plan. */
-static void plan_memory(Emitter *e, const Schedules *s, bool naive, int which) {
-  const Graph *g = e->g;
-  e->ps = &e->plans[which];
-  size_t nv = (size_t)g->next_value_id;
-  e->ps->offset = arena_alloc(sizeof(int64_t) * nv);
-  e->ps->value_buf = arena_alloc(sizeof(PlanBuffer *) * nv);
-  e->ps->scratch = arena_alloc(sizeof(PlanBuffer *) * nv * 8);
-  for (size_t i = 0; i < nv; i++)
-    e->ps->offset[i] = -1;
-  /* a buffer per value, in graph order (saved values after their node) */
-  StrBuf **names = arena_alloc(sizeof(StrBuf *) * nv);  /* per value id: its buffer's */
-  e->training = which == 1;
-  int mode = which ? MODE_TRAIN : MODE_INFER;
-  for (int i = 0; i < g->nodes.len; i++) {
-    const IrNode *n = g->nodes.data[i];
-    const Value *vals[2] = {n->out, n->aux};
-    for (int k = 0; k < 2; k++) {
-      const Value *v = vals[k];
-      if (!placeable(e, v))
-        continue;
-      if (!k && v->over[mode]) {  /* in place: its source's buffer */
-        PlanBuffer *b = e->ps->value_buf[v->over[mode]->id];
-        if (!b)
-          internal_error("%%%d is stored over %%%d, which has no buffer", v->id,
-                         v->over[mode]->id);
-        StrBuf *name = names[v->id] = names[v->over[mode]->id];
-        sb_printf(name, " = %%%d", v->id);  /* (grown in place: a chain is long) */
-        b->what = name->data;
-        e->ps->value_buf[v->id] = b;
-        continue;
-      }
-      PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
-      names[v->id] = arena_alloc(sizeof(StrBuf));
-      sb_printf(names[v->id], "%%%d%s", v->id,
-                k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
-      b->what = names[v->id]->data;
-      b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
-      b->size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
-      e->ps->value_buf[v->id] = b;
-    }
-  }
-  Walk w = {e, arena_alloc(sizeof(int) * nv), arena_alloc(sizeof(int) * nv), 0};
-  Value *const *outs = (Value *const *)g->outputs.data;
-  if (which == 0)
-    walk_entry(&w, s->infer, false, false, PLAN_INFER, outs, g->outputs.len);
-  else
-    walk_entry(&w, s->infer, false, true, PLAN_TRAIN_FORWARD, outs, g->outputs.len);
-  if (which == 1 && g->nlosses) {
-    Value **res = arena_alloc(sizeof(Value *) * (size_t)(g->nlosses + 1));
-    for (int i = 0; i < g->nlosses; i++)
-      res[i] = g->losses[i].value;
-    int nres = g->nlosses;
-    if (s->train[((Value *)outs[0])->id])
-      res[nres++] = outs[0];  /* the trainer reads it after the step */
-    walk_entry(&w, s->train, true, true, PLAN_TRAIN, res, nres);
-  }
-  e->training = false;
-  /* buffers no entry point touches take no space (one per buffer: values
-   * stored in place share theirs) */
-  PtrVec used = {0};
-  for (int i = 0; i < g->nodes.len; i++) {
-    const IrNode *n = g->nodes.data[i];
-    const Value *vals[2] = {n->out, n->aux};
-    for (int k = 0; k < 2; k++) {
-      const Value *v = vals[k];
-      PlanBuffer *b = v && v->id >= 0 ? e->ps->value_buf[v->id] : NULL;
-      if (b && b->nspans && !(k == 0 && v->over[mode]))
-        vec_push(&used, b);
-    }
-  }
-  for (int i = 0; i < e->ps->plan.bufs.len; i++)
-    vec_push(&used, e->ps->plan.bufs.data[i]);  /* the scratch */
-  e->ps->plan.bufs = used;
-  plan_place(&e->ps->plan, naive);
-  for (size_t id = 0; id < nv; id++)
-    if (e->ps->value_buf[id] && e->ps->value_buf[id]->nspans)
-      e->ps->offset[id] = e->ps->value_buf[id]->offset;
-}
-
-/* Kernels and the function that runs one schedule: the forward nodes
- * marked in `forward`, then, for the training step, the backward nodes. */
-static void emit_schedule(Emitter *e, const char *name, const bool *forward, bool backward,
-                          bool with_labels, StrBuf *fns) {
-  const Graph *g = e->g;
-  e->body = (StrBuf){0};
-  for (int i = 0; i < g->nodes.len; i++) {
-    const IrNode *n = g->nodes.data[i];
-    if (runs_in(n, forward, backward))
-      emit_node(e, (IrNode *)n);
-  }
-  sb_printf(fns, "\n/* The %s pass: every kernel in schedule order. */\n", name);
-  sb_printf(fns, "static void run_%s(struct %s *m, int batch, const %s *const *in%s) {\n", name, g->name,
-            e->T, with_labels ? ", const void *const *lab" : "");
-  sb_printf(fns, "  %s *A = m->arena;\n", e->T);
-  sb_printf(fns, "  const size_t mb = (size_t)m->max_batch;  /* fixed buffers sit at A + base * mb + offset */\n");
-  sb_printf(fns, "  (void)A;\n  (void)mb;\n  (void)in;\n  (void)batch;\n");
-  if (with_labels)
-    sb_printf(fns, "  (void)lab;\n");
-  sb_printf(fns, "%s}\n", e->body.data ? e->body.data : "");
-}
-
-/* The optimizer update, alone in its function. */
-static void emit_update(Emitter *e, StrBuf *fns) {
-  const Graph *g = e->g;
-  e->body = (StrBuf){0};
-  for (int i = 0; i < g->nodes.len; i++) {
-    const IrNode *n = g->nodes.data[i];
-    if (n->op == OP_OPTIMIZER_UPDATE)
-      op_table[n->op]->emit(e, n);
-  }
-  sb_printf(fns, "\n/* The optimizer update: 1 if made, 0 if it would have made a parameter or\n"
-                 " * optimizer state value NaN or infinite (then nothing changed). */\n");
-  sb_printf(fns, "static int run_update(struct %s *m) {\n  const int batch = 0;\n  int ok = 0;\n%s"
-                 "  return ok;\n}\n", g->name, e->body.data ? e->body.data : "");
 }
 
 /* ---------------------------------------------------------------- files */
@@ -429,7 +155,7 @@ static const char *structure(const Emitter *e) {
   sb_printf(&sb, "nncc-1 %s", e->f64 ? "f64" : "f32");
   if (e->g->nlosses)
     sb_printf(&sb, ";optimizer %s x%d", optimizer_word(&e->g->train),
-              optimizer_state_per_param(e->g));
+              e->g->train.state_per_param);
   const PtrVec *lists[2] = {&e->g->params, &e->g->buffers};
   for (int l = 0; l < 2; l++)
     for (int i = 0; i < lists[l]->len; i++) {
@@ -582,40 +308,40 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
 
 static void emit_train_config(FILE *f, const Emitter *e);
 
-void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt, bool svg) {
-  Emitter e = {0};
-  e.g = g;
-  e.f64 = opt->f64;
-  e.T = opt->f64 ? "double" : "float";
-  Schedules s = schedules_of(g);
-  plan_memory(&e, &s, opt->naive_plan, 0);
-  plan_memory(&e, &s, opt->naive_plan, 1);
-  (svg ? print_plan_svg : print_plan)(out, &e.plans[0].plan, &e.plans[1].plan, g->train.batch,
-                                      opt->f64 ? 8 : 4);
+/* Values of optimizer state: the optimizer's per parameter (check-train). */
+static int64_t opt_values(const Graph *g) {
+  return g->nlosses ? g->train.state_per_param * g->num_params : 0;
 }
 
-static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
+/* The function of one entry point: its kernels' calls (kb_write_entry), in
+ * schedule order; the update's returns whether it was made. */
+static void emit_entry(StrBuf *fns, Emitter *e, int which) {
   const Graph *g = e->g;
-  const char *N = g->name, *T = e->T;
-  bool trains = g->nlosses > 0;
-  Schedules sched = schedules_of(g);
-  plan_memory(e, &sched, opt->naive_plan, 0);
-  plan_memory(e, &sched, opt->naive_plan, 1);
-  int64_t opt_state = trains ? optimizer_state_per_param(g) * g->num_params : 0;
-
-  StrBuf fns = {0};
-  e->training = false;
-  e->ps = &e->plans[0];
-  emit_schedule(e, "infer", sched.infer, false, false, &fns);
-  e->training = true;
-  e->ps = &e->plans[1];
-  emit_schedule(e, "train_forward", sched.infer, false, false, &fns);
-  if (trains) {
-    emit_schedule(e, "train", sched.train, true, true, &fns);
-    emit_update(e, &fns);
+  const Entry *en = &g->entries[which];
+  const char *calls = kb_write_entry(&e->kb, en);
+  if (which == ENTRY_UPDATE) {
+    sb_printf(fns, "\n/* The optimizer update: 1 if made, 0 if it would have made a parameter or\n"
+                   " * optimizer state value NaN or infinite (then nothing changed). */\n");
+    sb_printf(fns, "static int run_update(struct %s *m) {\n  const int batch = 0;\n  int ok = 0;\n%s"
+                   "  return ok;\n}\n", g->name, calls);
+    return;
   }
-  e->training = false;
+  bool with_labels = which == ENTRY_TRAIN;
+  sb_printf(fns, "\n/* The %s pass: every kernel in schedule order. */\n", en->name);
+  sb_printf(fns, "static void run_%s(struct %s *m, int batch, const %s *const *in%s) {\n", en->name,
+            g->name, e->T, with_labels ? ", const void *const *lab" : "");
+  sb_printf(fns, "  %s *A = m->arena;\n", e->T);
+  sb_printf(fns, "  const size_t mb = (size_t)m->max_batch;  /* fixed buffers sit at A + base * mb + offset */\n");
+  sb_printf(fns, "  (void)A;\n  (void)mb;\n  (void)in;\n  (void)batch;\n");
+  if (with_labels)
+    sb_printf(fns, "  (void)lab;\n");
+  sb_printf(fns, "%s}\n", calls);
+}
 
+/* The comment that heads the .c file, its includes, NNCC_KERNEL. */
+static void emit_prelude(FILE *f, const Emitter *e, const EmitOptions *opt) {
+  const Graph *g = e->g;
+  const char *N = g->name;
   fprintf(f, "/* %s.c - generated by nncc %s from %s; do not edit.\n", N, NNCC_VERSION,
           comment_text(g->file->name, (int)strlen(g->file->name)));
   fprintf(f, " * %s\n *\n", comment_text(opt->command_line, (int)strlen(opt->command_line)));
@@ -631,6 +357,12 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
              " * loses their names). */\n"
              "#if defined(__GNUC__)\n#define NNCC_KERNEL static __attribute__((noinline))\n"
              "#else\n#define NNCC_KERNEL static\n#endif\n\n");
+}
+
+/* The model's struct: what one allocation holds. */
+static void emit_struct(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
   fprintf(f, "struct %s {\n", N);
   fprintf(f, "  int max_batch;\n  uint64_t step;       /* optimizer steps taken */\n");
   fprintf(f, "  int last_batch;     /* of the last loss_and_grad */\n");
@@ -640,23 +372,25 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "  %s *grads;    /* same layout as params */\n", T);
   fprintf(f, "  %s *buffers;  /* %lld values: batchnorm running statistics */\n", T,
           (long long)g->num_buffers);
-  fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_state);
+  fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_values(g));
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
 
   fprintf(f, "  nnrt_rng rng;\n};\n\n");
-  emit_structure(f, structure(e));
-  fprintf(f, "%s", e->kernels.data ? e->kernels.data : "");
-  fprintf(f, "%s", fns.data);
+}
 
-  /* create / destroy / accessors */
+/* create, destroy and the accessors. */
+static void emit_create(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  int64_t opt_state = opt_values(g);
   fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
   fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
   fprintf(f, "  size_t head = (sizeof(struct %s) + 63) / 64 * 64;\n", N);
   /* the arena: the per-sample part of each plan, or a fixed buffer above
    * the per-sample ones beside it, whichever ends higher */
   fprintf(f, "  size_t mb = (size_t)max_batch, arena = 0;\n");
-  for (int k = 0; k < 2; k++) {
-    const Plan *p = &e->plans[k].plan;
+  for (int k = 0; k < NMODES; k++) {
+    const Plan *p = &g->plan[k].plan;
     fprintf(f, "  if ((size_t)%lld * mb > arena)\n    arena = (size_t)%lld * mb;\n",
             (long long)p->per_sample, (long long)p->per_sample);
     const bool *highest = plan_highest(p);
@@ -680,7 +414,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
           (long long)g->num_params, (long long)g->num_params);
   fprintf(f, "  m->opt = m->buffers + %lld;\n", (long long)g->num_buffers);
   fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_state);
-  fprintf(f, "  m->lr = %s;\n", lit(e, g->train.lr));
+  fprintf(f, "  m->lr = %s;\n", lit(&e->kb, g->train.lr));
   fprintf(f, "  nnrt_rng_seed(&m->rng, seed);\n");
   const PtrVec *lists[2] = {&g->params, &g->buffers};
   for (int l = 0; l < 2; l++)
@@ -703,8 +437,12 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "void %s_destroy(struct %s *m) { free(m); }\n\n", N, N);
   fprintf(f, "%s *%s_params(struct %s *m) { return m->params; }\n\n", T, N, N);
   fprintf(f, "%s *%s_grads(struct %s *m) { return m->grads; }\n\n", T, N, N);
+}
 
-  /* forward */
+/* forward_ex, in chunks of max_batch, and forward on flat arrays. */
+static void emit_forward(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
   fprintf(f, "void %s_forward_ex(struct %s *m, int batch, const %s *const *inputs, %s *const *outputs,\n"
              "                   int training) {\n", N, N, T, T);
   fprintf(f, "  static const size_t in_size[%d] = {", g->inputs.len);
@@ -727,10 +465,10 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     /* an output that is an input is returned unchanged: it has no place in
      * the arena, and value_ref names it in[k], this chunk of input k */
     const char *src = v->def->op == OP_INPUT
-                          ? value_ref(e, v)
+                          ? value_ref(&e->kb, v)
                           : arena_printf("m->arena + (training ? %lld : %lld) * (size_t)n",
-                                         (long long)e->plans[1].offset[v->id],
-                                         (long long)e->plans[0].offset[v->id]);
+                                         (long long)g->plan[MODE_TRAIN].offset[v->id],
+                                         (long long)g->plan[MODE_INFER].offset[v->id]);
     fprintf(f, "    memcpy(outputs[%d] + (size_t)done * out_size[%d],\n"
                "           %s,\n"
                "           (size_t)n * out_size[%d] * sizeof(%s));\n",
@@ -754,48 +492,56 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     off += type_numel(&((Value *)g->outputs.data[i])->ty);
   }
   fprintf(f, "  %s_forward_ex(m, batch, inputs, outputs, training);\n}\n\n", N);
+}
 
-  /* training: the _ex functions take an array per input and per label */
-  if (trains) {
-    fprintf(f, "%s %s_loss_and_grad_ex(struct %s *m, int batch, const %s *const *inputs,\n"
-               "    const void *const *labels) {\n", T, N, N, T);
-    fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
-    fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, inputs, labels);\n");
-    fprintf(f, "  const %s *A = m->arena;\n", T);
-    fprintf(f, "  const size_t mb = (size_t)m->max_batch;\n");
-    fprintf(f, "  return ");
-    for (int i = 0; i < g->nlosses; i++)
-      fprintf(f, "%s%s * *(%s)", i ? " + " : "", lit(e, g->losses[i].weight),
-              plan_ref(e->ps->value_buf[g->losses[i].value->id]));
-    fprintf(f, ";\n}\n\n");
+/* The training functions: the _ex ones take an array per input and per
+ * label; for labels of one type, the flat ones too. */
+static void emit_training(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  fprintf(f, "%s %s_loss_and_grad_ex(struct %s *m, int batch, const %s *const *inputs,\n"
+             "    const void *const *labels) {\n", T, N, N, T);
+  fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
+  fprintf(f, "  m->last_batch = batch;\n  run_train(m, batch, inputs, labels);\n");
+  fprintf(f, "  const %s *A = m->arena;\n", T);
+  fprintf(f, "  const size_t mb = (size_t)m->max_batch;\n");
+  fprintf(f, "  return ");
+  for (int i = 0; i < g->nlosses; i++)
+    fprintf(f, "%s%s * *(%s)", i ? " + " : "", lit(&e->kb, g->losses[i].weight),
+            plan_ref(g->plan[MODE_TRAIN].value_buf[g->losses[i].value->id]));
+  fprintf(f, ";\n}\n\n");
 
-    fprintf(f, "%s %s_train_step_ex(struct %s *m, int batch, const %s *const *inputs,\n"
-               "    const void *const *labels) {\n", T, N, N, T);
-    if (g->num_buffers)
-      fprintf(f, "  /* A step whose loss or update is not finite changes nothing: the\n"
-                 "   * running statistics its forward pass moved are put back. */\n"
-                 "  %s saved[%lld];\n  memcpy(saved, m->buffers, sizeof saved);\n", T,
-              (long long)g->num_buffers);
-    fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
-    fprintf(f, "  if (isfinite(loss)) {\n    m->step++;\n    if (run_update(m))\n"
-               "      return loss;\n    m->step--;\n    loss = (%s)INFINITY;  /* the update "
-               "overflowed */\n  }\n", T);
-    if (g->num_buffers)
-      fprintf(f, "  if (batch >= 1 && batch <= m->max_batch)\n"
-                 "    memcpy(m->buffers, saved, sizeof saved);\n");
-    fprintf(f, "  return loss;\n}\n\n");
-    if (!mixed_labels(g)) {
-      emit_flat(f, e, "loss_and_grad");
-      emit_flat(f, e, "train_step");
-    }
+  fprintf(f, "%s %s_train_step_ex(struct %s *m, int batch, const %s *const *inputs,\n"
+             "    const void *const *labels) {\n", T, N, N, T);
+  if (g->num_buffers)
+    fprintf(f, "  /* A step whose loss or update is not finite changes nothing: the\n"
+               "   * running statistics its forward pass moved are put back. */\n"
+               "  %s saved[%lld];\n  memcpy(saved, m->buffers, sizeof saved);\n", T,
+            (long long)g->num_buffers);
+  fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
+  fprintf(f, "  if (isfinite(loss)) {\n    m->step++;\n    if (run_update(m))\n"
+             "      return loss;\n    m->step--;\n    loss = (%s)INFINITY;  /* the update "
+             "overflowed */\n  }\n", T);
+  if (g->num_buffers)
+    fprintf(f, "  if (batch >= 1 && batch <= m->max_batch)\n"
+               "    memcpy(m->buffers, saved, sizeof saved);\n");
+  fprintf(f, "  return loss;\n}\n\n");
+  if (!mixed_labels(g)) {
+    emit_flat(f, e, "loss_and_grad");
+    emit_flat(f, e, "train_step");
   }
+}
 
-  /* checkpoints: parameters, running statistics, optimizer state */
+/* Checkpoints: parameters, running statistics, optimizer state; and the
+ * learning rate. */
+static void emit_checkpoints(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
   const char *sections = arena_printf(
       "  nnrt_ckpt_section s[3] = {{m->params, %lld * sizeof(%s)},\n"
       "                           {m->buffers, %lld * sizeof(%s)},\n"
       "                           {m->opt, %lld * sizeof(%s)}};\n",
-      (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_state, T);
+      (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_values(g), T);
   fprintf(f, "int %s_save(const struct %s *m, const char *path) {\n%s", N, N, sections);
   fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64_parts(structure), sizeof(%s), m->step, "
              "s, 3);\n}\n\n", T);
@@ -807,8 +553,14 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
              "    return (int)nnrt_fail(NNRT_ERR_ARG, \"model %s: learning rate %%g: not a finite "
              "number >= 0\", (double)lr);\n"
              "  m->lr = (%s)lr;\n  return 0;\n}\n\n", N, N, N, T);
+}
 
-  /* the trainer's view */
+/* The trainer's view: the model's functions on void pointers, its train
+ * config and sizes in one nnrt_model; with --main, a main() that runs it. */
+static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt) {
+  const Graph *g = e->g;
+  const char *N = g->name;
+  bool trains = g->nlosses > 0;
   fprintf(f, "static void *model_create(int max_batch, uint64_t seed) {\n"
              "  return %s_create(max_batch, seed);\n}\n", N);
   fprintf(f, "static void model_destroy(void *m) { %s_destroy(m); }\n", N);
@@ -838,12 +590,13 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   fprintf(f, "static uint64_t model_step(const void *m) { return ((const struct %s *)m)->step; }\n", N);
   const Value *out0 = g->outputs.data[0];
   /* (an input as output 0: the training step computes nothing for it) */
-  bool out_in_train = trains && sched.train[out0->id] && out0->def->op != OP_INPUT;
+  bool out_in_train =
+      trains && entry_returns(&g->entries[ENTRY_TRAIN], out0) && out0->def->op != OP_INPUT;
   if (out_in_train)
     fprintf(f, "static const void *model_train_output(void *m) {\n"
                "  const struct %s *model = m;\n"
                "  return model->arena + %lld * (size_t)model->last_batch;\n}\n", N,
-            (long long)e->ps->offset[out0->id]);
+            (long long)g->plan[MODE_TRAIN].offset[out0->id]);
   if (trains)
     emit_train_config(f, e);
   fprintf(f, "\nconst nnrt_model *%s_model(void) {\n", N);
@@ -863,6 +616,22 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     fprintf(f, "\n/* nncc --main: the model as a command-line trainer (see nnrt_main). */\n"
                "int main(int argc, char **argv) { return nnrt_main(%s_model(), argc, argv); }\n",
             N);
+}
+
+static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
+  StrBuf fns = {0};  /* the entry points, written first: their kernels with them */
+  for (int i = 0; i < e->g->nentries; i++)
+    emit_entry(&fns, e, i);
+  emit_prelude(f, e, opt);
+  emit_struct(f, e);
+  emit_structure(f, structure(e));
+  fprintf(f, "%s%s", kb_kernels(&e->kb), fns.data);
+  emit_create(f, e);
+  emit_forward(f, e);
+  if (e->g->nlosses)
+    emit_training(f, e);
+  emit_checkpoints(f, e);
+  emit_trainer_view(f, e, opt);
 }
 
 /* The train and test blocks as the runtime's nnrt_train_config. */
@@ -947,10 +716,13 @@ bool write_outputs(const OutputFile *files, int n) {
 }
 
 void emit_c_to(FILE *c, FILE *h, const Graph *g, const EmitOptions *opt) {
+  if (!g->plan)
+    internal_error("emitting C before the plan pass");
   Emitter e = {0};
   e.g = g;
-  e.f64 = opt->f64;
-  e.T = opt->f64 ? "double" : "float";
+  e.f64 = g->f64;
+  e.T = g->f64 ? "double" : "float";
+  kb_init(&e.kb, g);
   if (h)
     emit_header(h, &e, opt);
   emit_source(c, &e, opt);

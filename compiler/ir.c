@@ -184,7 +184,7 @@ static void print_recipe_summary(FILE *out, const TrainConfig *t) {
   StrBuf sb = {0};
   print_optimizer(&sb, t);
   sb_printf(&sb, ", schedule ");
-  print_schedule(&sb, t);
+  print_lr_schedule(&sb, t);
   fprintf(out, "  train   %s, batch %lld, %lld epochs%s\n", sb.data, (long long)t->batch,
           (long long)t->epochs, t->present ? "" : " (no train block: the defaults)");
   StrBuf more = {0};

@@ -8,11 +8,35 @@
  * one function per section: a member's own kernel with the maps that run
  * inside its stores (epilogue) or loads (prologue), or a loop of maps; the
  * values that are never stored are locals (v<id>).
+ *
+ * emit_c.c asks for an entry point's kernels (kb_write_entry); the buffers
+ * they touch are where the plan pass put them (g->plan).  Nothing here
+ * calls emit_c.c: the kernels and their calls go back as text.
  */
 #include "nncc.h"
 
 #include <stdarg.h>
 #include <string.h>
+
+/* What kernel.c keeps between and inside kernels. */
+struct KernelState {
+  StrBuf kernels;           /* the static kernel functions written          */
+  StrMap kernel_sigs;       /* the same by name: name -> PtrVec* of the
+                               signatures written under that name           */
+  StrBuf body;              /* the calls of the entry point being written   */
+  /* the kernel being written (k_begin .. k_end) */
+  StrBuf ksig, kbody;       /* its name; its body                           */
+  StrBuf khead;             /* the comment heading it                       */
+  const IrNode *knode;
+  int indent;
+  int scratch_i;            /* its next scratch buffer                      */
+  const Group *group;       /* the kernel group being written, or NULL      */
+  int gm;                   /* the member being written                     */
+  PtrVec kparams;           /* KParam*: its parameters so far               */
+  PtrVec aliases;           /* Alias*: second names of buffers              */
+  bool in_map;              /* in a map hook: names are the parameters'     */
+  const char *load_from;    /* k_load_into's buffer, or NULL                */
+};
 
 typedef struct KParam {
   const char *name;     /* in the signature                                 */
@@ -29,18 +53,74 @@ typedef struct Alias {
   bool writable, done;
 } Alias;
 
-static int mode_of(const Emitter *e) { return e->training ? MODE_TRAIN : MODE_INFER; }
+static int mode_of(const KernelBuilder *e) { return e->training ? MODE_TRAIN : MODE_INFER; }
 
-bool k_stored(const Emitter *e, const Value *v) {
-  return !e->group || !value_virtual(v, e->group->mode);
+bool k_stored(const KernelBuilder *e, const Value *v) {
+  return !e->k->group || !value_virtual(v, e->k->group->mode);
 }
 
-bool k_bias_folded(const Emitter *e, const IrNode *layer) {
-  return e->group && e->group->fold_bn && e->group->nodes[0] == layer;
+bool k_bias_folded(const KernelBuilder *e, const IrNode *layer) {
+  return e->k->group && e->k->group->fold_bn && e->k->group->nodes[0] == layer;
 }
 
-const IrNode *k_folded_layer(const Emitter *e, const IrNode *bn) {
-  return e->group && e->group->fold_bn && e->group->nodes[1] == bn ? e->group->nodes[0] : NULL;
+const IrNode *k_folded_layer(const KernelBuilder *e, const IrNode *bn) {
+  const Group *grp = e->k->group;
+  return grp && grp->fold_bn && grp->nodes[1] == bn ? grp->nodes[0] : NULL;
+}
+
+/* ------------------------------------------------------- C text */
+
+const char *lit(const KernelBuilder *e, double v) {
+  bool f64 = e->g->f64;
+  const char *s = fmt_double(f64 ? v : (double)(float)v);
+  bool has_point = strpbrk(s, ".eEn") != NULL;  /* n: nan/inf never reach here */
+  return arena_printf("%s%s%s", s, has_point ? "" : ".0", f64 ? "" : "f");
+}
+
+const char *dlit(double v) {
+  const char *s = fmt_double(v);
+  return strpbrk(s, ".eEn") ? s : arena_printf("%s.0", s);
+}
+
+const char *mathfn(const KernelBuilder *e, const char *name) {
+  return e->g->f64 ? name : arena_printf("%sf", name);
+}
+
+const char *gemm_fn(const KernelBuilder *e) { return e->g->f64 ? "nnrt_dgemm" : "nnrt_sgemm"; }
+
+/* Text from the .nn file made safe inside a C comment: printable ASCII,
+ * other bytes '?' (a tab ' '), and then no comment delimiter, no line
+ * splice and no trigraph: a space parts "* /", "/ *", "\\ " and "? ?" (the
+ * rule looks at what is written, so a '?' from a replaced byte counts). */
+const char *comment_text(const char *s, int len) {
+  StrBuf sb = {0};
+  for (int i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char out = c >= 0x20 && c < 0x7f ? (char)c : c == '\t' ? ' ' : '?';
+    if (out == '?' && sb.len && sb.data[sb.len - 1] == '?')
+      sb_printf(&sb, " ");  /* no trigraphs */
+    sb_printf(&sb, "%c", out);
+    if ((c == '*' && i + 1 < len && s[i + 1] == '/') ||
+        (c == '/' && i + 1 < len && s[i + 1] == '*') || c == '\\')
+      sb_printf(&sb, " ");  /* no comment delimiters, no line splices */
+  }
+  return sb.data ? sb.data : "";
+}
+
+const char *value_ref(const KernelBuilder *e, const Value *v) {
+  const IrNode *d = v->def;
+  if (d->op == OP_INPUT || d->op == OP_LABEL) {
+    const PtrVec *list = d->op == OP_INPUT ? &e->g->inputs : &e->g->labels;
+    for (int i = 0; i < list->len; i++)
+      if (list->data[i] == d)
+        return d->op == OP_INPUT ? arena_printf("in[%d]", i)
+                                 : arena_printf("(const %s *)lab[%d]",
+                                                v->ty.kind == T_CLASS ? "int32_t" : e->T, i);
+  }
+  const PlanState *ps = &e->g->plan[mode_of(e)];
+  if (v->id < 0 || ps->offset[v->id] < 0)
+    internal_error("%%%d has no place in the arena", v->id);
+  return plan_ref(ps->value_buf[v->id]);
 }
 
 /* ------------------------------------------------------- the kernel */
@@ -76,31 +156,35 @@ static void head_line(StrBuf *k, const IrNode *n, bool first) {
             comment_text(at, (int)(stop - at)), stop < end || !ends ? " ..." : "");
 }
 
-static void kernel_open(Emitter *e, const char *name, const IrNode *knode) {
-  e->knode = knode;
-  e->scratch_i = 0;
-  e->kparams = (PtrVec){0};
-  e->aliases = (PtrVec){0};
-  e->load_from = NULL;
-  e->kbody = (StrBuf){0};
-  e->khead = (StrBuf){0};
-  e->ksig = (StrBuf){0};
-  e->indent = 1;
-  sb_printf(&e->ksig, "%s", name);
+static void kernel_open(KernelBuilder *e, const char *name, const IrNode *knode) {
+  e->k->knode = knode;
+  e->k->scratch_i = 0;
+  e->k->kparams = (PtrVec){0};
+  e->k->aliases = (PtrVec){0};
+  e->k->load_from = NULL;
+  e->k->kbody = (StrBuf){0};
+  e->k->khead = (StrBuf){0};
+  e->k->ksig = (StrBuf){0};
+  e->k->indent = 1;
+  sb_printf(&e->k->ksig, "%s", name);
 }
 
-static void flush_aliases(Emitter *e);
+static void flush_aliases(KernelBuilder *e);
 
-static void kernel_close(Emitter *e) {
+static void kernel_close(KernelBuilder *e) {
   flush_aliases(e);
-  if (e->indent != 1)
-    internal_error("unbalanced braces in a kernel (%s)", e->ksig.data);
-  const char *body = e->kbody.data ? e->kbody.data : "";
+  if (e->k->indent != 1)
+    internal_error("unbalanced braces in a kernel (%s)", e->k->ksig.data);
+  PlanBuffer *const *slots = plan_scratch(e->g, mode_of(e), e->k->knode);
+  if (slots && slots[e->k->scratch_i])
+    internal_error("%s took %d of the scratch buffers planned for it", e->k->ksig.data,
+                   e->k->scratch_i);
+  const char *body = e->k->kbody.data ? e->k->kbody.data : "";
   StrBuf sig = {0}, call = {0};
-  sb_printf(&sig, "NNCC_KERNEL void %s(int batch", e->ksig.data);
-  sb_printf(&call, "%s(batch", e->ksig.data);
-  for (int i = 0; i < e->kparams.len; i++) {
-    const KParam *p = e->kparams.data[i];
+  sb_printf(&sig, "NNCC_KERNEL void %s(int batch", e->k->ksig.data);
+  sb_printf(&call, "%s(batch", e->k->ksig.data);
+  for (int i = 0; i < e->k->kparams.len; i++) {
+    const KParam *p = e->k->kparams.data[i];
     if (p->ptr)
       sb_printf(&sig, ", %s%s *%s%s", p->writable ? "" : "const ", p->type,
                 p->restrict_ ? "restrict " : "", p->name);
@@ -112,33 +196,30 @@ static void kernel_close(Emitter *e) {
    * differ: each entry point has its own plan).  Two different kernels of
    * one name (a map stored in place in one mode only) get the mode too. */
   bool written = false, clash = false;
-  PtrVec *same_name = strmap_get(&e->kernel_sigs, e->ksig.data);
+  PtrVec *same_name = strmap_get(&e->k->kernel_sigs, e->k->ksig.data);
   for (int i = 0; same_name && i < same_name->len && !written; i++) {
     written = !strcmp(same_name->data[i], sig.data);
     clash |= !written;
   }
-  if (clash && !e->probe) {
-    const char *name = e->ksig.data;
-    e->ksig = (StrBuf){0};
-    sb_printf(&e->ksig, "%s_%s", name, e->training ? "train" : "infer");
+  if (clash) {
+    const char *name = e->k->ksig.data;
+    e->k->ksig = (StrBuf){0};
+    sb_printf(&e->k->ksig, "%s_%s", name, e->training ? "train" : "infer");
     kernel_close(e);
     return;
   }
-  if (!written && !e->probe) {
-    vec_push(&e->kernel_names, sig.data);
-    void **slot = strmap_slot(&e->kernel_sigs, e->ksig.data);
+  if (!written) {
+    void **slot = strmap_slot(&e->k->kernel_sigs, e->k->ksig.data);
     if (!*slot)
       *slot = arena_alloc(sizeof(PtrVec));
     vec_push(*slot, sig.data);
-    e->nkernels++;
-    sb_printf(&e->kernels, "%s%s) {\n%s}\n", e->khead.data, sig.data, body);
+    sb_printf(&e->k->kernels, "%s%s) {\n%s}\n", e->k->khead.data, sig.data, body);
   }
-  if (!e->probe)
-    sb_printf(&e->body, "  %s);\n", call.data);
-  e->knode = NULL;
+  sb_printf(&e->k->body, "  %s);\n", call.data);
+  e->k->knode = NULL;
 }
 
-void k_line(Emitter *e, const char *fmt, ...) {
+void k_line(KernelBuilder *e, const char *fmt, ...) {
   flush_aliases(e);
   StrBuf line = {0};
   va_list ap;
@@ -147,39 +228,39 @@ void k_line(Emitter *e, const char *fmt, ...) {
   va_end(ap);
   const char *first = line.data + strspn(line.data, " ");
   if (*first == '}')
-    e->indent--;
-  sb_printf(&e->kbody, "%*s%s\n", 2 * e->indent, "", line.data);
+    e->k->indent--;
+  sb_printf(&e->k->kbody, "%*s%s\n", 2 * e->k->indent, "", line.data);
   if (line.len && line.data[line.len - 1] == '{')
-    e->indent++;
+    e->k->indent++;
 }
 
 /* ------------------------------------------------------- parameters */
 
 
 /* The aliases asked for so far, declared before the kernel's first line. */
-static void flush_aliases(Emitter *e) {
-  for (int i = 0; i < e->aliases.len; i++) {
-    Alias *a = e->aliases.data[i];
+static void flush_aliases(KernelBuilder *e) {
+  for (int i = 0; i < e->k->aliases.len; i++) {
+    Alias *a = e->k->aliases.data[i];
     if (a->done)
       continue;
     a->done = true;
-    sb_printf(&e->kbody, "%*s%s%s *%s = %s;\n", 2 * e->indent, "", a->writable ? "" : "const ",
-              a->param->type, a->name, a->param->name);
+    sb_printf(&e->k->kbody, "%*s%s%s *%s = %s;\n", 2 * e->k->indent, "",
+              a->writable ? "" : "const ", a->param->type, a->name, a->param->name);
   }
 }
 
-static bool param_named(const Emitter *e, const char *name) {
-  for (int i = 0; i < e->kparams.len; i++)
-    if (!strcmp(((KParam *)e->kparams.data[i])->name, name))
+static bool param_named(const KernelBuilder *e, const char *name) {
+  for (int i = 0; i < e->k->kparams.len; i++)
+    if (!strcmp(((KParam *)e->k->kparams.data[i])->name, name))
       return true;
   return false;
 }
 
 /* The parameter for the buffer at expr (shared by every name for it). */
-static KParam *param_for(Emitter *e, const char *type, const char *name, bool writable,
+static KParam *param_for(KernelBuilder *e, const char *type, const char *name, bool writable,
                          const char *expr, bool restrict_) {
-  for (int i = 0; i < e->kparams.len; i++) {
-    KParam *p = e->kparams.data[i];
+  for (int i = 0; i < e->k->kparams.len; i++) {
+    KParam *p = e->k->kparams.data[i];
     if (p->ptr && !strcmp(p->expr, expr)) {
       p->writable |= writable;
       return p;
@@ -194,91 +275,81 @@ static KParam *param_for(Emitter *e, const char *type, const char *name, bool wr
   p->name = name;
   for (int k = 2; param_named(e, p->name); k++)
     p->name = arena_printf("%s_%d", name, k);
-  vec_push(&e->kparams, p);
+  vec_push(&e->k->kparams, p);
   return p;
 }
 
-const char *k_ptr(Emitter *e, const char *ctype, const char *name, bool writable,
+const char *k_ptr(KernelBuilder *e, const char *ctype, const char *name, bool writable,
                   const char *expr) {
-  if (e->probe)
-    return name;
   KParam *p = param_for(e, ctype, name, writable, expr, strcmp(ctype, "nnrt_rng") != 0);
-  if (!strcmp(p->name, name) || e->in_map)
+  if (!strcmp(p->name, name) || e->k->in_map)
     return p->name;  /* (a map hook uses the parameter's name, mid-loop) */
   Alias *a = arena_alloc(sizeof(Alias));
   a->name = name;
   a->param = p;
   a->writable = writable;
-  vec_push(&e->aliases, a);
+  vec_push(&e->k->aliases, a);
   return name;
 }
 
-void k_arg(Emitter *e, const char *type, const char *name, const char *expr) {
-  if (e->probe)
-    return;
+void k_arg(KernelBuilder *e, const char *type, const char *name, const char *expr) {
   KParam *p = arena_alloc(sizeof(KParam));
   p->type = type;
   p->name = name;
   p->expr = expr;
-  vec_push(&e->kparams, p);
+  vec_push(&e->k->kparams, p);
 }
 
-static const char *elem_type(const Emitter *e, const Value *v) {
+static const char *elem_type(const KernelBuilder *e, const Value *v) {
   return v->ty.kind == T_CLASS ? "int32_t" : e->T;
 }
 
-const char *k_in(Emitter *e, const char *name, int input) {
-  const Value *v = e->knode->in[input];
+const char *k_in(KernelBuilder *e, const char *name, int input) {
+  const Value *v = e->k->knode->in[input];
   if (!k_stored(e, v))
     return name;  /* computed in a prologue: read it with k_load */
   return k_ptr(e, elem_type(e, v), name, false, value_ref(e, v));
 }
 
-const char *k_out(Emitter *e, const char *name) {
-  const Value *v = e->knode->out;
+const char *k_out(KernelBuilder *e, const char *name) {
+  const Value *v = e->k->knode->out;
   if (!k_stored(e, v))
     return name;  /* only k_store sees it, on its way to the epilogue */
   return k_ptr(e, e->T, name, true, value_ref(e, v));
 }
 
-const char *k_grad(Emitter *e, const char *name, const Param *p) {
+const char *k_grad(KernelBuilder *e, const char *name, const Param *p) {
   return k_ptr(e, e->T, name, true, arena_printf("m->grads + %lld", (long long)p->offset));
 }
 
-const char *k_aux(Emitter *e, const char *name, const IrNode *n, bool writable) {
+const char *k_aux(KernelBuilder *e, const char *name, const IrNode *n, bool writable) {
   if (!n->aux)
     internal_error("%%%d has no saved value", n->out->id);
   return k_ptr(e, e->T, name, writable, value_ref(e, n->aux));
 }
 
-const char *k_param(Emitter *e, const char *name, const Param *p, bool writable) {
+const char *k_param(KernelBuilder *e, const char *name, const Param *p, bool writable) {
   return k_ptr(e, e->T, name, writable,
                arena_printf("m->%s + %lld", p->trainable ? "params" : "buffers",
                             (long long)p->offset));
 }
 
-const char *k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed) {
-  if (e->probe) {  /* a dry run: remember the size */
-    if (e->nprobe == 3)
-      internal_error("more than 3 scratch buffers in one kernel");
-    e->probe_sizes[e->nprobe][0] = per_sample;
-    e->probe_sizes[e->nprobe][1] = fixed;
-    e->nprobe++;
-    return name;
-  }
-  PlanBuffer *b = scratch_slots(e, e->knode)[e->scratch_i++];
-  if (!b || b->size != (per_sample ? per_sample : fixed))
-    internal_error("scratch of %%%d was not planned", e->knode->out->id);
-  return k_ptr(e, e->T, name, true,
-               plan_ref(b));
+const char *k_scratch(KernelBuilder *e, const char *name) {
+  PlanBuffer *const *slots = plan_scratch(e->g, mode_of(e), e->k->knode);
+  PlanBuffer *b = slots ? slots[e->k->scratch_i] : NULL;
+  if (!b)
+    internal_error("scratch %d of %%%d was not planned (its op's scratch rule)", e->k->scratch_i,
+                   e->k->knode->out->id);
+  e->k->scratch_i++;
+  return k_ptr(e, e->T, name, true, plan_ref(b));
 }
 
-const char *k_rng(Emitter *e) { return k_ptr(e, "nnrt_rng", "rng", true, "&m->rng"); }
+const char *k_rng(KernelBuilder *e) { return k_ptr(e, "nnrt_rng", "rng", true, "&m->rng"); }
 
 /* ------------------------------------------------------- maps */
 
 /* A value read by a map from memory, at idx. */
-static const char *map_read(Emitter *e, const Value *v, const char *name, const char *idx) {
+static const char *map_read(KernelBuilder *e, const Value *v, const char *name, const char *idx) {
   KParam *p = param_for(e, elem_type(e, v), name, false, value_ref(e, v), true);
   return arena_printf("%s[%s]", p->name, idx);
 }
@@ -296,7 +367,7 @@ static bool in_scope(const Value *v, const IrNode *host, IrNode *const *maps, in
 /* The statements of maps[0..n) at index idx: each value a local v<id>,
  * stored if it must be.  host: the kernel whose value (v<host id>) they
  * start from, or NULL.  alone: a single map's kernel (names x, y). */
-static void map_stmts(Emitter *e, IrNode *const *maps, int n, const IrNode *host,
+static void map_stmts(KernelBuilder *e, IrNode *const *maps, int n, const IrNode *host,
                       const char *idx, bool alone) {
   for (int j = 0; j < n; j++) {
     const IrNode *m = maps[j];
@@ -308,10 +379,10 @@ static void map_stmts(Emitter *e, IrNode *const *maps, int n, const IrNode *host
                   : map_read(e, v, alone ? (k ? arena_printf("x%d", k) : "x")
                                          : arena_printf("t%d", v->id), idx);
     }
-    e->knode = m;
-    e->in_map = true;
+    e->k->knode = m;
+    e->k->in_map = true;
     const char *expr = op_table[m->op]->map(e, m, in, idx);
-    e->in_map = false;
+    e->k->in_map = false;
     k_line(e, "%s v%d = %s;", e->T, m->out->id, expr);
     if (k_stored(e, m->out)) {
       KParam *p = param_for(e, e->T, alone ? "y" : arena_printf("t%d", m->out->id), true,
@@ -322,106 +393,106 @@ static void map_stmts(Emitter *e, IrNode *const *maps, int n, const IrNode *host
 }
 
 /* One loop over the batch for maps[0..n). */
-static void map_loop(Emitter *e, IrNode *const *maps, int n, bool alone) {
+static void map_loop(KernelBuilder *e, IrNode *const *maps, int n, bool alone) {
   k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
          (long long)type_numel(&maps[n - 1]->out->ty));
   map_stmts(e, maps, n, NULL, "i", alone);
   k_line(e, "}");
 }
 
-void k_store(Emitter *e, const char *out, const char *idx, const char *expr) {
-  const Group *grp = e->group;
-  int lo = grp ? e->gm + 1 : 0, hi = lo;
+void k_store(KernelBuilder *e, const char *out, const char *idx, const char *expr) {
+  const Group *grp = e->k->group;
+  int lo = grp ? e->k->gm + 1 : 0, hi = lo;
   while (grp && hi < grp->n && grp->roles[hi] == ROLE_EPILOGUE)
     hi++;
   if (hi == lo) {
     k_line(e, "%s[%s] = %s;", out, idx, expr);
     return;
   }
-  const IrNode *host = e->knode;
+  const IrNode *host = e->k->knode;
   k_line(e, "{");
   k_line(e, "%s v%d = %s;", e->T, host->out->id, expr);
   if (k_stored(e, host->out))
     k_line(e, "%s[%s] = v%d;", out, idx, host->out->id);
   map_stmts(e, (IrNode *const *)grp->nodes + lo, hi - lo, host, idx, false);
-  e->knode = host;
+  e->k->knode = host;
   k_line(e, "}");
 }
 
 /* The first member of the prologue before the member being written, or -1. */
-static int prologue_start(const Emitter *e) {
-  const Group *grp = e->group;
-  if (!grp || e->gm == 0 || grp->roles[e->gm - 1] != ROLE_PROLOGUE)
+static int prologue_start(const KernelBuilder *e) {
+  const Group *grp = e->k->group;
+  if (!grp || e->k->gm == 0 || grp->roles[e->k->gm - 1] != ROLE_PROLOGUE)
     return -1;
-  int lo = e->gm - 1;
+  int lo = e->k->gm - 1;
   while (lo > 0 && grp->roles[lo - 1] == ROLE_PROLOGUE)
     lo--;
   return lo;
 }
 
-void k_load_into(Emitter *e, const char *out) {
+void k_load_into(KernelBuilder *e, const char *out) {
   int lo = prologue_start(e);
-  e->load_from = NULL;
+  e->k->load_from = NULL;
   if (lo < 0)
     return;
-  const Group *grp = e->group;
-  const IrNode *self = e->knode;
+  const Group *grp = e->k->group;
+  const IrNode *self = e->k->knode;
   IrNode *const *maps = (IrNode *const *)grp->nodes + lo;
-  int n = e->gm - lo;
+  int n = e->k->gm - lo;
   k_line(e, "/* the backward of the maps before it, into %s */", out);
   k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
          (long long)type_numel(&maps[n - 1]->out->ty));
   map_stmts(e, maps, n, NULL, "i", false);
   k_line(e, "%s[i] = v%d;", out, maps[n - 1]->out->id);
   k_line(e, "}");
-  e->knode = self;
-  e->load_from = out;
+  e->k->knode = self;
+  e->k->load_from = out;
 }
 
-const char *k_load(Emitter *e, const char *in, const char *idx) {
-  const Group *grp = e->group;
-  if (e->load_from)
-    return arena_printf("%s[%s]", e->load_from, idx);
+const char *k_load(KernelBuilder *e, const char *in, const char *idx) {
+  const Group *grp = e->k->group;
+  if (e->k->load_from)
+    return arena_printf("%s[%s]", e->k->load_from, idx);
   if (prologue_start(e) < 0)
     return arena_printf("%s[%s]", in, idx);
   /* the prologue's statements go before the line that reads the value
    * (the caller's k_line): one k_load per C block */
-  int lo = e->gm - 1;
+  int lo = e->k->gm - 1;
   while (lo > 0 && grp->roles[lo - 1] == ROLE_PROLOGUE)
     lo--;
-  const IrNode *self = e->knode;
-  map_stmts(e, (IrNode *const *)grp->nodes + lo, e->gm - lo, NULL, idx, false);
-  e->knode = self;
-  return arena_printf("v%d", grp->nodes[e->gm - 1]->out->id);
+  const IrNode *self = e->k->knode;
+  map_stmts(e, (IrNode *const *)grp->nodes + lo, e->k->gm - lo, NULL, idx, false);
+  e->k->knode = self;
+  return arena_printf("v%d", grp->nodes[e->k->gm - 1]->out->id);
 }
 
 /* ------------------------------------------------------- kernels */
 
 /* The section of the group member being written: [*lo, *hi). */
-static void section_of(const Emitter *e, int *lo, int *hi) {
+static void section_of(const KernelBuilder *e, int *lo, int *hi) {
   int sec[GROUP_MAX];
-  group_sections(e->group, sec);
-  *lo = *hi = e->gm;
-  while (*lo > 0 && sec[*lo - 1] == sec[e->gm])
+  group_sections(e->k->group, sec);
+  *lo = *hi = e->k->gm;
+  while (*lo > 0 && sec[*lo - 1] == sec[e->k->gm])
     (*lo)--;
-  while (*hi < e->group->n && sec[*hi] == sec[e->gm])
+  while (*hi < e->k->group->n && sec[*hi] == sec[e->k->gm])
     (*hi)++;
 }
 
 /* Opens the function of node n (alone), or of the section of the group
  * member being written: one function per section, so that every buffer
  * is a restrict parameter of the function that loops over it. */
-static void open_for(Emitter *e, const IrNode *n, const char *what) {
+static void open_for(KernelBuilder *e, const IrNode *n, const char *what) {
   static const char *const roles[] = {"", "  [epilogue]", "  [prologue]", "  [loop]"};
-  const Group *grp = e->group;
+  const Group *grp = e->k->group;
   if (!grp) {
     const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
                              ? (e->training ? "_train" : "_infer") : "";
     kernel_open(e, arena_printf("k%d_%s%s", n->out->id, op_table[n->op]->name, suffix), n);
-    head_line(&e->khead, n, true);
+    head_line(&e->k->khead, n, true);
     const char *ir = ir_node_str(n);
-    sb_printf(&e->khead, " * %s", comment_text(ir, (int)strlen(ir)));
-    sb_printf(&e->khead, "%s */\n", what ? arena_printf("\n * %s", what) : "");
+    sb_printf(&e->k->khead, " * %s", comment_text(ir, (int)strlen(ir)));
+    sb_printf(&e->k->khead, "%s */\n", what ? arena_printf("\n * %s", what) : "");
     return;
   }
   int lo, hi;
@@ -433,40 +504,34 @@ static void open_for(Emitter *e, const IrNode *n, const char *what) {
                               e->training ? "train" : "infer"), n);
   for (int i = lo; i < hi; i++)
     if (i == lo || grp->nodes[i]->loc.line != grp->nodes[i - 1]->loc.line)
-      head_line(&e->khead, grp->nodes[i], i == lo);
-  sb_printf(&e->khead, " * kernel group %s (%s)%s:\n", group_name(grp), grp->pass,
+      head_line(&e->k->khead, grp->nodes[i], i == lo);
+  sb_printf(&e->k->khead, " * kernel group %s (%s)%s:\n", group_name(grp), grp->pass,
             lo || hi < grp->n ? arena_printf(", its part %d-%d", lo + 1, hi) : "");
   for (int i = lo; i < hi; i++) {
     const char *ir = ir_node_str(grp->nodes[i]);
-    sb_printf(&e->khead, " *   %s%s\n", comment_text(ir, (int)strlen(ir)),
+    sb_printf(&e->k->khead, " *   %s%s\n", comment_text(ir, (int)strlen(ir)),
               roles[grp->roles[i]]);
   }
-  sb_printf(&e->khead, "%s */\n", what ? arena_printf(" * %s", what) : "");
+  sb_printf(&e->k->khead, "%s */\n", what ? arena_printf(" * %s", what) : "");
 }
 
-void k_begin(Emitter *e, const IrNode *n, const char *what) {
-  if (e->probe) {
-    kernel_open(e, "probe", n);
-    return;
-  }
-  open_for(e, n, what);
-}
+void k_begin(KernelBuilder *e, const IrNode *n, const char *what) { open_for(e, n, what); }
 
-void k_end(Emitter *e) { kernel_close(e); }
+void k_end(KernelBuilder *e) { kernel_close(e); }
 
 /* A map alone: its loop. */
-static void emit_map_kernel(Emitter *e, IrNode *n) {
+static void emit_map_kernel(KernelBuilder *e, IrNode *n) {
   open_for(e, n, NULL);
-  map_loop(e, &n, 1, !e->group);
-  e->knode = n;
+  map_loop(e, &n, 1, !e->k->group);
+  e->k->knode = n;
   kernel_close(e);
 }
 
-static void emit_group(Emitter *e, const Group *grp) {
-  e->group = grp;
+static void emit_group(KernelBuilder *e, const Group *grp) {
+  e->k->group = grp;
   for (int i = 0; i < grp->n; i++) {
     IrNode *m = grp->nodes[i];
-    e->gm = i;
+    e->k->gm = i;
     if (grp->roles[i] == ROLE_OWN) {
       op_table[m->op]->emit(e, m);
     } else if (grp->roles[i] == ROLE_LOOP) {
@@ -479,10 +544,11 @@ static void emit_group(Emitter *e, const Group *grp) {
       i = j - 1;
     }
   }
-  e->group = NULL;
+  e->k->group = NULL;
 }
 
-void emit_node(Emitter *e, IrNode *n) {
+/* n's kernel, or, for the last member of a kernel group, the group's. */
+static void emit_node(KernelBuilder *e, IrNode *n) {
   const Group *grp = n->group[mode_of(e)];
   if (grp) {
     if (grp->nodes[grp->n - 1] == n)
@@ -495,4 +561,21 @@ void emit_node(Emitter *e, IrNode *n) {
     op_table[n->op]->emit(e, n);
   else
     internal_error("op %s has no C kernel", op_table[n->op]->name);
+}
+
+void kb_init(KernelBuilder *e, const Graph *g) {
+  *e = (KernelBuilder){.g = g, .T = g->f64 ? "double" : "float"};
+  e->k = arena_alloc(sizeof(struct KernelState));
+}
+
+const char *kb_write_entry(KernelBuilder *e, const Entry *en) {
+  e->training = en->mode == MODE_TRAIN;
+  e->k->body = (StrBuf){0};
+  for (int i = 0; i < en->kernels.len; i++)
+    emit_node(e, en->kernels.data[i]);
+  return e->k->body.data ? e->k->body.data : "";
+}
+
+const char *kb_kernels(const KernelBuilder *e) {
+  return e->k->kernels.data ? e->k->kernels.data : "";
 }

@@ -288,7 +288,6 @@ typedef struct CommandLine {
   const char *emit;         /* --emit, or NULL: the C                       */
   const char *dtype;        /* --dtype: f32 | f64                           */
   bool with_main;           /* --main                                       */
-  bool naive;               /* -O0: no buffer reuse                         */
 } CommandLine;
 
 /* The one option loop.  Returns -1 to go on, else the exit status (after
@@ -318,10 +317,8 @@ static int parse_command_line(int argc, char **argv, CommandLine *cl) {
     } else if (!strcmp(a, "--main")) {
       cl->with_main = true;
     } else if (!strcmp(a, "-O0")) {
-      cl->naive = true;  /* no buffer reuse, and no fusion: */
-      cl->front.O0 = true;
+      cl->front.O0 = true;  /* no fusion, and no buffer reuse */
     } else if (!strcmp(a, "-O2") || !strcmp(a, "-O1") || !strcmp(a, "-O3")) {
-      cl->naive = false;
       cl->front.O0 = false;
     } else if ((v = flag_value(argc, argv, &i, "-o"))) {
       cl->out_path = v;
@@ -384,6 +381,7 @@ static bool check_command_line(CommandLine *cl) {
     error_plain("--dtype must be f32 or f64, got '%s'", cl->dtype);
     return false;
   }
+  cl->front.f64 = !strcmp(cl->dtype, "f64");
   bool emit_c_files = !cl->emit || !strcmp(cl->emit, "c");
   if (emit_c_files && !cl->header && cl->out_path) {  /* the header beside the C */
     size_t n = strlen(cl->out_path);
@@ -395,17 +393,9 @@ static bool check_command_line(CommandLine *cl) {
   return outputs_distinct(cl->path, outputs, 2);
 }
 
-/* The emitter's options the command line sets (the C and the plan). */
-static EmitOptions emit_options(const CommandLine *cl) {
-  EmitOptions eo = {0};
-  eo.f64 = !strcmp(cl->dtype, "f64");
-  eo.naive_plan = cl->naive;
-  return eo;
-}
-
 /* The C and its header (-o, or stdout). */
 static bool write_c(const Graph *g, const CommandLine *cl, int argc, char **argv) {
-  EmitOptions eo = emit_options(cl);
+  EmitOptions eo = {0};
   eo.with_main = cl->with_main;
   eo.c_path = cl->out_path ? cl->out_path : "-";
   eo.h_path = cl->header;
@@ -430,15 +420,16 @@ static bool write_stage(const Graph *g, const Program *prog, const CommandLine *
     error_plain("out of memory");
     return false;
   }
-  EmitOptions eo = emit_options(cl);
   if (!strcmp(emit, "ast"))
     print_ast(out, prog);
   else if (!strcmp(emit, "ir") || !strcmp(emit, "ir-train"))
     print_ir(out, g, cl->front.print_locs, !strcmp(emit, "ir-train"));
   else if (!strcmp(emit, "fused"))
     print_fused(out, g);
-  else if (!strcmp(emit, "plan") || !strcmp(emit, "plan-svg"))
-    emit_plan(out, g, &eo, !strcmp(emit, "plan-svg"));
+  else if (!strcmp(emit, "plan"))
+    print_plan(out, g);
+  else if (!strcmp(emit, "plan-svg"))
+    print_plan_svg(out, g);
   else if (!strcmp(emit, "params"))
     print_params(out, g);
   else

@@ -4,7 +4,8 @@
  * The pipeline (see driver.c and pass.c):
  *
  *   tokenize -> parse (AST) -> lower (graph IR) -> infer-shapes -> assign-params
- *            -> check-train -> verify -> (later: autodiff, fuse, plan, emit)
+ *            -> check-train -> rewrite-bce -> dce -> autodiff -> fusion
+ *            -> schedule -> plan -> verify -> emit (C, or the plan)
  *
  * Each source file has a section here listing what it exports; pass.c holds
  * the pass registry.  Anything not
@@ -458,6 +459,10 @@ typedef struct Graph {
   const char *current_pass; /* for internal errors and dumps                */
   PtrVec groups[NMODES];    /* Group*, per mode, in schedule order          */
   int opt_level;            /* 0: no fusion, no reuse; 2: both              */
+  bool f64;                 /* --dtype f64: the generated C uses double      */
+  struct Entry *entries;    /* the generated C's entry points (schedule)    */
+  int nentries;
+  struct PlanState *plan;   /* per mode (MODE_*): its memory plan (plan)    */
 } Graph;
 
 Graph *graph_new(const SrcFile *file);
@@ -472,7 +477,7 @@ void print_summary(FILE *out, const Graph *g);
 /* train.c: the recipe's words, and the blocks as --emit=ir prints them. */
 const char *optimizer_word(const TrainConfig *t);
 void print_optimizer(StrBuf *sb, const TrainConfig *t);
-void print_schedule(StrBuf *sb, const TrainConfig *t);
+void print_lr_schedule(StrBuf *sb, const TrainConfig *t);
 void print_early_stopping(StrBuf *sb, const TrainConfig *t);
 void print_augment(StrBuf *sb, const Augment *a);
 void print_tta(StrBuf *sb, const TestConfig *t);
@@ -525,18 +530,27 @@ enum {
 typedef bool (*ShapeFn)(IrNode *n);
 /* Declares the node's parameters and buffers with add_param (layers only). */
 typedef void (*ParamsFn)(Graph *g, IrNode *n);
-typedef struct Emitter Emitter;
+typedef struct KernelBuilder KernelBuilder;
 typedef struct AD AD;
 /* Appends the IR of n's backward pass, given dy, the gradient of its output
  * (NULL for a loss: its gradient is its weight). */
 typedef void (*GradFn)(AD *ad, IrNode *n, Value *dy);
-/* Writes the node's kernel (emit_c.c's k_* helpers); e->training says
+/* Writes the node's kernel (kernel.c's k_* helpers); e->training says
  * whether it is the training or the inference forward pass. */
-typedef void (*EmitFn)(Emitter *e, const IrNode *n);
+typedef void (*EmitFn)(KernelBuilder *e, const IrNode *n);
+/* A buffer a kernel works in, placed by the memory planner like a value. */
+#define MAX_SCRATCH 3
+typedef struct Scratch {
+  int64_t size;             /* values: per sample, or in all if fixed       */
+  bool fixed;               /* not scaled by the batch                      */
+} Scratch;
+/* The scratch buffers n's kernel takes with k_scratch, in that order (the
+ * same in both modes); returns how many, at most MAX_SCRATCH. */
+typedef int (*ScratchFn)(const IrNode *n, Scratch *out);
 /* An elementwise op as an expression: its value at flat index idx of the
  * batch, given its inputs' values there (C expressions).  It may add kernel
  * arguments (k_aux, k_rng) and lines before the expression (k_line).  The op's kernel, alone or fused, is built from it. */
-typedef const char *(*MapFn)(Emitter *e, const IrNode *n, const char *const *in,
+typedef const char *(*MapFn)(KernelBuilder *e, const IrNode *n, const char *const *in,
                              const char *idx);
 
 /* Everything about one op, defined beside its code in ops/<family>.c as
@@ -550,6 +564,7 @@ struct OpInfo {
   ParamsFn params;          /* layers only                                  */
   EmitFn emit;              /* kernel (forward, or the op's own if internal) */
   GradFn grad;              /* builds the backward IR (autodiff.c)          */
+  ScratchFn scratch;        /* ops whose kernel takes scratch, else NULL    */
   MapFn map;                /* elementwise ops: the expression (emit: NULL) */
   const char *summary;      /* one line, for --help and docs                */
 };
@@ -572,7 +587,6 @@ bool expect_rank(IrNode *n, int i, int rank, const char *hint);
 bool set_out(IrNode *n, int rank, const int64_t *dims);
 bool elementwise_shape(IrNode *n);          /* out = in[0]                 */
 void conv_pads(const IrNode *n, int64_t pads[4]);  /* conv.c: [t, l, b, r] */
-int optimizer_state_per_param(const Graph *g);     /* optim.c: 0, 1 or 2 */
 /* Grad hook of a layer: <op>_grad(dy, x) writes the parameter gradients and
  * gives dx, or nothing (T_NONE) when x needs no gradient. */
 void grad_layer(AD *ad, IrNode *n, Value *dy, int grad_op);
@@ -610,6 +624,9 @@ typedef struct Pass {
   PassFn run;
   const char *summary;
   bool optimization;        /* skipped at -O0                               */
+  void (*print)(FILE *out, const Graph *g);  /* what --print-after shows,
+                               if not the IR: its kernel groups, its own
+                               result (the schedule, the plan)              */
 } Pass;
 
 extern const Pass passes[];
@@ -627,6 +644,8 @@ bool fold_batchnorm(Graph *g);  /* fold_batchnorm.c */
 bool fuse_layers(Graph *g);     /* fuse_layers.c */
 bool fuse_elementwise(Graph *g);  /* fuse_elementwise.c */
 bool inplace(Graph *g);         /* inplace.c */
+bool schedule_entries(Graph *g);  /* schedule.c */
+bool plan_memory(Graph *g);     /* plan.c    */
 bool verify_ir(Graph *g);       /* verify.c  */
 
 /* ------------------------------------------------------------ schedule.c */
@@ -655,6 +674,26 @@ bool runs_everywhere(const Graph *g, const Schedules *s, const IrNode *n, int mo
 int readers(const Schedules *s, int mode, const Value *v, IrNode **out, int max);
 /* Is v read after the mode's entry points end (an output, a loss)? */
 bool is_result(const Schedules *s, int mode, const Value *v);
+
+/* The generated C's entry points, each a static run_<name> function that
+ * calls kernels (the schedule pass).  Only models with a loss train. */
+enum { ENTRY_INFER, ENTRY_TRAIN_FORWARD, ENTRY_TRAIN, ENTRY_UPDATE, NENTRIES };
+
+typedef struct Entry {
+  const char *name;         /* infer | train_forward | train | update       */
+  const char *what;         /* which public function runs it                 */
+  int mode;                 /* MODE_*: its fusion decisions and memory plan  */
+  int mask;                 /* PLAN_*: its bit in a buffer's entries; 0 for
+                               the update, which takes no arena              */
+  PtrVec kernels;           /* IrNode*, in call order: a node alone, or the
+                               last member of its group, for the group       */
+  PtrVec results;           /* Value*: what is read after it returns         */
+} Entry;
+
+/* Does the entry point return v (is v among its results)? */
+bool entry_returns(const Entry *en, const Value *v);
+/* --print-after=schedule: each entry point's kernels in call order. */
+void print_schedule(FILE *out, const Graph *g);
 
 /* --------------------------------------------------------------- group.c */
 
@@ -710,58 +749,52 @@ typedef struct Plan {
   int64_t per_sample, fixed;  /* the two regions' sizes, in values           */
 } Plan;
 
-/* A plan and where it puts each value. */
+/* A mode's plan (the plan pass) and where it puts each value. */
 typedef struct PlanState {
   Plan plan;
   int64_t *offset;          /* per value id: arena offset, or -1            */
   PlanBuffer **value_buf;   /* per value id                                 */
-  PlanBuffer **scratch;     /* per (value id, mode) x 4 scratch slots       */
+  PlanBuffer ***scratch;    /* per value id: the scratch of its node's
+                               kernel, NULL-terminated; NULL if it takes none */
 } PlanState;
 
 void plan_add_span(PlanBuffer *b, int lo, int hi);
 /* A buffer's place as a C expression over A (the arena), batch and mb. */
 const char *plan_ref(const PlanBuffer *b);
 void plan_place(Plan *p, bool naive);
+/* The scratch buffers planned for n's kernel in the mode (NULL-terminated),
+ * or NULL. */
+PlanBuffer *const *plan_scratch(const Graph *g, int mode, const IrNode *n);
 /* Per buffer of p: is it the fixed buffer that ends highest of those with
  * its base (the first such)?  The arena must reach its end. */
 const bool *plan_highest(const Plan *p);
-/* Every buffer, then `total <inference|training>: arena=.. naive=..
- * lower_bound=..` in bytes at the given batch. */
-void print_plan(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem);
-/* The same plan drawn as a standalone SVG: time x arena offset, per mode. */
-void print_plan_svg(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem);
+/* --emit=plan, --print-after=plan: every buffer, then `total
+ * <inference|training>: arena=.. naive=.. lower_bound=..` in bytes at the
+ * train block's batch. */
+void print_plan(FILE *out, const Graph *g);
+/* --emit=plan-svg: the same plan drawn as a standalone SVG: time x arena
+ * offset, per mode. */
+void print_plan_svg(FILE *out, const Graph *g);
 
-/* -------------------------------------------------------------- emit_c.c */
+/* -------------------------------------------------------------- kernel.c */
 
-struct Emitter {
+/* The kernel builder: what ops' emit and map hooks write kernels with, and
+ * what emit_c.c calls to write an entry point's kernels.  It reads the
+ * finished plan (g->plan) and never calls back into emit_c.c. */
+struct KernelBuilder {
   const Graph *g;
-  bool f64;                 /* --dtype f64                                  */
-  const char *T;            /* "float" or "double"                          */
-  bool training;            /* emitting the training forward pass           */
-  PlanState plans[2];       /* [0]: inference, [1]: training entry points   */
-  PlanState *ps;            /* the plan of the schedule being written       */
-  StrBuf kernels;           /* the static kernel functions                  */
-  StrBuf body;              /* the calls of the function being written      */
-  /* the kernel being written (k_begin .. k_end) */
-  StrBuf ksig, kbody;       /* the kernel's name; its body                   */
-  const IrNode *knode;
-  int indent;
-  int nkernels;
-  PtrVec kernel_names;      /* kernels written: each once, however many calls */
-  StrMap kernel_sigs;       /* the same by name: name -> PtrVec* of the
-                               signatures written under that name           */
-  StrBuf khead;             /* the comment heading the kernel being written */
-  int scratch_i;            /* the next scratch slot of the current kernel   */
-  bool probe;               /* dry run: collect scratch sizes only           */
-  const Group *group;       /* the kernel group being written, or NULL       */
-  int gm;                   /* the member being written                      */
-  PtrVec kparams;           /* KParam*: the kernel's parameters so far       */
-  PtrVec aliases;           /* second names of buffers (kernel.c)            */
-  bool in_map;              /* in a map hook: names are the parameters'      */
-  const char *load_from;    /* k_load_into's buffer, or NULL                 */
-  int64_t probe_sizes[4][2];
-  int nprobe;
+  const char *T;            /* the element type: "float" or "double"        */
+  bool training;            /* writing an entry point of MODE_TRAIN         */
+  struct KernelState *k;    /* kernel.c's own: the kernel being written, the
+                               kernels written, the calls                   */
 };
+
+void kb_init(KernelBuilder *e, const Graph *g);
+/* Writes the kernels of entry point en not written yet (each once, however
+ * many calls) and returns its calls, a line each. */
+const char *kb_write_entry(KernelBuilder *e, const Entry *en);
+/* The kernels written so far: static C functions, in order. */
+const char *kb_kernels(const KernelBuilder *e);
 
 /* Writing one kernel: k_begin, then its pointer arguments, then its body
  * lines ("{" at the end of a line indents, "}" at the start dedents), then
@@ -769,63 +802,61 @@ struct Emitter {
 /* The pointer helpers return the name the body may use (in a kernel group,
  * members' names are local aliases of the kernel's parameters, which are
  * unique per buffer: two names for one buffer are one parameter). */
-void k_begin(Emitter *e, const IrNode *n, const char *what);
-const char *k_in(Emitter *e, const char *name, int input);    /* const T *  */
-const char *k_out(Emitter *e, const char *name);              /* T *        */
-const char *k_param(Emitter *e, const char *name, const Param *p, bool writable);
-/* Scratch floats for this kernel: per_sample * batch + fixed, planned. */
-const char *k_scratch(Emitter *e, const char *name, int64_t per_sample, int64_t fixed);
-const char *k_rng(Emitter *e);                                /* nnrt_rng * */
-const char *k_grad(Emitter *e, const char *name, const Param *p);  /* dparam */
+void k_begin(KernelBuilder *e, const IrNode *n, const char *what);
+const char *k_in(KernelBuilder *e, const char *name, int input);    /* const T *  */
+const char *k_out(KernelBuilder *e, const char *name);              /* T *        */
+const char *k_param(KernelBuilder *e, const char *name, const Param *p, bool writable);
+/* The next of the kernel's scratch buffers (its op's scratch rule), planned. */
+const char *k_scratch(KernelBuilder *e, const char *name);
+const char *k_rng(KernelBuilder *e);                                /* nnrt_rng * */
+const char *k_grad(KernelBuilder *e, const char *name, const Param *p);  /* dparam */
 /* The saved value of a forward node (n->aux): written by its training
  * kernel, read by its backward kernel. */
-const char *k_aux(Emitter *e, const char *name, const IrNode *n, bool writable);
+const char *k_aux(KernelBuilder *e, const char *name, const IrNode *n, bool writable);
 /* A scalar argument: its C type, name, and the call's expression. */
-void k_arg(Emitter *e, const char *type, const char *name, const char *expr);
+void k_arg(KernelBuilder *e, const char *type, const char *name, const char *expr);
 /* A pointer argument of element type ctype to the buffer at expr. */
-const char *k_ptr(Emitter *e, const char *ctype, const char *name, bool writable,
+const char *k_ptr(KernelBuilder *e, const char *ctype, const char *name, bool writable,
                   const char *expr);
 /* For OPF_STORES kernels: out[idx] = expr, where out is the name k_out gave
  * (idx: the flat index in the batch).  In a group the maps that follow
  * (ROLE_EPILOGUE) run on the value first; only stored values are written. */
-void k_store(Emitter *e, const char *out, const char *idx, const char *expr);
+void k_store(KernelBuilder *e, const char *out, const char *idx, const char *expr);
 /* For OPF_LOADS kernels: input 0 at flat index idx, through the maps before
  * it (ROLE_PROLOGUE) when they were fused into this load; their statements
  * come first, so call it once per C block, before the line that uses it. */
-const char *k_load(Emitter *e, const char *in, const char *idx);
+const char *k_load(KernelBuilder *e, const char *in, const char *idx);
 /* For OPF_LOADS kernels with an output the size of input 0: the maps
  * before it (its prologue) run first in one loop that writes into out, and
  * k_load reads out from then on (each element before the kernel writes it). */
-void k_load_into(Emitter *e, const char *out);
+void k_load_into(KernelBuilder *e, const char *out);
 /* Is value v stored in the mode being written (not fused away)? */
-bool k_stored(const Emitter *e, const Value *v);
+bool k_stored(const KernelBuilder *e, const Value *v);
 /* In an inference group that folded a batchnorm into layer n: the bias
  * moves into the batchnorm's shift (layer emitters skip it). */
-bool k_bias_folded(const Emitter *e, const IrNode *layer);
-const IrNode *k_folded_layer(const Emitter *e, const IrNode *bn);
-void k_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void k_end(Emitter *e);
-const char *lit(const Emitter *e, double v);   /* 0.5f, or 0.5 for f64    */
+bool k_bias_folded(const KernelBuilder *e, const IrNode *layer);
+const IrNode *k_folded_layer(const KernelBuilder *e, const IrNode *bn);
+void k_line(KernelBuilder *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void k_end(KernelBuilder *e);
+
+/* C text for kernels and the code around them. */
+const char *lit(const KernelBuilder *e, double v);   /* 0.5f, or 0.5 for f64 */
 const char *dlit(double v);                    /* a double literal: 1.0   */
-const char *mathfn(const Emitter *e, const char *name);  /* expf / exp     */
-const char *gemm_fn(const Emitter *e);         /* nnrt_sgemm / nnrt_dgemm */
-
-/* kernel.c: a node's kernel (or, for the last member of a kernel group, the
- * group's) into e->kernels, and its call into e->body. */
-void emit_node(Emitter *e, IrNode *n);
-/* emit_c.c, for kernel.c */
-const char *value_ref(const Emitter *e, const Value *v);   /* A + 12 * batch */
+const char *mathfn(const KernelBuilder *e, const char *name);  /* expf / exp */
+const char *gemm_fn(const KernelBuilder *e);   /* nnrt_sgemm / nnrt_dgemm */
+/* A value's place inside an entry point's function: A + 12 * batch, in[0]. */
+const char *value_ref(const KernelBuilder *e, const Value *v);
 const char *comment_text(const char *s, int len);          /* safe in comments */
-PlanBuffer **scratch_slots(const Emitter *e, const IrNode *n);
 
+/* -------------------------------------------------------------- emit_c.c */
+
+/* The C file writer: the files around the kernels, from the finished plan. */
 typedef struct EmitOptions {
   const char *c_path;       /* the .c file                                  */
   const char *h_path;       /* the header                                   */
   const char *h_include;    /* how the .c includes the header               */
-  bool f64;
   const char *command_line; /* recorded in the header comment               */
   bool with_main;           /* --main: a main() that runs libnnrt's trainer  */
-  bool naive_plan;          /* -O0: every buffer its own place              */
 } EmitOptions;
 
 /* Makes both files in memory, then writes them (write_outputs); c_path "-"
@@ -844,8 +875,6 @@ typedef struct OutputFile {
  * the umask respected); a kill meanwhile leaves no temporary file.  On
  * failure reports an error and writes none of those not yet renamed. */
 bool write_outputs(const OutputFile *files, int n);
-/* --emit=plan (or plan-svg): the memory plan of the code emit_c would write. */
-void emit_plan(FILE *out, const Graph *g, const EmitOptions *opt, bool svg);
 /* Why this name would break the C as a model name (a keyword, a C library
  * name, one of the generated C's own...), or NULL if it would not. */
 const char *c_name_reserved(const char *s);
@@ -854,13 +883,15 @@ const char *c_name_reserved(const char *s);
 
 typedef struct Options {
   bool O0;                      /* -O0: no fusion, no buffer reuse          */
+  bool f64;                     /* --dtype f64                              */
   const char *print_after;      /* a pass name, "all", or NULL             */
   bool print_locs;
   FILE *dump;                   /* where --print-after goes                 */
 } Options;
 
-/* Runs the whole front end on a buffer.  Returns the checked graph, or NULL
- * after reporting errors.  Never exits on bad input. */
+/* Runs the whole pipeline but the writing of files on a buffer.  Returns
+ * the checked, scheduled and planned graph, or NULL after reporting errors.
+ * Never exits on bad input. */
 Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out);
 
 #endif

@@ -14,6 +14,11 @@
  * lifetime meets its own.  Buffers that scale with the batch and those that
  * do not (losses, batchnorm statistics, im2col scratch) are planned in two
  * regions.  With naive placement (-O0) every buffer has its own bytes.
+ *
+ * The plan pass makes a plan per mode from the schedule (schedule.c): the
+ * buffers, each value's, and each kernel's scratch (its op's scratch rule),
+ * with their lifetimes, then places them.  It stores the plans on the graph,
+ * for --emit=plan and for the emitter, which only prints them.
  */
 #include "nncc.h"
 
@@ -319,6 +324,189 @@ const bool *plan_highest(const Plan *p) {
   return highest;
 }
 
+/* ------------------------------------------------------- the plan pass */
+
+/* One mode's plan being made: per entry point, what each kernel writes and
+ * reads and its scratch, a step per kernel (a group's, per section). */
+typedef struct Walk {
+  const Graph *g;
+  PlanState *ps;
+  int mode;
+  int *first, *last;        /* per value id, in the entry point walked      */
+  int t;                    /* the step                                     */
+} Walk;
+
+/* Does v take a buffer in the mode? */
+static bool placeable(const Value *v, int mode) {
+  return v && v->id >= 0 && v->ty.kind != T_NONE && v->def->op != OP_INPUT &&
+         v->def->op != OP_LABEL && !value_virtual(v, mode);
+}
+
+static void touch(Walk *w, const Value *v) {
+  if (!placeable(v, w->mode))
+    return;
+  if (w->first[v->id] < 0)
+    w->first[v->id] = w->t;
+  w->last[v->id] = w->t;
+}
+
+/* The scratch buffers of n's kernel, made the first time it is walked, from
+ * its op's scratch rule. */
+static PlanBuffer **scratch_of(Walk *w, const IrNode *n) {
+  PlanBuffer ***slots = &w->ps->scratch[n->out->id];
+  if (*slots || !op_table[n->op]->scratch)
+    return *slots;
+  Scratch sizes[MAX_SCRATCH];
+  int count = op_table[n->op]->scratch(n, sizes);
+  if (count < 0 || count > MAX_SCRATCH)
+    internal_error("%d scratch buffers for one kernel (%s)", count, op_table[n->op]->name);
+  *slots = arena_alloc(sizeof(PlanBuffer *) * (MAX_SCRATCH + 1));
+  for (int k = 0; k < count; k++) {
+    PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
+    b->what = arena_printf("scratch %d of %%%d", k, n->out->id);
+    b->fixed = sizes[k].fixed;
+    b->size = sizes[k].size;
+    (*slots)[k] = b;
+    vec_push(&w->ps->plan.bufs, b);
+  }
+  return *slots;
+}
+
+/* What one node of the current step reads and writes, and its scratch. */
+static void walk_node(Walk *w, const IrNode *n, int mask) {
+  touch(w, n->out);
+  for (int k = 0; k < n->nin; k++)
+    touch(w, n->in[k]);
+  if (w->mode == MODE_TRAIN && n->aux && (op_table[n->op]->flags & OPF_TRAIN_DIFFERS))
+    touch(w, n->aux);  /* the training kernel saves it */
+  if (n->backward && n->fwd && n->fwd != n && n->fwd->aux)
+    touch(w, n->fwd->aux);
+  PlanBuffer **slots = scratch_of(w, n);
+  for (int k = 0; slots && slots[k]; k++) {
+    plan_add_span(slots[k], w->t, w->t);
+    slots[k]->entries |= mask;
+  }
+}
+
+/* One entry point: a step per kernel (a kernel group a step per section,
+ * as each is a function of its own), then one where its results are read. */
+static void walk_entry(Walk *w, const Entry *en) {
+  const Graph *g = w->g;
+  for (int i = 0; i < g->next_value_id; i++)
+    w->first[i] = w->last[i] = -1;
+  for (int i = 0; i < en->kernels.len; i++) {
+    const IrNode *n = en->kernels.data[i];
+    const Group *grp = n->group[en->mode];
+    if (!grp) {
+      w->t++;
+      walk_node(w, n, en->mask);
+      continue;
+    }
+    int sec[GROUP_MAX];
+    group_sections(grp, sec);
+    for (int k = 0; k < grp->n; k++) {
+      if (k == 0 || sec[k] != sec[k - 1])
+        w->t++;
+      walk_node(w, grp->nodes[k], en->mask);
+    }
+  }
+  w->t++;  /* the entry point's results are read after its last kernel */
+  for (int i = 0; i < en->results.len; i++)
+    touch(w, en->results.data[i]);
+  for (int id = 0; id < g->next_value_id; id++)
+    if (w->first[id] >= 0) {
+      PlanBuffer *b = w->ps->value_buf[id];
+      plan_add_span(b, w->first[id], w->last[id]);
+      b->entries |= en->mask;
+    }
+  w->t++;
+}
+
+/* A buffer per value that takes one, in graph order (saved values after
+ * their node); a value stored in place takes its source's. */
+static void value_buffers(const Graph *g, PlanState *ps, int mode) {
+  StrBuf **names = arena_alloc(sizeof(StrBuf *) * (size_t)g->next_value_id);  /* per buffer */
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    const Value *vals[2] = {n->out, n->aux};
+    for (int k = 0; k < 2; k++) {
+      const Value *v = vals[k];
+      if (!placeable(v, mode))
+        continue;
+      if (!k && v->over[mode]) {  /* in place: its source's buffer */
+        PlanBuffer *b = ps->value_buf[v->over[mode]->id];
+        if (!b)
+          internal_error("%%%d is stored over %%%d, which has no buffer", v->id,
+                         v->over[mode]->id);
+        StrBuf *name = names[v->id] = names[v->over[mode]->id];
+        sb_printf(name, " = %%%d", v->id);  /* (grown in place: a chain is long) */
+        b->what = name->data;
+        ps->value_buf[v->id] = b;
+        continue;
+      }
+      PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
+      names[v->id] = arena_alloc(sizeof(StrBuf));
+      sb_printf(names[v->id], "%%%d%s", v->id,
+                k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
+      b->what = names[v->id]->data;
+      b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
+      b->size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
+      ps->value_buf[v->id] = b;
+    }
+  }
+}
+
+/* Plans the buffers of one mode's entry points (inference; or
+ * forward(training=1) and the training step) and gives each value its
+ * place in that plan.  The arena fits the larger plan. */
+static void plan_mode(Graph *g, int mode) {
+  PlanState *ps = &g->plan[mode];
+  size_t nv = (size_t)g->next_value_id;
+  ps->offset = arena_alloc(sizeof(int64_t) * nv);
+  ps->value_buf = arena_alloc(sizeof(PlanBuffer *) * nv);
+  ps->scratch = arena_alloc(sizeof(PlanBuffer **) * nv);
+  for (size_t i = 0; i < nv; i++)
+    ps->offset[i] = -1;
+  value_buffers(g, ps, mode);
+  Walk w = {g, ps, mode, arena_alloc(sizeof(int) * nv), arena_alloc(sizeof(int) * nv), 0};
+  for (int i = 0; i < g->nentries; i++)
+    if (g->entries[i].mode == mode && g->entries[i].mask)
+      walk_entry(&w, &g->entries[i]);
+  /* buffers no entry point touches take no space (one per buffer: values
+   * stored in place share theirs) */
+  PtrVec used = {0};
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    const Value *vals[2] = {n->out, n->aux};
+    for (int k = 0; k < 2; k++) {
+      const Value *v = vals[k];
+      PlanBuffer *b = v && v->id >= 0 ? ps->value_buf[v->id] : NULL;
+      if (b && b->nspans && !(k == 0 && v->over[mode]))
+        vec_push(&used, b);
+    }
+  }
+  for (int i = 0; i < ps->plan.bufs.len; i++)
+    vec_push(&used, ps->plan.bufs.data[i]);  /* the scratch */
+  ps->plan.bufs = used;
+  plan_place(&ps->plan, g->opt_level == 0);
+  for (size_t id = 0; id < nv; id++)
+    if (ps->value_buf[id] && ps->value_buf[id]->nspans)
+      ps->offset[id] = ps->value_buf[id]->offset;
+}
+
+bool plan_memory(Graph *g) {
+  if (!g->entries)
+    internal_error("the plan pass needs the schedule");
+  g->plan = arena_alloc(sizeof(PlanState) * NMODES);
+  for (int mode = 0; mode < NMODES; mode++)
+    plan_mode(g, mode);
+  return true;
+}
+
+PlanBuffer *const *plan_scratch(const Graph *g, int mode, const IrNode *n) {
+  return g->plan[mode].scratch[n->out->id];
+}
+
 /* Bytes at batch `batch` of the buffers an entry point uses: the extent the
  * plan gives them, their plain sum, and the peak of live bytes. */
 static void totals(const Plan *p, int mask, int64_t batch, int elem, int64_t out[3]) {
@@ -405,7 +593,10 @@ static void print_buffers(FILE *out, const Plan *p) {
   }
 }
 
-void print_plan(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem) {
+void print_plan(FILE *out, const Graph *g) {
+  const Plan *infer = &g->plan[MODE_INFER].plan, *train = &g->plan[MODE_TRAIN].plan;
+  int64_t batch = g->train.batch;
+  int elem = g->f64 ? 8 : 4;
   fprintf(out, "plan: values per sample x batch %lld, %d-byte elements\n", (long long)batch,
           elem);
   fprintf(out, "inference (forward, training=0):\n");
@@ -530,7 +721,10 @@ static int svg_panel(FILE *out, int y0, const char *title, const Plan *p, int ma
   return ps_bot + 56 - y0;
 }
 
-void print_plan_svg(FILE *out, const Plan *infer, const Plan *train, int64_t batch, int elem) {
+void print_plan_svg(FILE *out, const Graph *g) {
+  const Plan *infer = &g->plan[MODE_INFER].plan, *train = &g->plan[MODE_TRAIN].plan;
+  int64_t batch = g->train.batch;
+  int elem = g->f64 ? 8 : 4;
   int panel_h = 24 + SVG_FIX_H + SVG_GAP + SVG_PS_H + 56, top = 44;
   int h = top + 2 * panel_h + 10;
   fprintf(out,

@@ -1,11 +1,13 @@
-/* schedule.c - which nodes each entry point runs, and who reads a value.
+/* schedule.c - which nodes each entry point runs, and who reads a value;
+ * the schedule pass, which lists each entry point's kernels in call order.
  *
  * The generated code has three entry points: inference (forward with
- * training=0), forward with training=1, and the training step.  Each runs
- * the nodes its results need, in graph order; the last two share one memory
- * plan and one set of fusion decisions (MODE_TRAIN), the first has its own
- * (MODE_INFER).  The fusion passes and the planner both ask these questions,
- * so they are answered here once.
+ * training=0), forward with training=1, and the training step (its forward
+ * and backward pass, then the optimizer update).  Each runs the nodes its
+ * results need, in graph order; the last two share one memory plan and one
+ * set of fusion decisions (MODE_TRAIN), the first has its own (MODE_INFER).
+ * The fusion passes and the schedule pass both ask these questions, so they
+ * are answered here once; the planner and the emitter read the schedule.
  */
 #include "nncc.h"
 
@@ -98,3 +100,90 @@ int readers(const Schedules *s, int mode, const Value *v, IrNode **out, int max)
 }
 
 bool is_result(const Schedules *s, int mode, const Value *v) { return s->result[mode][v->id]; }
+
+/* ------------------------------------------------------- the schedule pass */
+
+/* The kernels of an entry point: the nodes that run in it, in graph order,
+ * a kernel group once, where its last member stands. */
+static void add_kernels(const Graph *g, Entry *en, const bool *forward, bool backward) {
+  for (int i = 0; i < g->nodes.len; i++) {
+    IrNode *n = g->nodes.data[i];
+    const Group *grp = n->group[en->mode];
+    if (runs_in(n, forward, backward) && (!grp || grp->nodes[grp->n - 1] == n))
+      vec_push(&en->kernels, n);
+  }
+}
+
+static Entry *add_entry(Graph *g, int which, const char *name, const char *what, int mode,
+                        int mask) {
+  Entry *en = &g->entries[which];
+  *en = (Entry){.name = name, .what = what, .mode = mode, .mask = mask};
+  g->nentries = which + 1;
+  return en;
+}
+
+/* The entry points: inference and forward(training=1) run what the outputs
+ * need; a model with a loss also has the training step (what the losses
+ * need, then the backward nodes) and the optimizer update. */
+bool schedule_entries(Graph *g) {
+  Schedules s = schedules_of(g);
+  g->entries = arena_alloc(sizeof(Entry) * NENTRIES);
+  static const char *const forward[2] = {"forward, training=0", "forward, training=1"};
+  for (int which = ENTRY_INFER; which <= ENTRY_TRAIN_FORWARD; which++) {
+    Entry *en = add_entry(g, which, which ? "train_forward" : "infer", forward[which],
+                          which ? MODE_TRAIN : MODE_INFER,
+                          which ? PLAN_TRAIN_FORWARD : PLAN_INFER);
+    add_kernels(g, en, s.infer, false);
+    for (int i = 0; i < g->outputs.len; i++)
+      vec_push(&en->results, g->outputs.data[i]);
+  }
+  if (!g->nlosses)
+    return true;
+  Entry *en = add_entry(g, ENTRY_TRAIN, "train", "loss_and_grad", MODE_TRAIN, PLAN_TRAIN);
+  add_kernels(g, en, s.train, true);
+  for (int i = 0; i < g->nlosses; i++)
+    vec_push(&en->results, g->losses[i].value);
+  Value *out0 = g->outputs.len ? g->outputs.data[0] : NULL;
+  if (out0 && s.train[out0->id])
+    vec_push(&en->results, out0);  /* the trainer reads it after the step */
+  en = add_entry(g, ENTRY_UPDATE, "update", "train_step, after loss_and_grad", MODE_TRAIN, 0);
+  for (int i = 0; i < g->nodes.len; i++)
+    if (((IrNode *)g->nodes.data[i])->op == OP_OPTIMIZER_UPDATE)
+      vec_push(&en->kernels, g->nodes.data[i]);
+  return true;
+}
+
+bool entry_returns(const Entry *en, const Value *v) {
+  for (int i = 0; i < en->results.len; i++)
+    if (en->results.data[i] == v)
+      return true;
+  return false;
+}
+
+void print_schedule(FILE *out, const Graph *g) {
+  fprintf(out, "model %s: entry points at -O%d\n", g->name, g->opt_level);
+  for (int i = 0; i < g->nentries; i++) {
+    const Entry *en = &g->entries[i];
+    fprintf(out, "run_%s (%s): %d kernel%s, %s\n", en->name, en->what, en->kernels.len,
+            en->kernels.len == 1 ? "" : "s",
+            !en->mask ? "no arena" : en->mode == MODE_TRAIN ? "training plan" : "inference plan");
+    for (int k = 0; k < en->kernels.len; k++) {
+      const IrNode *n = en->kernels.data[k];
+      const Group *grp = n->group[en->mode];
+      if (!grp) {
+        fprintf(out, "  %s\n", ir_node_str(n));
+        continue;
+      }
+      fprintf(out, "  group %s [%s]:", group_name(grp), grp->pass);
+      for (int m = 0; m < grp->n; m++)
+        fprintf(out, " %%%d", grp->nodes[m]->out->id);
+      fprintf(out, "\n");
+    }
+    if (en->results.len) {
+      fprintf(out, "  returns");
+      for (int k = 0; k < en->results.len; k++)
+        fprintf(out, " %%%d", ((Value *)en->results.data[k])->id);
+      fprintf(out, "\n");
+    }
+  }
+}

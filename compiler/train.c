@@ -318,7 +318,7 @@ void print_optimizer(StrBuf *sb, const TrainConfig *t) {
               t->nesterov ? "true" : "false");
 }
 
-void print_schedule(StrBuf *sb, const TrainConfig *t) {
+void print_lr_schedule(StrBuf *sb, const TrainConfig *t) {
   sb_printf(sb, "%s", schedules[t->schedule].name);
   if (t->schedule == SCHEDULE_STEP)
     sb_printf(sb, "(every=%d, gamma=%s)", t->step_every, fmt_double(t->step_gamma));
@@ -355,7 +355,7 @@ void print_train_block(StrBuf *sb, const TrainConfig *t) {
   sb_printf(sb, "train { optimizer=");
   print_optimizer(sb, t);
   sb_printf(sb, " schedule=");
-  print_schedule(sb, t);
+  print_lr_schedule(sb, t);
   sb_printf(sb, " batch=%lld epochs=%lld seed=%lld validation=%s", (long long)t->batch,
             (long long)t->epochs, (long long)t->seed, fmt_double(t->validation));
   if (t->early_stopping) {

@@ -4,7 +4,8 @@
 static const ArgSpec no_args[] = {{0}};
 
 /* NaN stays NaN, as in PyTorch (so a NaN input makes the loss NaN). */
-static const char *map_relu(Emitter *e, const IrNode *n, const char *const *in, const char *i) {
+static const char *map_relu(KernelBuilder *e, const IrNode *n, const char *const *in,
+                            const char *i) {
   (void)e, (void)n, (void)i;
   return arena_printf("%s < 0 ? 0 : %s", in[0], in[0]);
 }
@@ -14,7 +15,7 @@ static const char *map_relu(Emitter *e, const IrNode *n, const char *const *in, 
 static void grad_relu(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, OP_RELU_GRAD, true);
 }
-static const char *map_relu_grad(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_relu_grad(KernelBuilder *e, const IrNode *n, const char *const *in,
                                  const char *i) {
   (void)e, (void)n, (void)i;
   return arena_printf("%s > 0 ? %s : 0", in[1], in[0]);
@@ -43,7 +44,7 @@ const OpInfo op_relu = {
 
 static const ArgSpec leaky_relu_args[] = {{"slope", ARG_NUM, .def = 0.01}, {0}};
 
-static const char *map_leaky_relu(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_leaky_relu(KernelBuilder *e, const IrNode *n, const char *const *in,
                                   const char *i) {
   (void)i;
   return arena_printf("%s > 0 ? %s : %s * %s", in[0], in[0], lit(e, attr_num(n, "slope")), in[0]);
@@ -52,8 +53,8 @@ static const char *map_leaky_relu(Emitter *e, const IrNode *n, const char *const
 static void grad_leaky_relu(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, OP_LEAKY_RELU_GRAD, false);
 }
-static const char *map_leaky_relu_grad(Emitter *e, const IrNode *n, const char *const *in,
-                                       const char *i) {
+static const char *map_leaky_relu_grad(KernelBuilder *e, const IrNode *n,
+                                       const char *const *in, const char *i) {
   (void)i;
   return arena_printf("%s > 0 ? %s : %s * %s", in[1], in[0], lit(e, attr_num(n->fwd, "slope")),
                       in[0]);
@@ -80,7 +81,7 @@ const OpInfo op_leaky_relu = {
 };
 
 /* Stable both ways: exp of a negative number only. */
-static const char *map_sigmoid(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_sigmoid(KernelBuilder *e, const IrNode *n, const char *const *in,
                                const char *i) {
   (void)n, (void)i;
   const char *ex = mathfn(e, "exp"), *v = in[0];
@@ -91,7 +92,7 @@ static const char *map_sigmoid(Emitter *e, const IrNode *n, const char *const *i
 static void grad_sigmoid(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, OP_SIGMOID_GRAD, true);
 }
-static const char *map_sigmoid_grad(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_sigmoid_grad(KernelBuilder *e, const IrNode *n, const char *const *in,
                                     const char *i) {
   (void)e, (void)n, (void)i;
   return arena_printf("%s * %s * (1 - %s)", in[0], in[1], in[1]);
@@ -117,7 +118,8 @@ const OpInfo op_sigmoid = {
     .summary = "1 / (1 + exp(-x))",
 };
 
-static const char *map_tanh(Emitter *e, const IrNode *n, const char *const *in, const char *i) {
+static const char *map_tanh(KernelBuilder *e, const IrNode *n, const char *const *in,
+                            const char *i) {
   (void)n, (void)i;
   return arena_printf("%s(%s)", mathfn(e, "tanh"), in[0]);
 }
@@ -125,7 +127,7 @@ static const char *map_tanh(Emitter *e, const IrNode *n, const char *const *in, 
 static void grad_tanh(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, OP_TANH_GRAD, true);
 }
-static const char *map_tanh_grad(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_tanh_grad(KernelBuilder *e, const IrNode *n, const char *const *in,
                                  const char *i) {
   (void)e, (void)n, (void)i;
   return arena_printf("%s * (1 - %s * %s)", in[0], in[1], in[1]);
@@ -171,7 +173,7 @@ static bool shape_softmax(IrNode *n) {
 
 /* Along one axis: the values are [outer, n, inner] per sample; subtract the
  * maximum before exp, so no input overflows. */
-static void emit_softmax(Emitter *e, const IrNode *n) {
+static void emit_softmax(KernelBuilder *e, const IrNode *n) {
   const Type *t = &n->in[0]->ty;
   int axis = (int)attr_int(n, "axis");
   if (axis < 0)
@@ -222,7 +224,7 @@ static void grad_softmax(AD *ad, IrNode *n, Value *dy) {
   grad_elementwise(ad, n, dy, n->op == OP_SOFTMAX ? OP_SOFTMAX_GRAD : OP_LOG_SOFTMAX_GRAD, true);
 }
 
-static void emit_softmax_grad(Emitter *e, const IrNode *n) {
+static void emit_softmax_grad(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
   const Type *t = &f->out->ty;
   int axis = (int)attr_int(f, "axis");

@@ -46,19 +46,30 @@ void conv_pads(const IrNode *n, int64_t pads[4]) {
 /* ------------------------------------------------------------- conv2d */
 
 /* A 1x1, stride-1, unpadded conv2d needs no im2col: its input is the
- * column matrix.  Else col_size is the scratch of one im2col, K x Ho*Wo. */
-static bool conv_direct(const IrNode *n, int64_t *col_size) {
+ * column matrix. */
+static bool conv_direct(const IrNode *n) {
   const Attr *k = attr_get(n, "kernel"), *s = attr_get(n, "stride");
   int64_t pads[4];
   conv_pads(n, pads);
-  *col_size = n->in[0]->ty.dims[0] / attr_int(n, "groups") * (int64_t)k->v[0] *
-              (int64_t)k->v[1] * n->out->ty.dims[1] * n->out->ty.dims[2];
   return k->v[0] == 1 && k->v[1] == 1 && s->v[0] == 1 && s->v[1] == 1 && pads[0] == 0 &&
          pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
 }
 
+/* The scratch of conv2d n's kernels: none for a direct one, else the
+ * columns of one im2col (K x Ho*Wo, one sample and group at a time) and,
+ * backward, when dx is wanted (grad_dx), their gradient (col2im's input). */
+static int conv_scratch(const IrNode *n, bool grad_dx, Scratch *out) {
+  if (conv_direct(n))
+    return 0;
+  const Attr *k = attr_get(n, "kernel");
+  int64_t col = n->in[0]->ty.dims[0] / attr_int(n, "groups") * (int64_t)k->v[0] *
+                (int64_t)k->v[1] * n->out->ty.dims[1] * n->out->ty.dims[2];
+  out[0] = out[1] = (Scratch){col, true};
+  return grad_dx ? 2 : 1;
+}
+
 /* The constants a conv2d kernel (forward or backward) names its loops by. */
-static void emit_conv_consts(Emitter *e, const IrNode *n, bool direct) {
+static void emit_conv_consts(KernelBuilder *e, const IrNode *n, bool direct) {
   const Type *t = &n->in[0]->ty, *o = &n->out->ty;
   const Attr *k = attr_get(n, "kernel"), *s = attr_get(n, "stride"), *d = attr_get(n, "dilation");
   int64_t pads[4], groups = attr_int(n, "groups");
@@ -80,7 +91,7 @@ static void emit_conv_consts(Emitter *e, const IrNode *n, bool direct) {
 
 /* im2col of sample xs, group g: col[(c*KH + ki)*KW + kj][oh*Wo + ow] is the
  * input under kernel tap (ki, kj) for output (oh, ow); 0 in the padding. */
-static void emit_im2col(Emitter *e) {
+static void emit_im2col(KernelBuilder *e) {
   k_line(e, "for (int c = 0; c < Cg; c++) {");
   k_line(e, "for (int ki = 0; ki < KH; ki++) {");
   k_line(e, "for (int kj = 0; kj < KW; kj++) {");
@@ -160,9 +171,10 @@ static void params_conv2d(Graph *g, IrNode *n) {
 
 /* Per sample and group: im2col into scratch (skipped for 1x1, stride 1,
  * unpadded), then one GEMM W_g[F/G, K] x col[K, Ho*Wo], K = C/G*kh*kw. */
-static void emit_conv2d(Emitter *e, const IrNode *n) {
-  int64_t col_size;
-  bool direct = conv_direct(n, &col_size);
+static int scratch_conv2d(const IrNode *n, Scratch *out) { return conv_scratch(n, false, out); }
+
+static void emit_conv2d(KernelBuilder *e, const IrNode *n) {
+  bool direct = conv_direct(n);
   bool bias = n->nparams > 1 && !k_bias_folded(e, n);
   k_begin(e, n, arena_printf("%s%s", direct ? "1x1 convolution: one GEMM per sample and group"
                                             : "im2col + GEMM",
@@ -174,7 +186,7 @@ static void emit_conv2d(Emitter *e, const IrNode *n) {
   if (bias)
     k_param(e, "b", n->params[1], false);
   if (!direct)
-    k_scratch(e, "col", 0, col_size);
+    k_scratch(e, "col");
   emit_conv_consts(e, n, direct);
   k_line(e, "for (int s = 0; s < batch; s++) {");
   k_line(e, "const %s *xs = x + (size_t)s * C * H * W;", e->T);
@@ -205,10 +217,13 @@ static void emit_conv2d(Emitter *e, const IrNode *n) {
  * the overlaps. */
 static void grad_conv2d(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP_CONV2D_GRAD); }
 
-static void emit_conv2d_grad(Emitter *e, const IrNode *n) {
+static int scratch_conv2d_grad(const IrNode *n, Scratch *out) {
+  return conv_scratch(n->fwd, n->out->ty.kind != T_NONE, out);
+}
+
+static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
-  int64_t col_size;
-  bool direct = conv_direct(f, &col_size);
+  bool direct = conv_direct(f);
   bool bias = f->nparams > 1, dx = n->out->ty.kind != T_NONE;
   k_begin(e, n, "backward: GEMMs against im2col, col2im for dx");
   k_in(e, "dy", 0);
@@ -220,9 +235,9 @@ static void emit_conv2d_grad(Emitter *e, const IrNode *n) {
   if (bias)
     k_grad(e, "db", f->params[1]);
   if (!direct)
-    k_scratch(e, "col", 0, col_size);
+    k_scratch(e, "col");
   if (!direct && dx)
-    k_scratch(e, "dcol", 0, col_size);
+    k_scratch(e, "dcol");
   emit_conv_consts(e, f, direct);
   k_line(e, "(void)w;");
   k_line(e, "memset(dw, 0, (size_t)F * K * sizeof(%s));", e->T);
@@ -292,6 +307,7 @@ const OpInfo op_conv2d_grad = {
     .flags = OPF_INTERNAL,
     .args = no_args,
     .emit = emit_conv2d_grad,
+    .scratch = scratch_conv2d_grad,
     .summary = "(dy, x) -> dx; writes dW and db",
 };
 
@@ -304,6 +320,7 @@ const OpInfo op_conv2d = {
     .params = params_conv2d,
     .emit = emit_conv2d,
     .grad = grad_conv2d,
+    .scratch = scratch_conv2d,
     .summary = "2-D cross-correlation, NCHW, weight [filters, channels/groups, kh, kw]",
 };
 
@@ -352,7 +369,7 @@ static bool shape_pool(IrNode *n) {
 
 /* maxpool: padding never wins (it is -inf).  avgpool: padding counts as
  * zeros in the mean, as PyTorch's count_include_pad=True. */
-static void emit_pool(Emitter *e, const IrNode *n) {
+static void emit_pool(KernelBuilder *e, const IrNode *n) {
   const Type *t = &n->in[0]->ty, *o = &n->out->ty;
   const Attr *k = attr_get(n, "size"), *p = attr_get(n, "pad");
   int64_t stride[2];
@@ -405,7 +422,7 @@ static void grad_pool(AD *ad, IrNode *n, Value *dy) {
   ad_accum(ad, n->in[0], g->out);
 }
 
-static void emit_pool_grad(Emitter *e, const IrNode *n) {
+static void emit_pool_grad(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
   const Type *t = &f->in[0]->ty, *o = &f->out->ty;
   const Attr *k = attr_get(f, "size"), *p = attr_get(f, "pad");
@@ -505,7 +522,7 @@ static bool shape_global_avgpool(IrNode *n) {
   return set_out(n, 1, n->in[0]->ty.dims);
 }
 
-static void emit_global_avgpool(Emitter *e, const IrNode *n) {
+static void emit_global_avgpool(KernelBuilder *e, const IrNode *n) {
   const Type *t = &n->in[0]->ty;
   k_begin(e, n, NULL);
   k_in(e, "x", 0);
@@ -526,7 +543,7 @@ static void grad_global_avgpool(AD *ad, IrNode *n, Value *dy) {
   ad_accum(ad, n->in[0], g->out);
 }
 
-static void emit_global_avgpool_grad(Emitter *e, const IrNode *n) {
+static void emit_global_avgpool_grad(KernelBuilder *e, const IrNode *n) {
   const Type *t = &n->out->ty;
   k_begin(e, n, "backward: dy / (H W) everywhere");
   k_in(e, "dy", 0);

@@ -36,7 +36,7 @@ static void params_linear(Graph *g, IrNode *n) {
 }
 
 /* Y[batch, out] = X[batch, in] W^T + b: one GEMM, the bias preloaded. */
-static void emit_linear(Emitter *e, const IrNode *n) {
+static void emit_linear(KernelBuilder *e, const IrNode *n) {
   int64_t in = n->in[0]->ty.dims[0], out = attr_int(n, "out");
   bool bias = n->nparams > 1 && !k_bias_folded(e, n);
   k_begin(e, n, bias || n->nparams == 1 ? NULL : "the bias is added with the folded batchnorm");
@@ -58,7 +58,7 @@ static void emit_linear(Emitter *e, const IrNode *n) {
 /* dW = dy^T x, db = the sum of dy over the batch, dx = dy W. */
 static void grad_linear(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP_LINEAR_GRAD); }
 
-static void emit_linear_grad(Emitter *e, const IrNode *n) {
+static void emit_linear_grad(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
   int64_t in = f->in[0]->ty.dims[0], out = attr_int(f, "out");
   bool bias = f->nparams > 1, dx = n->out->ty.kind != T_NONE;
@@ -143,7 +143,7 @@ static void params_batchnorm(Graph *g, IrNode *n) {
 }
 
 /* C channels of inner values each, per sample. */
-static void emit_channel_dims(Emitter *e, int64_t c, int64_t inner) {
+static void emit_channel_dims(KernelBuilder *e, int64_t c, int64_t inner) {
   k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
   if (inner == 1)
     k_line(e, "(void)inner;  /* features: one value per channel */");
@@ -154,7 +154,7 @@ static void emit_channel_dims(Emitter *e, int64_t c, int64_t inner) {
  * cache lines per sample and its loop over channels vectorizes; with whole
  * images per channel, one channel at a time.  Either way each channel sums
  * over samples in order, as one loop would. */
-static void emit_channel_blocks(Emitter *e, int64_t c, int64_t inner) {
+static void emit_channel_blocks(KernelBuilder *e, int64_t c, int64_t inner) {
   int cb = 1;
   while (inner == 1 && cb < 16 && c % (cb * 2) == 0)
     cb *= 2;
@@ -165,7 +165,7 @@ static void emit_channel_blocks(Emitter *e, int64_t c, int64_t inner) {
 
 /* Opens the loop over one channel's values of sample s: k is the flat index
  * (no loop for features, so that the loop around it vectorizes). */
-static void emit_values_of_channel(Emitter *e, int64_t inner) {
+static void emit_values_of_channel(KernelBuilder *e, int64_t inner) {
   if (inner == 1) {
     k_line(e, "{");
     k_line(e, "const size_t k = (size_t)s * C + c;");
@@ -181,7 +181,7 @@ static void emit_values_of_channel(Emitter *e, int64_t inner) {
  * variance by its unbiased estimate (as PyTorch).  Either way the output is
  * x * scale + shift per channel, stored through k_store so that the maps
  * after it can run in the same pass. */
-static void emit_batchnorm(Emitter *e, const IrNode *n) {
+static void emit_batchnorm(KernelBuilder *e, const IrNode *n) {
   const Type *t = &n->in[0]->ty;
   int64_t c = t->dims[0], inner = type_numel(t) / c;
   double momentum = attr_num(n, "momentum"), eps = attr_num(n, "eps");
@@ -263,7 +263,7 @@ static void emit_batchnorm(Emitter *e, const IrNode *n) {
  * dbeta = sum(dy), dx = gamma / std / N (N dy - dbeta - xhat dgamma). */
 static void grad_batchnorm(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP_BATCHNORM_GRAD); }
 
-static void emit_batchnorm_grad(Emitter *e, const IrNode *n) {
+static void emit_batchnorm_grad(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
   const Type *t = &f->in[0]->ty;
   int64_t c = t->dims[0], inner = type_numel(t) / c;
@@ -348,7 +348,7 @@ static const ArgSpec dropout_args[] = {
 /* Inference: the identity.  Training: keep each value with probability 1 - p
  * and scale it by 1 / (1 - p); the mask is saved for the backward pass.
  * The mask is drawn in index order, alone or fused. */
-static const char *map_dropout(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_dropout(KernelBuilder *e, const IrNode *n, const char *const *in,
                                const char *i) {
   double p = attr_num(n, "p");
   if (!e->training || p == 0)
@@ -370,7 +370,7 @@ static void grad_dropout(AD *ad, IrNode *n, Value *dy) {
   ad_accum(ad, n->in[0], g->out);
 }
 
-static const char *map_dropout_grad(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_dropout_grad(KernelBuilder *e, const IrNode *n, const char *const *in,
                                     const char *i) {
   if (attr_num(n->fwd, "p") == 0)
     return in[0];
@@ -425,7 +425,7 @@ static bool shape_normalize(IrNode *n) {
 
 /* mean[c] or std[c] of a normalize node at flat index i: a constant, or a
  * lookup in a table of one value per channel. */
-static const char *per_channel(Emitter *e, const IrNode *fwd, const char *what,
+static const char *per_channel(KernelBuilder *e, const IrNode *fwd, const char *what,
                                const char *i) {
   const Attr *a = attr_get(fwd, what);
   if (a->n == 1)
@@ -441,7 +441,7 @@ static const char *per_channel(Emitter *e, const IrNode *fwd, const char *what,
 }
 
 /* (x - mean) / std, with one mean and std or one per channel. */
-static const char *map_normalize(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_normalize(KernelBuilder *e, const IrNode *n, const char *const *in,
                                  const char *i) {
   const char *mean = per_channel(e, n, "mean", i);
   return arena_printf("(%s - %s) / %s", in[0], mean, per_channel(e, n, "std", i));
@@ -453,7 +453,7 @@ static void grad_normalize(AD *ad, IrNode *n, Value *dy) {
   ad_accum(ad, n->in[0], g->out);
 }
 
-static const char *map_normalize_grad(Emitter *e, const IrNode *n, const char *const *in,
+static const char *map_normalize_grad(KernelBuilder *e, const IrNode *n, const char *const *in,
                                       const char *i) {
   return arena_printf("%s / %s", in[0], per_channel(e, n->fwd, "std", i));
 }

@@ -23,14 +23,14 @@ static void grad_loss(AD *ad, IrNode *n, Value *dy) {
 }
 
 /* The common head of a loss kernel: x, the target t, the loss value. */
-static void loss_kernel_begin(Emitter *e, const IrNode *n, const char *what) {
+static void loss_kernel_begin(KernelBuilder *e, const IrNode *n, const char *what) {
   k_begin(e, n, what);
   k_in(e, "x", 0);
   k_in(e, "t", 1);
   k_out(e, "loss");
 }
 
-static void loss_grad_begin(Emitter *e, const IrNode *n) {
+static void loss_grad_begin(KernelBuilder *e, const IrNode *n) {
   k_begin(e, n, attr_int(n, "wrt") ? "backward, for the target" : "backward");
   k_in(e, "x", 0);
   k_in(e, "t", 1);
@@ -39,7 +39,7 @@ static void loss_grad_begin(Emitter *e, const IrNode *n) {
 
 /* Elementwise losses: mean over all values of f(x, t); the gradient of the
  * chosen input is weight / N times df. */
-static void emit_elementwise_loss(Emitter *e, const IrNode *n, const char *term) {
+static void emit_elementwise_loss(KernelBuilder *e, const IrNode *n, const char *term) {
   loss_kernel_begin(e, n, "mean over all values");
   k_line(e, "const size_t count = (size_t)batch * %lld;", (long long)type_numel(&n->in[0]->ty));
   k_line(e, "double sum = 0;");
@@ -51,7 +51,7 @@ static void emit_elementwise_loss(Emitter *e, const IrNode *n, const char *term)
   k_end(e);
 }
 
-static void emit_elementwise_loss_grad(Emitter *e, const IrNode *n, const char *d_pred,
+static void emit_elementwise_loss_grad(KernelBuilder *e, const IrNode *n, const char *d_pred,
                                        const char *d_target) {
   loss_grad_begin(e, n);
   k_line(e, "const size_t count = (size_t)batch * %lld;", (long long)type_numel(&n->in[0]->ty));
@@ -95,7 +95,7 @@ static bool shape_softmax_cross_entropy(IrNode *n) {
 
 /* mean over the batch of logsumexp(x) - x[label]; a label outside
  * [0, classes) makes the loss NaN, so train_step changes nothing. */
-static void emit_softmax_cross_entropy(Emitter *e, const IrNode *n) {
+static void emit_softmax_cross_entropy(KernelBuilder *e, const IrNode *n) {
   loss_kernel_begin(e, n, "log-sum-exp form, mean over the batch");
   k_line(e, "const int C = %lld;", (long long)n->in[0]->ty.dims[0]);
   k_line(e, "double sum = 0;");
@@ -119,7 +119,7 @@ static void emit_softmax_cross_entropy(Emitter *e, const IrNode *n) {
 }
 
 /* d/dx = weight / batch (softmax(x) - onehot(label)). */
-static void emit_softmax_cross_entropy_grad(Emitter *e, const IrNode *n) {
+static void emit_softmax_cross_entropy_grad(KernelBuilder *e, const IrNode *n) {
   loss_grad_begin(e, n);
   k_line(e, "const int C = %lld;", (long long)n->in[0]->ty.dims[0]);
   k_line(e, "const double scale = %s / (double)batch;", dlit(attr_num(n, "weight")));
@@ -177,13 +177,13 @@ static bool shape_elementwise_loss(IrNode *n) {
 
 /* PyTorch's BCELoss: each log is clamped at -100, the gradient's
  * denominator p (1 - p) at 1e-12. */
-static void emit_binary_cross_entropy(Emitter *e, const IrNode *n) {
+static void emit_binary_cross_entropy(KernelBuilder *e, const IrNode *n) {
   /* Clamped so that NaN stays NaN (PyTorch's clamp; fmax would drop it). */
   emit_elementwise_loss(e, n, "-(y * (log(v) < -100.0 ? -100.0 : log(v)) + "
                               "(1 - y) * (log(1 - v) < -100.0 ? -100.0 : log(1 - v)))");
 }
 
-static void emit_binary_cross_entropy_grad(Emitter *e, const IrNode *n) {
+static void emit_binary_cross_entropy_grad(KernelBuilder *e, const IrNode *n) {
   emit_elementwise_loss_grad(e, n, "(v - y) / fmax(v * (1 - v), 1e-12)",
                              "fmax(log(1 - v), -100.0) - fmax(log(v), -100.0)");
 }
@@ -209,11 +209,11 @@ const OpInfo op_binary_cross_entropy = {
 };
 
 /* max(z, 0) - z t + log(1 + exp(-|z|)): never the log of a rounded 0. */
-static void emit_sigmoid_cross_entropy(Emitter *e, const IrNode *n) {
+static void emit_sigmoid_cross_entropy(KernelBuilder *e, const IrNode *n) {
   emit_elementwise_loss(e, n, "fmax(v, 0.0) - v * y + log1p(exp(-fabs(v)))");
 }
 
-static void emit_sigmoid_cross_entropy_grad(Emitter *e, const IrNode *n) {
+static void emit_sigmoid_cross_entropy_grad(KernelBuilder *e, const IrNode *n) {
   emit_elementwise_loss_grad(e, n, "(v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v))) - y",
                              "-v");
 }
@@ -238,11 +238,11 @@ const OpInfo op_sigmoid_cross_entropy = {
     .summary = "binary cross-entropy on logits (stable form), mean over all elements",
 };
 
-static void emit_mse(Emitter *e, const IrNode *n) {
+static void emit_mse(KernelBuilder *e, const IrNode *n) {
   emit_elementwise_loss(e, n, "(v - y) * (v - y)");
 }
 
-static void emit_mse_grad(Emitter *e, const IrNode *n) {
+static void emit_mse_grad(KernelBuilder *e, const IrNode *n) {
   emit_elementwise_loss_grad(e, n, "2 * (v - y)", "2 * (y - v)");
 }
 

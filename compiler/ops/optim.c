@@ -7,16 +7,13 @@
 
 static const ArgSpec no_args[] = {{0}};
 
-/* Values of optimizer state per parameter (check-train counts them). */
-int optimizer_state_per_param(const Graph *g) { return g->train.state_per_param; }
-
 /* One loop of the update.  The check (commit false) computes what the
  * update would store and stores only whether any of it is not finite, in
  * bad; the update (commit true) stores it.  Both spell the formulas the same
  * way, so they round alike.  A NaN or infinite state value makes the new
  * parameter NaN or infinite too, so the check looks at the parameter alone,
  * except for Adam's second moment (infinite, it makes the step 0). */
-static void emit_update_loop(Emitter *e, bool commit, int64_t from, int64_t to) {
+static void emit_update_loop(KernelBuilder *e, bool commit, int64_t from, int64_t to) {
   const TrainConfig *t = &e->g->train;
   const char *T = e->T;
   k_line(e, "for (size_t i = %lld; i < %lld; i++) {", (long long)from, (long long)to);
@@ -58,7 +55,7 @@ static void emit_update_loop(Emitter *e, bool commit, int64_t from, int64_t to) 
 /* The loop over all parameters, as two: a first whose trip count is a
  * multiple of 16 and the rest, so that compilers vectorize the first without
  * a scalar epilogue (GCC does so at -O2, with its very-cheap cost model). */
-static void emit_update_loops(Emitter *e, bool commit) {
+static void emit_update_loops(KernelBuilder *e, bool commit) {
   int64_t count = e->g->num_params, whole = count / 16 * 16;
   if (whole)
     emit_update_loop(e, commit, 0, whole);
@@ -69,7 +66,7 @@ static void emit_update_loops(Emitter *e, bool commit) {
 /* The update, all or nothing: the first loop looks, the second stores, only
  * if no parameter or optimizer state value would become NaN or infinite;
  * *ok says whether it did (docs/decisions.md, 86). */
-static void emit_optimizer_update(Emitter *e, const IrNode *n) {
+static void emit_optimizer_update(KernelBuilder *e, const IrNode *n) {
   const Graph *g = e->g;
   const TrainConfig *t = &g->train;
   int64_t count = g->num_params;
@@ -77,7 +74,7 @@ static void emit_optimizer_update(Emitter *e, const IrNode *n) {
                              (long long)count));
   k_ptr(e, e->T, "p", true, "m->params");
   k_ptr(e, e->T, "grad", false, "m->grads");
-  if (optimizer_state_per_param(g))
+  if (g->train.state_per_param)
     k_ptr(e, e->T, "state", true, "m->opt");
   k_arg(e, e->T, "lr", "m->lr");
   k_arg(e, "uint64_t", "step", "m->step");
@@ -87,7 +84,7 @@ static void emit_optimizer_update(Emitter *e, const IrNode *n) {
   if (count == 0) {  /* no parameters: nothing to update (and no `i < 0` loop to warn) */
     k_line(e, "(void)p;");
     k_line(e, "(void)grad;");
-    if (optimizer_state_per_param(g))
+    if (g->train.state_per_param)
       k_line(e, "(void)state;");
     k_line(e, "(void)lr;");
     k_line(e, "*ok = 1;");

@@ -10,7 +10,7 @@ static bool shape_flatten(IrNode *n) {
 
 /* The same values in the same order: a copy (the memory planner may make
  * it an alias). */
-static void emit_copy(Emitter *e, const IrNode *n) {
+static void emit_copy(KernelBuilder *e, const IrNode *n) {
   k_begin(e, n, NULL);
   k_in(e, "x", 0);
   k_out(e, "y");
@@ -62,7 +62,8 @@ static bool shape_add(IrNode *n) {
   return elementwise_shape(n);
 }
 
-static const char *map_add(Emitter *e, const IrNode *n, const char *const *in, const char *i) {
+static const char *map_add(KernelBuilder *e, const IrNode *n, const char *const *in,
+                           const char *i) {
   (void)e, (void)n, (void)i;
   return arena_printf("%s + %s", in[0], in[1]);
 }
@@ -127,7 +128,7 @@ static bool shape_concat(IrNode *n) {
 
 /* Per sample the output is [outer, sum of the inputs' axis sizes, inner];
  * each input fills its slice of every row. */
-static void emit_concat(Emitter *e, const IrNode *n) {
+static void emit_concat(KernelBuilder *e, const IrNode *n) {
   const Type *t = &n->out->ty;
   int axis = (int)attr_int(n, "axis");
   if (axis < 0)
@@ -169,7 +170,7 @@ static void grad_concat(AD *ad, IrNode *n, Value *dy) {
   }
 }
 
-static void emit_concat_grad(Emitter *e, const IrNode *n) {
+static void emit_concat_grad(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
   const Type *t = &f->out->ty;
   int axis = (int)attr_int(f, "axis"), part = (int)attr_int(n, "part");

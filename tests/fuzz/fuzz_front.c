@@ -38,11 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     print_fused(sink, g);
     if (g->outputs.len) {
       EmitOptions eo = {0};
-      eo.naive_plan = opt.O0;
       eo.command_line = "fuzz";
       eo.h_include = "fuzz.h";
       emit_c_to(sink, sink, g, &eo);
-      emit_plan(sink, g, &eo, false);
+      print_plan(sink, g);
+      print_schedule(sink, g);
     }
   }
   diag_flush();
