@@ -34,7 +34,10 @@ static void usage(FILE *out) {
           "                        backward pass), fused (the kernels after fusion),\n"
           "                        params, summary, plan, plan-svg, c\n"
           "  --print-after=<pass>  print the IR after a pass (or 'all') to stderr\n"
-          "  --print-locs          show .nn locations in printed IR\n"
+          "  --print-locs          show .nn locations in printed IR (and the lines)\n"
+          "  -x ir                 the input is IR text (--emit=ir, ir-train)\n"
+          "  --passes=<a,b,...>    run these passes, in this order, instead\n"
+          "  --verify-each         run the verifier after every pass\n"
           "  --list-passes         list the passes, in pipeline order\n"
           "  -O0, -O2              -O0: no fusion, no buffer reuse (default -O2)\n"
           "  --dtype f32|f64       element type of the generated code (default f32)\n"
@@ -111,6 +114,21 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
     }
     return argv[++*i];
   }
+  return NULL;
+}
+
+/* The registered pass of that name, or NULL after an error that suggests
+ * the nearest (for --print-after and --passes). */
+static const Pass *known_pass(const char *name) {
+  const Pass *p = pass_lookup(name);
+  if (p)
+    return p;
+  const char **names = arena_alloc(sizeof(char *) * (size_t)npasses);
+  for (int k = 0; k < npasses; k++)
+    names[k] = passes[k].name;
+  const char *near = closest_word(name, names, npasses);
+  error_plain("unknown pass '%s'%s (see nncc --list-passes)", name,
+              near ? arena_printf("; did you mean '%s'?", near) : "");
   return NULL;
 }
 
@@ -283,10 +301,11 @@ int main(int argc, char **argv) {
     return train_command(argc, argv);
   Options opt = {0};
   const char *path = NULL, *out_path = NULL, *emit = NULL, *dtype = "f32", *header = NULL;
-  bool with_main = false, naive = false;
+  bool with_main = false, naive = false, ir = false;
   static const char *const flags[] = {"-o", "--header", "--emit", "--print-after",
                                       "--print-locs", "--list-passes", "-O0", "-O2",
-                                      "--dtype", "--help", "--version", "--main"};
+                                      "--dtype", "--help", "--version", "--main",
+                                      "-x", "--passes", "--verify-each"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -322,6 +341,24 @@ int main(int argc, char **argv) {
       opt.print_after = v;
     } else if ((v = flag_value(argc, argv, &i, "--dtype"))) {
       dtype = v;
+    } else if (!strcmp(a, "--verify-each")) {
+      opt.verify_each = true;
+    } else if ((v = flag_value(argc, argv, &i, "-x"))) {
+      if (strcmp(v, "ir") && strcmp(v, "nn")) {
+        error_plain("-x takes ir or nn, got '%s'", v);
+        return 1;
+      }
+      ir = !strcmp(v, "ir");
+    } else if ((v = flag_value(argc, argv, &i, "--passes"))) {
+      opt.only = arena_alloc(sizeof(Pass *) * (strlen(v) + 1));
+      for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        if (!(opt.only[opt.nonly++] = known_pass(arena_strndup(p, n))))
+          return 1;
+        if (!p[n])
+          break;
+        p += n;
+      }
     } else if (diag_error_count()) {
       return 1;  /* a flag above lacked its value */
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -355,13 +392,10 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  if (opt.print_after && strcmp(opt.print_after, "all") && !pass_lookup(opt.print_after)) {
-    const char *names[16];
-    for (int k = 0; k < npasses && k < 16; k++)
-      names[k] = passes[k].name;
-    const char *near = closest_word(opt.print_after, names, npasses < 16 ? npasses : 16);
-    error_plain("unknown pass '%s'%s (see nncc --list-passes)", opt.print_after,
-                near ? arena_printf("; did you mean '%s'?", near) : "");
+  if (opt.print_after && strcmp(opt.print_after, "all") && !known_pass(opt.print_after))
+    return 1;
+  if (ir && emit && !strcmp(emit, "ast")) {
+    error_plain("--emit=ast needs .nn input; IR text has no AST");
     return 1;
   }
   if (strcmp(dtype, "f32") && strcmp(dtype, "f64")) {
@@ -383,7 +417,7 @@ int main(int argc, char **argv) {
   if (!load_file(path, &file))
     return 1;
   Program *prog = NULL;
-  Graph *g = compile_source(&file, &opt, &prog);
+  Graph *g = ir ? compile_ir(&file, &opt) : compile_source(&file, &opt, &prog);
   if (!g) {
     free((void *)file.text);  /* diagnostics hold their own copy of the lines */
     return 1;
