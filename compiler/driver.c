@@ -30,6 +30,7 @@ static bool is_checking_pass(const Pass *p) {
  * as asked. */
 static Graph *run_passes(Graph *g, const Options *opt, int first) {
   int n = opt->nonly ? opt->nonly : npasses - first;
+  bool typed = first > 1;  /* the verifier wants types */
   for (int i = 0; i < n; i++) {
     const Pass *p = opt->nonly ? opt->only[i] : &passes[first + i];
     if (diag_error_count() && !is_checking_pass(p))
@@ -42,7 +43,8 @@ static Graph *run_passes(Graph *g, const Options *opt, int first) {
     p->run(g);
     if (diag_error_count())
       continue;
-    if (opt->verify_each && p->run != verify_ir)
+    typed |= p->run == infer_shapes;
+    if (opt->verify_each && typed && p->run != verify_ir)
       verify_ir(g);
     dump(opt, g, p->name, p->optimization && p->run != dead_code);
   }

@@ -4,7 +4,7 @@
  *
  * The text is line by line: each line is one node, a parameter of the node
  * above, an output, a loss, the totals, the train or test block, or a line
- * of the source section.  The reader knows the syntax; what the values mean
+ * of the source section; a line that starts with '#' is a comment.  The reader knows the syntax; what the values mean
  * it leaves to the machinery that gives them meaning for .nn input:
  * attributes are bound by bind_args against the op's spec, the train and
  * test lines become the block lines check-train reads, and the types,
@@ -655,7 +655,7 @@ static void source_sections(Reader *r) {
       want = 1;
       continue;
     }
-    if (!f)
+    if (!f || *r->p == '#' || at_end(r))
       continue;
     skip_spaces(r);
     int line = (int)integer(r, "a source line number");
@@ -725,21 +725,23 @@ static void check_derived(Reader *r) {
             (long long)g->num_buffers);
 }
 
-/* Which pass the text was printed after, as the index of the next one. */
+/* Which pass the text was printed after, as the index of the next one:
+ * autodiff if it has backward nodes or saved values, check-train if the
+ * layers have their parameters (or there are none), infer-shapes if the
+ * values have types, else lower. */
 static int start_of(const Reader *r) {
   const Graph *g = r->g;
-  bool typed = false, params = r->totals[0] >= 0, backward = r->saw_saves;
+  bool typed = false, layers = false, params = r->totals[0] >= 0, backward = r->saw_saves;
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
     typed |= n->op != OP_INPUT && n->op != OP_LABEL && n->out->ty.kind != T_UNKNOWN;
-    params |= n->nparams > 0 || ((PtrVec *)r->param_lines.data[i])->len > 0;
+    layers |= (op_table[n->op]->flags & OPF_LAYER) != 0;
+    params |= ((PtrVec *)r->param_lines.data[i])->len > 0;
     backward |= n->backward;
   }
-  bool any_op = false;
-  for (int i = 0; i < g->nodes.len; i++)
-    any_op |= ((const IrNode *)g->nodes.data[i])->op > OP_LABEL;
-  const char *after = backward ? "autodiff" : params || g->train_stmt ? "check-train"
-                      : typed || !any_op ? "infer-shapes" : "lower";
+  typed |= !layers && g->nodes.len == g->inputs.len + g->labels.len;
+  const char *after = backward ? "autodiff" : typed && (params || !layers) ? "check-train"
+                      : typed ? "infer-shapes" : "lower";
   return (int)(pass_lookup(after) - passes) + 1;
 }
 
@@ -758,6 +760,8 @@ Graph *read_ir(const SrcFile *file, int *start) {
   Graph *g = r->g = graph_new(file);
   if (r->first_source)
     g->file = r->first_source;
+  while (*r->p == '#' || *r->p == '\n')
+    next_line(r);
   expect(r, "model ");
   const char *ns = r->p;
   g->name = word(r, "the model's name");
@@ -767,8 +771,8 @@ Graph *read_ir(const SrcFile *file, int *start) {
   if (why)
     fail_at(r, g->name_loc, "'%s' cannot name a model: %s", g->name, why);
   for (next_line(r); *r->p && !accept(r, "source "); next_line(r)) {
-    if (at_end(r))
-      continue;
+    if (at_end(r) || *r->p == '#')
+      continue;  /* a blank line, a comment (a test's RUN lines) */
     if (*r->p == '%')
       node_line(r);
     else if (!strncmp(r->p, "    ", 4))
