@@ -43,6 +43,7 @@ typedef struct Reader {
   PtrVec param_lines;       /* per node: PtrVec* of ParamLine*              */
   BlockLine *train, *test;
   int64_t totals[2];        /* the params line: params, buffers (-1: none)  */
+  SrcLoc totals_loc;
   bool saw_saves;
 } Reader;
 
@@ -611,6 +612,7 @@ static void other_line(Reader *r) {
     g->losses = ls;
     g->nlosses++;
   } else if (accept(r, "params ")) {
+    r->totals_loc = loc_at(r, s, 6);
     r->totals[0] = integer(r, "a count");
     expect(r, " floats, buffers ");
     r->totals[1] = integer(r, "a count");
@@ -718,7 +720,7 @@ static void check_derived(Reader *r) {
               n->params[k]->trainable ? "param" : "buffer", n->params[k]->name);
   }
   if (r->totals[0] >= 0 && (r->totals[0] != g->num_params || r->totals[1] != g->num_buffers))
-    fail_at(r, loc_at(r, r->file->text, 1),
+    fail_at(r, r->totals_loc,
             "the params line says %lld and %lld floats, the layers have %lld and %lld (the "
             "parameters of a layer dce dropped are not printed)",
             (long long)r->totals[0], (long long)r->totals[1], (long long)g->num_params,
