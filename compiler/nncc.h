@@ -6,6 +6,8 @@
  *   tokenize -> parse (AST) -> lower (graph IR) -> infer-shapes -> assign-params
  *            -> check-train -> verify -> (later: autodiff, fuse, plan, emit)
  *
+ * IR text (-x ir, ir_read.c) joins it after the pass it was printed after.
+ *
  * Each source file has a section here listing what it exports; pass.c holds
  * the pass registry.  Anything not
  * declared here is static to its file.  All compiler memory comes from one
