@@ -47,8 +47,10 @@ typedef struct Reader {
   bool saw_saves;
 } Reader;
 
+/* A line under a node: a parameter or buffer, or the value it saves. */
 typedef struct ParamLine {
   SrcLoc loc;
+  int saves;                /* saves %id: id; else -1                       */
   bool trainable;
   const char *name;
   Type ty;
@@ -186,18 +188,10 @@ static void args(Reader *r, const char *close, Arg **out, int *nout, bool keyed)
 static AstNode *attr_value(Reader *r) {
   const char *s = r->p;
   if (*r->p == '"') {
+    const char *text = string(r);
     AstNode *n = ast_node(r, ND_STRING, s);
-    n->name = string(r);
+    n->name = text;
     return n;
-  }
-  if (accept(r, "[")) {
-    Arg *items;
-    int n;
-    args(r, "]", &items, &n, false);
-    AstNode *list = ast_node(r, ND_LIST, s);
-    list->args = items;
-    list->nargs = n;
-    return list;
   }
   if (*r->p == '-' || *r->p == '.' || (*r->p >= '0' && *r->p <= '9')) {
     char *end;
@@ -211,20 +205,21 @@ static AstNode *attr_value(Reader *r) {
     n->is_int = is_int;
     return n;
   }
-  const char *name = word(r, "a value");
-  if (!accept(r, "(")) {
+  bool list = accept(r, "[");
+  const char *name = list ? NULL : word(r, "a value");
+  if (!list && !accept(r, "(")) {
     AstNode *n = ast_node(r, ND_IDENT, s);
     n->name = name;
     return n;
   }
   Arg *a;
   int na;
-  args(r, ")", &a, &na, true);
-  AstNode *call = ast_node(r, ND_CALL, s);
-  call->name = name;
-  call->args = a;
-  call->nargs = na;
-  return call;
+  args(r, list ? "]" : ")", &a, &na, !list);
+  AstNode *n = ast_node(r, list ? ND_LIST : ND_CALL, s);
+  n->name = name;
+  n->args = a;
+  n->nargs = na;
+  return n;
 }
 
 /* args = (arg ("," " "? arg)*)? close;  arg = (word "=")? attrvalue
@@ -335,10 +330,10 @@ static SrcLoc trailer_loc(Reader *r, const char *s, const char *end, bool with_c
   if (num <= s + 1 || strspn(num, "0123456789:") < (size_t)(end - num))
     fail_at(r, at, "expected a place file:line%s", with_col ? ":col" : "");
   const char *file = arena_strndup(s, (size_t)(num - 1 - s));
-  int line = atoi(num), col = with_col ? atoi(c1) : 0;
-  if (line < 1 || (with_col && col < 1))
+  long long line = strtoll(num, NULL, 10), col = with_col ? strtoll(c1, NULL, 10) : 0;
+  if (line < 1 || line > INT_MAX || (with_col && (col < 1 || col > INT_MAX)))
     fail_at(r, at, "expected a place file:line%s", with_col ? ":col" : "");
-  return source_loc(r, file, line, col, at);
+  return source_loc(r, file, (int)line, (int)col, at);
 }
 
 /* trailer = "  // " (name (", " loc)? | loc)   the value's .nn name, its place
@@ -495,7 +490,7 @@ static void member_line(Reader *r) {
     ParamLine *pl = arena_alloc(sizeof(ParamLine));
     pl->loc = loc_at(r, v, (int)(r->p - v));
     pl->ty = type(r);
-    pl->name = arena_printf("%lld", (long long)id);
+    pl->saves = (int)id;
     expect_end(r);
     vec_push(r->param_lines.data[r->param_lines.len - 1], pl);
     r->saw_saves = true;
@@ -504,6 +499,7 @@ static void member_line(Reader *r) {
     return;
   }
   ParamLine *pl = arena_alloc(sizeof(ParamLine));
+  pl->saves = -1;
   if (accept(r, "param  "))
     pl->trainable = true;
   else if (!accept(r, "buffer "))
@@ -639,7 +635,8 @@ static void next_line(Reader *r) {
 /* source = 'source "' file '"' NL ("  " integer " | " text NL)*
  * Read first, so that the nodes' places resolve in it. */
 static void source_sections(Reader *r) {
-  Reader at = *r;
+  const char *p = r->p, *line_start = r->line_start;
+  int lineno = r->line;
   StrBuf text = {0};
   SrcFile *f = NULL;
   int want = 1;
@@ -660,9 +657,10 @@ static void source_sections(Reader *r) {
     if (!f || *r->p == '#' || at_end(r))
       continue;
     skip_spaces(r);
-    int line = (int)integer(r, "a source line number");
-    if (line < want)
-      fail_at(r, loc_at(r, r->line_start, 1), "source lines go in order");
+    int64_t line = integer(r, "a source line number");
+    if (line < want || line > (1 << 26))  /* (a .nn file is at most 64 MiB) */
+      fail_at(r, loc_at(r, r->line_start, 1), "source lines go in order, up to line %d",
+              1 << 26);
     expect(r, " |");
     accept(r, " ");
     const char *s = r->p;
@@ -671,20 +669,20 @@ static void source_sections(Reader *r) {
     for (; want < line; want++)
       sb_printf(&text, "\n");
     sb_printf(&text, "%.*s\n", (int)(r->p - s), s);
-    want = line + 1;
+    want = (int)line + 1;
     f->text = text.data;
     f->len = text.len;
   }
-  r->p = at.p;
-  r->line = at.line;
-  r->line_start = at.line_start;
+  r->p = p;
+  r->line = lineno;
+  r->line_start = line_start;
 }
 
 /* ------------------------------------------------------------ checks */
 
 /* What infer-shapes and assign-params make of the nodes must be what the
  * text says: the types, the saved values and the parameters. */
-static void check_derived(Reader *r) {
+static void check_derived(Reader *r, bool after_autodiff) {
   Graph *g = r->g;
   for (int i = 0; i < g->nodes.len; i++) {
     IrNode *n = g->nodes.data[i];
@@ -697,11 +695,11 @@ static void check_derived(Reader *r) {
     int k = 0;
     for (int j = 0; j < lines->len; j++) {
       const ParamLine *pl = lines->data[j];
-      if (pl->name[0] >= '0' && pl->name[0] <= '9') {  /* saves %id */
+      if (pl->saves >= 0) {
         if (!n->aux || !same_type(&pl->ty, &n->aux->ty))
           fail_at(r, pl->loc, "%s saves %s, not %s", op_table[n->op]->name,
                   n->aux ? type_str(&n->aux->ty) : "nothing", type_str(&pl->ty));
-        n->aux->id = atoi(pl->name);
+        n->aux->id = pl->saves;
         continue;
       }
       const Param *p = k < n->nparams ? n->params[k] : NULL;
@@ -715,6 +713,9 @@ static void check_derived(Reader *r) {
                 pl->trainable ? "param" : "buffer", pl->name, type_str(&pl->ty));
       k++;
     }
+    if (after_autodiff && n->aux && n->aux->id < 0)
+      fail_at(r, n->loc, "%%%d (%s) saves %s for its backward pass: a `saves` line is missing",
+              n->out->id, op_table[n->op]->name, type_str(&n->aux->ty));
     if (k < n->nparams)
       fail_at(r, n->loc, "%s also has %s %s", n->layer_name,
               n->params[k]->trainable ? "param" : "buffer", n->params[k]->name);
@@ -794,6 +795,6 @@ Graph *read_ir(const SrcFile *file, int *start) {
     if (!assign_params(g) || !check_train(g))
       return NULL;
   }
-  check_derived(r);
+  check_derived(r, !strcmp(after, "autodiff"));
   return g;
 }
