@@ -10,7 +10,8 @@
  *
  * The checking passes (lower, infer-shapes, check-train) always run, so one
  * file reports all its independent errors; the passes after them run only
- * on a model without errors.
+ * on a model without errors.  IR text (-x ir) joins the pipeline after
+ * the pass it was printed after.
  */
 #include "nncc.h"
 
@@ -35,6 +36,31 @@ static bool is_checking_pass(const Pass *p) {
   return p->run == infer_shapes || p->run == check_train;
 }
 
+/* Runs passes[first..] (or the --passes list) on g, dumping and verifying
+ * as asked. */
+static Graph *run_passes(Graph *g, const Options *opt, int first) {
+  int n = opt->nonly ? opt->nonly : npasses - first;
+  bool typed = first > 1;  /* the verifier wants types */
+  for (int i = 0; i < n; i++) {
+    const Pass *p = opt->nonly ? opt->only[i] : &passes[first + i];
+    if (diag_error_count() && !is_checking_pass(p))
+      continue;  /* skip it, but still run the checking passes after it */
+    if (p->optimization && opt->O0 && !opt->nonly)
+      continue;
+    if (!p->run)
+      continue;  /* lower: only ever first, from .nn */
+    g->current_pass = p->name;
+    p->run(g);
+    if (diag_error_count())
+      continue;
+    typed |= p->run == infer_shapes;
+    if (opt->verify_each && typed && p->run != verify_ir)
+      verify_ir(g);
+    dump(opt, g, p);
+  }
+  return diag_error_count() ? NULL : g;
+}
+
 Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out) {
   Token *tokens = tokenize(file);
   if (!tokens)
@@ -47,16 +73,16 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
   g->opt_level = opt->O0 ? 0 : 2;  /* -O0: no fusion, and no reuse in plan */
   g->f64 = opt->f64;
   dump(opt, g, &passes[0]);
-  for (int i = 1; i < npasses; i++) {
-    const Pass *p = &passes[i];
-    if (diag_error_count() && !is_checking_pass(p))
-      continue;  /* skip it, but still run the checking passes after it */
-    if (p->optimization && opt->O0)
-      continue;
-    g->current_pass = p->name;
-    p->run(g);
-    if (!diag_error_count())
-      dump(opt, g, p);
-  }
-  return diag_error_count() ? NULL : g;
+  return run_passes(g, opt, 1);
+}
+
+Graph *compile_ir(const SrcFile *file, const Options *opt) {
+  int start;
+  Graph *g = read_ir(file, &start);
+  if (!g)
+    return NULL;
+  g->current_pass = "read-ir";
+  g->opt_level = opt->O0 ? 0 : 2;
+  g->f64 = opt->f64;
+  return run_passes(g, opt, start);
 }

@@ -9,6 +9,7 @@
  */
 #include "nncc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 Graph *graph_new(const SrcFile *file) {
@@ -100,12 +101,15 @@ const char *ir_node_str(const IrNode *n) {
   return sb.data;
 }
 
-static void print_node(FILE *out, const IrNode *n, bool with_locs, bool training) {
+static void print_node(FILE *out, const IrNode *n, PtrVec *places, bool training) {
+  bool with_locs = places != NULL;
   StrBuf sb = {0};
   sb_printf(&sb, "%s", ir_node_str(n));
   if (n->backward && n->fwd != n) {
     /* tie each backward node to its forward op and .nn line */
     sb_printf(&sb, "  // grad of %%%d, %s:%d", n->fwd->out->id, n->loc.file->name, n->loc.line);
+    if (with_locs)
+      vec_push(places, (void *)&n->loc);
     fprintf(out, "%s\n", sb.data);
     return;
   }
@@ -114,9 +118,11 @@ static void print_node(FILE *out, const IrNode *n, bool with_locs, bool training
     sb_printf(&sb, "  //");
     if (named)
       sb_printf(&sb, " %s", n->out->name);
-    if (with_locs)
+    if (with_locs) {
       sb_printf(&sb, "%s%s:%d:%d", named ? ", " : " ", n->loc.file->name, n->loc.line,
                 n->loc.col);
+      vec_push(places, (void *)&n->loc);
+    }
   }
   fprintf(out, "%s\n", sb.data);
   for (int i = 0; i < n->nparams; i++) {
@@ -129,38 +135,79 @@ static void print_node(FILE *out, const IrNode *n, bool with_locs, bool training
     fprintf(out, "    saves %%%d : %s\n", n->aux->id, type_str(&n->aux->ty));
 }
 
-static void print_train(FILE *out, const Graph *g) {
+/* --print-locs: "  // file:line:col" after a line, and the place kept for
+ * the source section. */
+static const char *loc_trailer(PtrVec *places, const SrcLoc *loc) {
+  if (!places)
+    return "";
+  vec_push(places, (void *)loc);
+  return arena_printf("  // %s:%d:%d", loc->file->name, loc->line, loc->col);
+}
+
+static int by_place(const void *a, const void *b) {
+  const SrcLoc *x = *(const SrcLoc *const *)a, *y = *(const SrcLoc *const *)b;
+  int f = strcmp(x->file->name, y->file->name);
+  return f ? f : (x->line > y->line) - (x->line < y->line);
+}
+
+/* The source section: each line a printed place is on, per file, so that
+ * IR read back (-x ir) quotes them in the C as the .nn would. */
+static void print_sources(FILE *out, PtrVec *places) {
+  qsort(places->data, (size_t)places->len, sizeof(void *), by_place);
+  const SrcFile *file = NULL;
+  int line = 0;
+  for (int i = 0; i < places->len; i++) {
+    const SrcLoc *l = places->data[i];
+    if (l->file != file && (!file || strcmp(l->file->name, file->name))) {
+      file = l->file;
+      line = 0;
+      fprintf(out, "source \"%s\"\n", file->name);
+    }
+    if (l->line == line)
+      continue;
+    line = l->line;
+    int len;
+    const char *text = src_line_text(*l, &len);
+    fprintf(out, "%5d | %.*s\n", line, len, text);
+  }
+}
+
+static void print_train(FILE *out, const Graph *g, PtrVec *places) {
   if (g->train.present) {
     StrBuf sb = {0};
     print_train_block(&sb, &g->train);
-    fprintf(out, "%s\n", sb.data);
+    fprintf(out, "%s%s\n", sb.data, loc_trailer(places, &g->train.loc));
   }
   if (g->test.present) {
     StrBuf sb = {0};
     print_test_block(&sb, &g->test);
-    fprintf(out, "%s\n", sb.data);
+    fprintf(out, "%s%s\n", sb.data, loc_trailer(places, &g->test.loc));
   }
 }
 
 void print_ir(FILE *out, const Graph *g, bool with_locs, bool training) {
+  PtrVec places = {0}, *pl = with_locs ? &places : NULL;
   fprintf(out, "model %s\n", g->name ? g->name : "?");
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
     if (n->backward && !training)
       continue;
-    print_node(out, n, with_locs, training);
+    print_node(out, n, pl, training);
   }
   for (int i = 0; i < g->outputs.len; i++) {
     const Value *v = g->outputs.data[i];
-    fprintf(out, "output %%%d : %s\n", v->id, type_str(&v->ty));
+    fprintf(out, "output %%%d : %s%s\n", v->id, type_str(&v->ty),
+            loc_trailer(pl, g->output_locs.data[i]));
   }
   for (int i = 0; i < g->nlosses; i++)
-    fprintf(out, "loss %%%d weight=%s\n", g->losses[i].value->id,
-            fmt_double(g->losses[i].weight));
+    fprintf(out, "loss %%%d weight=%s%s\n", g->losses[i].value->id,
+            fmt_double(g->losses[i].weight), loc_trailer(pl, &g->losses[i].loc));
   if (g->params.len || g->buffers.len)
     fprintf(out, "params %lld floats, buffers %lld floats\n", (long long)g->num_params,
             (long long)g->num_buffers);
-  print_train(out, g);
+  print_train(out, g, pl);
+  if (with_locs)
+    print_sources(out, &places);
 }
 
 void print_params(FILE *out, const Graph *g) {

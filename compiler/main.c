@@ -35,11 +35,14 @@ static void usage(FILE *out) {
           "                        backward pass), fused (the kernels after fusion),\n"
           "                        params, summary, plan, plan-svg, c\n"
           "  --print-after=<pass>  print the IR after a pass (or 'all') to stderr\n"
-          "  --print-locs          show .nn locations in printed IR\n"
+          "  --print-locs          show .nn locations in printed IR (and the lines)\n"
           "  --list-passes         list the passes, in pipeline order\n"
           "  -O0, -O2              -O0: no fusion, no buffer reuse (default -O2)\n"
           "  --dtype f32|f64       element type of the generated code (default f32)\n"
           "  --main                add a main(): the model as a command-line trainer\n"
+          "  -x ir                 the input is IR text (--emit=ir, ir-train)\n"
+          "  --passes=<a,b,...>    run these passes, in this order, instead\n"
+          "  --verify-each         run the verifier after every pass\n"
           "  --help, --version\n"
           "\n"
           "'-' reads the model from standard input.\n");
@@ -112,6 +115,21 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
     }
     return argv[++*i];
   }
+  return NULL;
+}
+
+/* The registered pass of that name, or NULL after an error that suggests
+ * the nearest (for --print-after and --passes). */
+static const Pass *known_pass(const char *name) {
+  const Pass *p = pass_lookup(name);
+  if (p)
+    return p;
+  const char **names = arena_alloc(sizeof(char *) * (size_t)npasses);
+  for (int k = 0; k < npasses; k++)
+    names[k] = passes[k].name;
+  const char *near = closest_word(name, names, npasses);
+  error_plain("unknown pass '%s'%s (see nncc --list-passes)", name,
+              near ? arena_printf("; did you mean '%s'?", near) : "");
   return NULL;
 }
 
@@ -288,6 +306,7 @@ typedef struct CommandLine {
   const char *emit;         /* --emit, or NULL: the C                       */
   const char *dtype;        /* --dtype: f32 | f64                           */
   bool with_main;           /* --main                                       */
+  bool ir;                  /* -x ir: the input is IR text                  */
 } CommandLine;
 
 /* The one option loop.  Returns -1 to go on, else the exit status (after
@@ -295,7 +314,8 @@ typedef struct CommandLine {
 static int parse_command_line(int argc, char **argv, CommandLine *cl) {
   static const char *const flags[] = {"-o", "--header", "--emit", "--print-after",
                                       "--print-locs", "--list-passes", "-O0", "-O2",
-                                      "--dtype", "--help", "--version", "--main"};
+                                      "--dtype", "--help", "--version", "--main",
+                                      "-x", "--passes", "--verify-each"};
   cl->dtype = "f32";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
@@ -330,6 +350,25 @@ static int parse_command_line(int argc, char **argv, CommandLine *cl) {
       cl->front.print_after = v;
     } else if ((v = flag_value(argc, argv, &i, "--dtype"))) {
       cl->dtype = v;
+    } else if (!strcmp(a, "--verify-each")) {
+      cl->front.verify_each = true;
+    } else if ((v = flag_value(argc, argv, &i, "-x"))) {
+      if (strcmp(v, "ir") && strcmp(v, "nn")) {
+        error_plain("-x takes ir or nn, got '%s'", v);
+        return 1;
+      }
+      cl->ir = !strcmp(v, "ir");
+    } else if ((v = flag_value(argc, argv, &i, "--passes"))) {
+      Options *o = &cl->front;
+      o->only = arena_alloc(sizeof(Pass *) * (strlen(v) + 1));
+      for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        if (!(o->only[o->nonly++] = known_pass(arena_strndup(p, n))))
+          return 1;
+        if (!p[n])
+          break;
+        p += n;
+      }
     } else if (diag_error_count()) {
       return 1;  /* a flag above lacked its value */
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -368,13 +407,10 @@ static bool check_command_line(CommandLine *cl) {
     }
   }
   const char *after = cl->front.print_after;
-  if (after && strcmp(after, "all") && !pass_lookup(after)) {
-    const char *names[16];
-    for (int k = 0; k < npasses && k < 16; k++)
-      names[k] = passes[k].name;
-    const char *near = closest_word(after, names, npasses < 16 ? npasses : 16);
-    error_plain("unknown pass '%s'%s (see nncc --list-passes)", after,
-                near ? arena_printf("; did you mean '%s'?", near) : "");
+  if (after && strcmp(after, "all") && !known_pass(after))
+    return false;
+  if (cl->ir && cl->emit && !strcmp(cl->emit, "ast")) {
+    error_plain("--emit=ast needs .nn input; IR text has no AST");
     return false;
   }
   if (strcmp(cl->dtype, "f32") && strcmp(cl->dtype, "f64")) {
@@ -460,7 +496,7 @@ int main(int argc, char **argv) {
   if (!load_file(cl.path, &file))
     return 1;
   Program *prog = NULL;
-  Graph *g = compile_source(&file, &cl.front, &prog);
+  Graph *g = cl.ir ? compile_ir(&file, &cl.front) : compile_source(&file, &cl.front, &prog);
   bool ok = g != NULL;
   if (g && (cl.emit || cl.out_path))  /* else: a check only */
     ok = !cl.emit || !strcmp(cl.emit, "c") ? write_c(g, &cl, argc, argv)

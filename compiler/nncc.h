@@ -7,6 +7,8 @@
  *            -> check-train -> rewrite-bce -> dce -> autodiff -> fusion
  *            -> schedule -> plan -> verify -> emit (C, or the plan)
  *
+ * IR text (-x ir, ir_read.c) joins it after the pass it was printed after.
+ *
  * Each source file has a section here listing what it exports; pass.c holds
  * the pass registry.  Anything not
  * declared here is static to its file.  All compiler memory comes from one
@@ -887,11 +889,24 @@ typedef struct Options {
   const char *print_after;      /* a pass name, "all", or NULL             */
   bool print_locs;
   FILE *dump;                   /* where --print-after goes                 */
+  const Pass **only;            /* --passes=a,b,c: these, in this order     */
+  int nonly;
+  bool verify_each;             /* --verify-each: verify after every pass   */
 } Options;
 
 /* Runs the whole pipeline but the writing of files on a buffer.  Returns
  * the checked, scheduled and planned graph, or NULL after reporting errors.
  * Never exits on bad input. */
 Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out);
+/* The same for IR text (-x ir): the pipeline goes on after the pass the
+ * text was printed after. */
+Graph *compile_ir(const SrcFile *file, const Options *opt);
+
+/* ------------------------------------------------------------- ir_read.c */
+
+/* IR text as print_ir writes it -> the graph it shows, checked; *start is
+ * the index in passes[] of the pass after the one it was printed after.
+ * Returns NULL after reporting errors. */
+Graph *read_ir(const SrcFile *file, int *start);
 
 #endif

@@ -40,6 +40,8 @@ bool infer_shapes(Graph *g) {
   int before = diag_error_count();
   for (int i = 0; i < g->nodes.len; i++) {
     IrNode *n = g->nodes.data[i];
+    if (n->backward)
+      continue;  /* typed by autodiff (in IR read back with -x ir) */
     bool upstream_failed = false;
     for (int k = 0; k < n->nin; k++)
       upstream_failed |= n->in[k]->ty.kind == T_ERROR || n->in[k]->ty.kind == T_UNKNOWN;

@@ -174,6 +174,7 @@ static void set_default_train(TrainConfig *t) {
 
 static void check_train_block(Graph *g) {
   TrainConfig *t = &g->train;
+  *t = (TrainConfig){0};  /* (the pass may run again on IR read back) */
   set_default_train(t);
   if (!g->train_stmt)
     return;
@@ -256,6 +257,7 @@ static void check_train_block(Graph *g) {
 
 static void check_test_block(Graph *g) {
   TestConfig *t = &g->test;
+  *t = (TestConfig){0};
   if (!g->test_stmt)
     return;
   t->present = true;
