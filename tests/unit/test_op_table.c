@@ -33,9 +33,9 @@ static void op_problems(StrBuf *out, const OpInfo *op) {
   RULE((f & OPF_ELEMENTWISE) || !op->map, "has a map but is not OPF_ELEMENTWISE");
   RULE(!(f & OPF_LAYER) || op->params, "is OPF_LAYER but has no params hook");
   RULE((f & OPF_LAYER) || !op->params, "has a params hook but is not OPF_LAYER");
-  /* When OpInfo has its scratch-size rule (issue 12, item 1), one line:
-   *   RULE(!op->scratch || op->emit, "has a scratch rule but no kernel of its own");
-   * (k_scratch's "scratch of %N was not planned" catches the converse). */
+  /* (the converse, a kernel taking scratch its op's rule does not plan, is
+   * k_scratch's internal error "scratch N of %M was not planned") */
+  RULE(!op->scratch || op->emit, "has a scratch rule but no kernel of its own");
   /* flags that need others */
   RULE(!(f & OPF_IO) || (internal && op->ninputs == 0), "is OPF_IO but callable or has inputs");
   RULE(!(f & OPF_INPLACE) || ((f & OPF_STORES) && op->emit),
@@ -118,6 +118,9 @@ int main(void) {
   fresh_copy(OP_LABEL)->grad = op_table[OP_RELU]->grad;
   expect_problems("an internal op with a gradient",
                   "label: is internal (backward, optimizer, input, label) but has a gradient\n");
+  fresh_copy(OP_RELU)->scratch = op_table[OP_CONV2D]->scratch;
+  expect_problems("a map with a scratch rule",
+                  "relu: has a scratch rule but no kernel of its own\n");
   fresh_copy(OP_MSE)->name = "add";
   expect_problems("two ops of one name",
                   arena_printf("add: named twice (ops %d and %d)\n", OP_ADD, OP_MSE));
