@@ -101,7 +101,8 @@ int main(void) {
                   "relu_grad: has a map but is not OPF_ELEMENTWISE\n");
   fresh_copy(OP_CONV2D_GRAD)->emit = NULL;
   expect_problems("a backward op without its emitter",
-                  "conv2d_grad: runs, but has neither an emitter nor a map\n");
+                  "conv2d_grad: runs, but has neither an emitter nor a map\n"
+                  "conv2d_grad: has a scratch rule but no kernel of its own\n");
   fresh_copy(OP_LINEAR)->flags |= OPF_INPLACE;
   expect_problems("linear in place",
                   "linear: is OPF_INPLACE but does not store its output element by element "
