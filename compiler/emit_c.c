@@ -372,6 +372,8 @@ static void emit_struct(FILE *f, const Emitter *e) {
   fprintf(f, "  %s *grads;    /* same layout as params */\n", T);
   fprintf(f, "  %s *buffers;  /* %lld values: batchnorm running statistics */\n", T,
           (long long)g->num_buffers);
+  if (g->num_buffers)
+    fprintf(f, "  %s *saved_buffers;  /* buffers before a train step, for a refused one */\n", T);
   fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_values(g));
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
 
@@ -402,8 +404,10 @@ static void emit_create(FILE *f, const Emitter *e) {
                 (long long)(b->offset + b->size));
     }
   }
-  fprintf(f, "  size_t values = 2 * (size_t)%lld + %lld + %lld + arena;\n",
-          (long long)g->num_params, (long long)g->num_buffers, (long long)opt_state);
+  /* with buffers, a second copy of them (saved_buffers) after them */
+  fprintf(f, "  size_t values = 2 * (size_t)%lld + %s%lld + %lld + arena;\n",
+          (long long)g->num_params, g->num_buffers ? "2 * " : "", (long long)g->num_buffers,
+          (long long)opt_state);
   fprintf(f, "  if (values > (SIZE_MAX - head) / sizeof(%s))\n    return NULL;\n", T);
   fprintf(f, "  char *mem = calloc(1, head + values * sizeof(%s));\n", T);
   fprintf(f, "  if (!mem)\n    return NULL;\n");
@@ -412,7 +416,10 @@ static void emit_create(FILE *f, const Emitter *e) {
   fprintf(f, "  m->max_batch = max_batch;\n");
   fprintf(f, "  m->params = v;\n  m->grads = v + %lld;\n  m->buffers = v + 2 * (size_t)%lld;\n",
           (long long)g->num_params, (long long)g->num_params);
-  fprintf(f, "  m->opt = m->buffers + %lld;\n", (long long)g->num_buffers);
+  if (g->num_buffers)
+    fprintf(f, "  m->saved_buffers = m->buffers + %lld;\n", (long long)g->num_buffers);
+  fprintf(f, "  m->opt = m->%s + %lld;\n", g->num_buffers ? "saved_buffers" : "buffers",
+          (long long)g->num_buffers);
   fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_state);
   fprintf(f, "  m->lr = %s;\n", lit(&e->kb, g->train.lr));
   fprintf(f, "  nnrt_rng_seed(&m->rng, seed);\n");
@@ -516,15 +523,16 @@ static void emit_training(FILE *f, const Emitter *e) {
   if (g->num_buffers)
     fprintf(f, "  /* A step whose loss or update is not finite changes nothing: the\n"
                "   * running statistics its forward pass moved are put back. */\n"
-               "  %s saved[%lld];\n  memcpy(saved, m->buffers, sizeof saved);\n", T,
-            (long long)g->num_buffers);
+               "  memcpy(m->saved_buffers, m->buffers, %lld * sizeof(%s));\n",
+            (long long)g->num_buffers, T);
   fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
   fprintf(f, "  if (isfinite(loss)) {\n    m->step++;\n    if (run_update(m))\n"
              "      return loss;\n    m->step--;\n    loss = (%s)INFINITY;  /* the update "
              "overflowed */\n  }\n", T);
   if (g->num_buffers)
     fprintf(f, "  if (batch >= 1 && batch <= m->max_batch)\n"
-               "    memcpy(m->buffers, saved, sizeof saved);\n");
+               "    memcpy(m->buffers, m->saved_buffers, %lld * sizeof(%s));\n",
+            (long long)g->num_buffers, T);
   fprintf(f, "  return loss;\n}\n\n");
   if (!mixed_labels(g)) {
     emit_flat(f, e, "loss_and_grad");
