@@ -372,6 +372,8 @@ static void emit_struct(FILE *f, const Emitter *e) {
   fprintf(f, "  %s *grads;    /* same layout as params */\n", T);
   fprintf(f, "  %s *buffers;  /* %lld values: batchnorm running statistics */\n", T,
           (long long)g->num_buffers);
+  if (g->num_buffers)
+    fprintf(f, "  %s *saved_buffers;  /* buffers before a train step, for a refused one */\n", T);
   fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_values(g));
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
 
@@ -402,8 +404,10 @@ static void emit_create(FILE *f, const Emitter *e) {
                 (long long)(b->offset + b->size));
     }
   }
-  fprintf(f, "  size_t values = 2 * (size_t)%lld + %lld + %lld + arena;\n",
-          (long long)g->num_params, (long long)g->num_buffers, (long long)opt_state);
+  /* with buffers, a second copy of them (saved_buffers) after them */
+  fprintf(f, "  size_t values = 2 * (size_t)%lld + %s%lld + %lld + arena;\n",
+          (long long)g->num_params, g->num_buffers ? "2 * " : "", (long long)g->num_buffers,
+          (long long)opt_state);
   fprintf(f, "  if (values > (SIZE_MAX - head) / sizeof(%s))\n    return NULL;\n", T);
   fprintf(f, "  char *mem = calloc(1, head + values * sizeof(%s));\n", T);
   fprintf(f, "  if (!mem)\n    return NULL;\n");
@@ -412,7 +416,10 @@ static void emit_create(FILE *f, const Emitter *e) {
   fprintf(f, "  m->max_batch = max_batch;\n");
   fprintf(f, "  m->params = v;\n  m->grads = v + %lld;\n  m->buffers = v + 2 * (size_t)%lld;\n",
           (long long)g->num_params, (long long)g->num_params);
-  fprintf(f, "  m->opt = m->buffers + %lld;\n", (long long)g->num_buffers);
+  if (g->num_buffers)
+    fprintf(f, "  m->saved_buffers = m->buffers + %lld;\n", (long long)g->num_buffers);
+  fprintf(f, "  m->opt = m->%s + %lld;\n", g->num_buffers ? "saved_buffers" : "buffers",
+          (long long)g->num_buffers);
   fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_state);
   fprintf(f, "  m->lr = %s;\n", lit(&e->kb, g->train.lr));
   fprintf(f, "  nnrt_rng_seed(&m->rng, seed);\n");
@@ -516,15 +523,16 @@ static void emit_training(FILE *f, const Emitter *e) {
   if (g->num_buffers)
     fprintf(f, "  /* A step whose loss or update is not finite changes nothing: the\n"
                "   * running statistics its forward pass moved are put back. */\n"
-               "  %s saved[%lld];\n  memcpy(saved, m->buffers, sizeof saved);\n", T,
-            (long long)g->num_buffers);
+               "  memcpy(m->saved_buffers, m->buffers, %lld * sizeof(%s));\n",
+            (long long)g->num_buffers, T);
   fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
   fprintf(f, "  if (isfinite(loss)) {\n    m->step++;\n    if (run_update(m))\n"
              "      return loss;\n    m->step--;\n    loss = (%s)INFINITY;  /* the update "
              "overflowed */\n  }\n", T);
   if (g->num_buffers)
     fprintf(f, "  if (batch >= 1 && batch <= m->max_batch)\n"
-               "    memcpy(m->buffers, saved, sizeof saved);\n");
+               "    memcpy(m->buffers, m->saved_buffers, %lld * sizeof(%s));\n",
+            (long long)g->num_buffers, T);
   fprintf(f, "  return loss;\n}\n\n");
   if (!mixed_labels(g)) {
     emit_flat(f, e, "loss_and_grad");
@@ -601,13 +609,19 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
     emit_train_config(f, e);
   fprintf(f, "\nconst nnrt_model *%s_model(void) {\n", N);
   fprintf(f, "  static const nnrt_model model = {\n");
-  fprintf(f, "      \"%s\", %d, %d, %d, %lld, %lld, %lld, %d, %lld, %lld,\n", N, e->f64 ? 8 : 4,
-          g->inputs.len, g->outputs.len, (long long)io_size(&g->inputs),
+  fprintf(f, "      .name = \"%s\", .elem_size = %d, .num_inputs = %d, .num_outputs = %d,\n"
+             "      .input_size = %lld, .output_size = %lld, .label_size = %lld,\n"
+             "      .label_is_float = %d, .num_classes = %lld, .num_params = %lld,\n",
+          N, e->f64 ? 8 : 4, g->inputs.len, g->outputs.len, (long long)io_size(&g->inputs),
           (long long)outputs_size(g), (long long)io_size(&g->labels), float_labels(g),
           (long long)nclasses, (long long)g->num_params);
-  fprintf(f, "      model_create, model_destroy, model_params, model_grads, model_forward,\n"
-             "      %s, %s, model_save, model_load, model_set_learning_rate,\n"
-             "      model_step, %s, %s, \"%s\"};\n",
+  fprintf(f, "      .create = model_create, .destroy = model_destroy, .params = model_params,\n"
+             "      .grads = model_grads, .forward = model_forward,\n"
+             "      .loss_and_grad = %s, .train_step = %s,\n"
+             "      .save = model_save, .load = model_load,\n"
+             "      .set_learning_rate = model_set_learning_rate, .step = model_step,\n"
+             "      .train_output = %s, .config = %s,\n"
+             "      .source = \"%s\"};\n",
           flat ? "model_loss_and_grad" : "NULL", flat ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
           c_string_text(g->file->name));
@@ -648,13 +662,13 @@ static void emit_train_config(FILE *f, const Emitter *e) {
       [AUG_RESIZED_CROP] = "NNRT_AUG_RESIZED_CROP", [AUG_HFLIP] = "NNRT_AUG_HFLIP"};
   fprintf(f, "\n/* The train block (defaults filled in) and the test block. */\n");
   fprintf(f, "static const nnrt_train_config train_config = {\n");
-  fprintf(f, "    %s, %s, %d, %s,  /* lr, schedule, step every, gamma */\n",
+  fprintf(f, "    .lr = %s, .schedule = %s, .step_every = %d, .step_gamma = %s,\n",
           dlit(t->lr), schedule_names[t->schedule], t->step_every, dlit(t->step_gamma));
-  fprintf(f, "    %lld, %lld, %s,  /* batch, epochs, validation */\n", (long long)t->batch,
+  fprintf(f, "    .batch = %lld, .epochs = %lld, .validation = %s,\n", (long long)t->batch,
           (long long)t->epochs, dlit(t->validation));
-  fprintf(f, "    %d, %d,  /* early stopping: patience, on accuracy */\n",
+  fprintf(f, "    .patience = %d, .monitor_accuracy = %d,  /* early stopping */\n",
           t->early_stopping ? t->patience : 0, t->early_stopping && t->monitor_accuracy);
-  fprintf(f, "    %d, {", t->naugment);
+  fprintf(f, "    .naugment = %d, .augment = {", t->naugment);
   for (int i = 0; i < t->naugment; i++) {
     const Augment *a = &t->augment[i];
     double va = 0, vb = 0;  /* nnrt_augment's two numbers */
@@ -664,23 +678,24 @@ static void emit_train_config(FILE *f, const Emitter *e) {
     case AUG_RESIZED_CROP: va = a->scale_min, vb = a->scale_max; break;
     case AUG_HFLIP: break;
     }
-    fprintf(f, "%s{%s, %s, %s}", i ? ", " : "", augment_names[a->kind], dlit(va), dlit(vb));
+    fprintf(f, "%s{.kind = %s, .a = %s, .b = %s}", i ? ", " : "", augment_names[a->kind],
+            dlit(va), dlit(vb));
   }
-  fprintf(f, "%s},  /* augmentations */\n", t->naugment ? "" : "{NNRT_AUG_ROTATION, 0.0, 0.0}");
-  fprintf(f, "    %lluu,  /* seed */\n", (unsigned long long)t->seed);
-  fprintf(f, "    %d, {", te->tta);
+  fprintf(f, "%s},\n", t->naugment ? "" : "{.kind = NNRT_AUG_ROTATION}");
+  fprintf(f, "    .seed = %lluu,\n", (unsigned long long)t->seed);
+  fprintf(f, "    .has_tta = %d, .tta = {", te->tta);
   if (te->tta) {
-    fprintf(f, "%d, {", te->nangles);
+    fprintf(f, ".nangles = %d, .angles = {", te->nangles);
     for (int i = 0; i < te->nangles; i++)
       fprintf(f, "%s%s", i ? ", " : "", dlit(te->angles[i]));
-    fprintf(f, "}, %d, %d, {", te->five_crops, te->nsizes);
+    fprintf(f, "}, .five_crops = %d, .nsizes = %d, .sizes = {", te->five_crops, te->nsizes);
     for (int i = 0; i < te->nsizes; i++)
       fprintf(f, "%s%d", i ? ", " : "", te->sizes[i]);
     fprintf(f, "%s}", te->nsizes ? "" : "0");
   } else {
-    fprintf(f, "1, {0.0}, 0, 0, {0}");
+    fprintf(f, ".nangles = 1");
   }
-  fprintf(f, "}  /* test-time augmentation */\n};\n");
+  fprintf(f, "}\n};\n");
 }
 
 /* The files, whole (replace.h), with the signals that end nncc held off

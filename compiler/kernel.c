@@ -72,7 +72,7 @@ const IrNode *k_folded_layer(const KernelBuilder *e, const IrNode *bn) {
 
 const char *lit(const KernelBuilder *e, double v) {
   bool f64 = e->g->f64;
-  const char *s = fmt_double(f64 ? v : (double)(float)v);
+  const char *s = f64 ? fmt_double(v) : fmt_float((float)v);
   bool has_point = strpbrk(s, ".eEn") != NULL;  /* n: nan/inf never reach here */
   return arena_printf("%s%s%s", s, has_point ? "" : ".0", f64 ? "" : "f");
 }

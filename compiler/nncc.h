@@ -68,6 +68,9 @@ void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
 
 /* Shortest decimal text that reads back as the same double. */
 const char *fmt_double(double v);
+/* Shortest decimal text that reads back (strtof, as a C compiler reads an
+ * f-suffixed literal) as the same float: 0.286, not 0.28600001335144043. */
+const char *fmt_float(float v);
 /* The candidate nearest to word by edit distance, or NULL if none is close. */
 const char *closest_word(const char *word, const char *const *cands, int n);
 

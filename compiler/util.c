@@ -159,6 +159,20 @@ const char *fmt_double(double v) {
   return arena_strdup(buf);
 }
 
+const char *fmt_float(float v) {
+  char buf[64];
+  if (v > -1e15f && v < 1e15f && v == (float)(long long)v) {
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return arena_strdup(buf);
+  }
+  for (int prec = 1; prec <= 9; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+    if (strtof(buf, NULL) == v)
+      break;
+  }
+  return arena_strdup(buf);
+}
+
 static int lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
 
 static int edit_distance(const char *a, const char *b) {

@@ -256,7 +256,7 @@ else:
         if c.returncode:
             failures.append("file name %r: %s: %s" % (odd, cc, c.stderr.strip()[:300]))
     with open(os.path.join(d, "outin.c")) as f:
-        literal = re.search(r'&train_config, "((?:\\.|[^"\\])*)"', f.read()).group(1)
+        literal = re.search(r'\.source = "((?:\\.|[^"\\])*)"', f.read()).group(1)
     got = re.sub(rb"\\([0-7]{3}|.)", lambda m: bytes([int(m.group(1), 8)])
                  if len(m.group(1)) == 3 else m.group(1), literal.encode())
     if got != os.fsencode(odd):
