@@ -419,7 +419,7 @@ static bool check_command_line(CommandLine *cl) {
   }
   cl->front.f64 = !strcmp(cl->dtype, "f64");
   bool emit_c_files = !cl->emit || !strcmp(cl->emit, "c");
-  if (emit_c_files && !cl->header && cl->out_path) {  /* the header beside the C */
+  if (emit_c_files && !cl->header && cl->out_path && strcmp(cl->out_path, "-")) {  /* beside the C */
     size_t n = strlen(cl->out_path);
     cl->header = n > 2 && !strcmp(cl->out_path + n - 2, ".c")
                      ? arena_printf("%.*s.h", (int)(n - 2), cl->out_path)
