@@ -145,33 +145,25 @@ void sb_printf(StrBuf *sb, const char *fmt, ...) {
   va_end(ap);
 }
 
-const char *fmt_double(double v) {
+/* The shortest text that reads back as v: as a double, or (as_float) as
+ * the float v holds (integers without a point, as C literals want them). */
+static const char *shortest_text(double v, bool as_float) {
   char buf[64];
   if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
     snprintf(buf, sizeof buf, "%lld", (long long)v);
     return arena_strdup(buf);
   }
-  for (int prec = 1; prec <= 17; prec++) {
+  for (int prec = 1; prec <= (as_float ? 9 : 17); prec++) {
     snprintf(buf, sizeof buf, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v)
+    if (as_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
       break;
   }
   return arena_strdup(buf);
 }
 
-const char *fmt_float(float v) {
-  char buf[64];
-  if (v > -1e15f && v < 1e15f && v == (float)(long long)v) {
-    snprintf(buf, sizeof buf, "%lld", (long long)v);
-    return arena_strdup(buf);
-  }
-  for (int prec = 1; prec <= 9; prec++) {
-    snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-    if (strtof(buf, NULL) == v)
-      break;
-  }
-  return arena_strdup(buf);
-}
+const char *fmt_double(double v) { return shortest_text(v, false); }
+
+const char *fmt_float(float v) { return shortest_text((double)v, true); }
 
 static int lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
 
