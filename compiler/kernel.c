@@ -24,6 +24,8 @@ struct KernelState {
   StrMap kernel_sigs;       /* the same by name: name -> PtrVec* of the
                                signatures written under that name           */
   StrBuf body;              /* the calls of the entry point being written   */
+  PtrVec used;              /* PlanBuffer*: the arena buffers they name     */
+  StrMap used_names;        /* the same by name                             */
   /* the kernel being written (k_begin .. k_end) */
   StrBuf ksig, kbody;       /* its name; its body                           */
   StrBuf khead;             /* the comment heading it                       */
@@ -107,6 +109,17 @@ const char *comment_text(const char *s, int len) {
   return sb.data ? sb.data : "";
 }
 
+/* The name the entry point's calls give an arena buffer (kb_entry_buffers
+ * declares it). */
+static const char *buffer_name(const KernelBuilder *e, PlanBuffer *b) {
+  void **slot = strmap_slot(&e->k->used_names, b->cname);
+  if (!*slot) {
+    *slot = b;
+    vec_push(&e->k->used, b);
+  }
+  return b->cname;
+}
+
 const char *value_ref(const KernelBuilder *e, const Value *v) {
   const IrNode *d = v->def;
   if (d->op == OP_INPUT || d->op == OP_LABEL) {
@@ -120,17 +133,27 @@ const char *value_ref(const KernelBuilder *e, const Value *v) {
   const PlanState *ps = &e->g->plan[mode_of(e)];
   if (v->id < 0 || ps->offset[v->id] < 0)
     internal_error("%%%d has no place in the arena", v->id);
-  return plan_ref(ps->value_buf[v->id]);
+  return buffer_name(e, ps->value_buf[v->id]);
 }
 
 /* ------------------------------------------------------- the kernel */
 
 /* The .nn line of n; of a long line (a pipe of many ops), the part around
- * n's op, so that the comments of its kernels stay short.  The line is read
- * from its start (col counts bytes) to at most QUOTE_MAX bytes past the op,
- * so a kernel costs the same on a line of any length. */
+ * n's op, so that the comments of its kernels stay under C_LINE_MAX
+ * characters (beside a long file name, the line goes on a line of its own).
+ * The line is read from its start (col counts bytes) to at most the quote's
+ * length past the op, so a kernel costs the same on a line of any length. */
 static void head_line(StrBuf *k, const IrNode *n, bool first) {
-  enum { QUOTE_MAX = 160, QUOTE_BEFORE = 40 };
+  enum { QUOTE_MIN = 40, ELLIPSES = 8 };
+  const char *file = n->loc.file->name;
+  const char *where = arena_printf("%s%s:%d:", first ? "/* " : " * ",
+                                   comment_text(file, (int)strlen(file)), n->loc.line);
+  const char *lead = " ";
+  int quote = C_LINE_MAX - (int)strlen(where) - 1 - ELLIPSES;
+  if (quote < QUOTE_MIN) {
+    lead = "\n *   ";
+    quote = C_LINE_MAX - 5 - ELLIPSES;
+  }
   const SrcFile *f = n->loc.file;
   const char *op = f->text + n->loc.off, *line = op - (n->loc.col - 1), *end = op;
   if (line < f->text || op > f->text + f->len || (line > f->text && line[-1] != '\n')) {
@@ -138,21 +161,28 @@ static void head_line(StrBuf *k, const IrNode *n, bool first) {
     line = src_line_text(n->loc, &len);
     op = end = line;
   }
-  while (end < f->text + f->len && *end != '\n' && *end != '\r' && end - op < QUOTE_MAX)
+  while (end < f->text + f->len && *end != '\n' && *end != '\r' && end - op < quote)
     end++;
   bool ends = end == f->text + f->len || *end == '\n' || *end == '\r';
   while (line < op && (*line == ' ' || *line == '\t'))
     line++;
   const char *at = line, *stop = end;
-  if (!ends || end - line > QUOTE_MAX) {
-    at = op - QUOTE_BEFORE > line ? op - QUOTE_BEFORE : line;
-    if (ends && end - at < QUOTE_MAX)
-      at = end - QUOTE_MAX > line ? end - QUOTE_MAX : line;
-    stop = at + QUOTE_MAX < end ? at + QUOTE_MAX : end;
+  if (!ends || end - line > quote) {
+    at = op - quote / 3 > line ? op - quote / 3 : line;
+    if (ends && end - at < quote)
+      at = end - quote > line ? end - quote : line;
+    stop = at + quote < end ? at + quote : end;
+    const char *after = at;  /* cut between words where there is a space to cut at */
+    while (at > line && after < stop && *after != ' ')
+      after++;
+    at = at > line && after < stop ? after + 1 : at;
+    at += at > line && stop - at > 3 && !strncmp(at, "|> ", 3) ? 3 : 0;  /* (from an op) */
+    const char *before = stop;
+    while (stop < end && before > at && before[-1] != ' ')
+      before--;
+    stop = stop < end && before > at ? before - 1 : stop;
   }
-  const char *file = n->loc.file->name;
-  sb_printf(k, "%s%s:%d: %s%s%s\n", first ? "\n/* " : " * ",
-            comment_text(file, (int)strlen(file)), n->loc.line, at > line ? "... " : "",
+  sb_printf(k, "%s%s%s%s%s%s\n", first ? "\n" : "", where, lead, at > line ? "... " : "",
             comment_text(at, (int)(stop - at)), stop < end || !ends ? " ..." : "");
 }
 
@@ -180,18 +210,23 @@ static void kernel_close(KernelBuilder *e) {
     internal_error("%s took %d of the scratch buffers planned for it", e->k->ksig.data,
                    e->k->scratch_i);
   const char *body = e->k->kbody.data ? e->k->kbody.data : "";
-  StrBuf sig = {0}, call = {0};
-  sb_printf(&sig, "NNCC_KERNEL void %s(int batch", e->k->ksig.data);
-  sb_printf(&call, "%s(batch", e->k->ksig.data);
-  for (int i = 0; i < e->k->kparams.len; i++) {
-    const KParam *p = e->k->kparams.data[i];
-    if (p->ptr)
-      sb_printf(&sig, ", %s%s *%s%s", p->writable ? "" : "const ", p->type,
-                p->restrict_ ? "restrict " : "", p->name);
-    else
-      sb_printf(&sig, ", %s %s", p->type, p->name);
-    sb_printf(&call, ", %s", p->expr);
+  int np = e->k->kparams.len + 1;
+  const char **decls = arena_alloc(sizeof(char *) * (size_t)np);
+  const char **args = arena_alloc(sizeof(char *) * (size_t)np);
+  decls[0] = "int batch";
+  args[0] = "batch";
+  for (int i = 1; i < np; i++) {
+    const KParam *p = e->k->kparams.data[i - 1];
+    decls[i] = p->ptr ? arena_printf("%s%s *%s%s", p->writable ? "" : "const ", p->type,
+                                     p->restrict_ ? "restrict " : "", p->name)
+                      : arena_printf("%s %s", p->type, p->name);
+    args[i] = p->expr;
   }
+  StrBuf sig = {0}, call = {0};
+  const char *head = arena_printf("NNCC_KERNEL void %s(", e->k->ksig.data);
+  sb_wrapped(&sig, head, decls, np, ",", ") {", (int)strlen(head));
+  head = arena_printf("  %s(", e->k->ksig.data);
+  sb_wrapped(&call, head, args, np, ",", ");", (int)strlen(head));
   /* A kernel called from several entry points is written once (its calls
    * differ: each entry point has its own plan).  Two different kernels of
    * one name (a map stored in place in one mode only) get the mode too. */
@@ -213,9 +248,9 @@ static void kernel_close(KernelBuilder *e) {
     if (!*slot)
       *slot = arena_alloc(sizeof(PtrVec));
     vec_push(*slot, sig.data);
-    sb_printf(&e->k->kernels, "%s%s) {\n%s}\n", e->k->khead.data, sig.data, body);
+    sb_printf(&e->k->kernels, "%s%s\n%s}\n", e->k->khead.data, sig.data, body);
   }
-  sb_printf(&e->k->body, "  %s);\n", call.data);
+  sb_printf(&e->k->body, "%s\n", call.data);
   e->k->knode = NULL;
 }
 
@@ -319,7 +354,7 @@ const char *k_out(KernelBuilder *e, const char *name) {
 }
 
 const char *k_grad(KernelBuilder *e, const char *name, const Param *p) {
-  return k_ptr(e, e->T, name, true, arena_printf("m->grads + %lld", (long long)p->offset));
+  return k_ptr(e, e->T, name, true, arena_printf("m->grads + %s", p->cname));
 }
 
 const char *k_aux(KernelBuilder *e, const char *name, const IrNode *n, bool writable) {
@@ -330,8 +365,7 @@ const char *k_aux(KernelBuilder *e, const char *name, const IrNode *n, bool writ
 
 const char *k_param(KernelBuilder *e, const char *name, const Param *p, bool writable) {
   return k_ptr(e, e->T, name, writable,
-               arena_printf("m->%s + %lld", p->trainable ? "params" : "buffers",
-                            (long long)p->offset));
+               arena_printf("m->%s + %s", p->trainable ? "params" : "buffers", p->cname));
 }
 
 const char *k_scratch(KernelBuilder *e, const char *name) {
@@ -341,7 +375,7 @@ const char *k_scratch(KernelBuilder *e, const char *name) {
     internal_error("scratch %d of %%%d was not planned (its op's scratch rule)", e->k->scratch_i,
                    e->k->knode->out->id);
   e->k->scratch_i++;
-  return k_ptr(e, e->T, name, true, plan_ref(b));
+  return k_ptr(e, e->T, name, true, buffer_name(e, b));
 }
 
 const char *k_rng(KernelBuilder *e) { return k_ptr(e, "nnrt_rng", "rng", true, "&m->rng"); }
@@ -491,8 +525,10 @@ static void open_for(KernelBuilder *e, const IrNode *n, const char *what) {
     kernel_open(e, arena_printf("k%d_%s%s", n->out->id, op_table[n->op]->name, suffix), n);
     head_line(&e->k->khead, n, true);
     const char *ir = ir_node_str(n);
-    sb_printf(&e->k->khead, " * %s", comment_text(ir, (int)strlen(ir)));
-    sb_printf(&e->k->khead, "%s */\n", what ? arena_printf("\n * %s", what) : "");
+    ir = comment_text(ir, (int)strlen(ir));
+    sb_comment(&e->k->khead, " * ", what ? ir : arena_printf("%s */", ir), " *     ");
+    if (what)
+      sb_comment(&e->k->khead, " * ", arena_printf("%s */", what), " * ");
     return;
   }
   int lo, hi;
@@ -505,14 +541,20 @@ static void open_for(KernelBuilder *e, const IrNode *n, const char *what) {
   for (int i = lo; i < hi; i++)
     if (i == lo || grp->nodes[i]->loc.line != grp->nodes[i - 1]->loc.line)
       head_line(&e->k->khead, grp->nodes[i], i == lo);
-  sb_printf(&e->k->khead, " * kernel group %s (%s)%s:\n", group_name(grp), grp->pass,
-            lo || hi < grp->n ? arena_printf(", its part %d-%d", lo + 1, hi) : "");
+  sb_comment(&e->k->khead, " * ",
+             arena_printf("kernel group %s (%s)%s:", group_name(grp), grp->pass,
+                          lo || hi < grp->n ? arena_printf(", its part %d-%d", lo + 1, hi) : ""),
+             " *   ");
   for (int i = lo; i < hi; i++) {
     const char *ir = ir_node_str(grp->nodes[i]);
-    sb_printf(&e->k->khead, " *   %s%s\n", comment_text(ir, (int)strlen(ir)),
-              roles[grp->roles[i]]);
+    sb_comment(&e->k->khead, " *   ",
+               arena_printf("%s%s", comment_text(ir, (int)strlen(ir)), roles[grp->roles[i]]),
+               " *       ");
   }
-  sb_printf(&e->k->khead, "%s */\n", what ? arena_printf(" * %s", what) : "");
+  if (what)
+    sb_comment(&e->k->khead, " * ", arena_printf("%s */", what), " * ");
+  else
+    sb_printf(&e->k->khead, " */\n");
 }
 
 void k_begin(KernelBuilder *e, const IrNode *n, const char *what) { open_for(e, n, what); }
@@ -563,18 +605,46 @@ static void emit_node(KernelBuilder *e, IrNode *n) {
     internal_error("op %s has no C kernel", op_table[n->op]->name);
 }
 
+/* Names for the parameters' and buffers' offsets: P_<layer>_<role> and
+ * B_<layer>_<role> (an identifier's characters only; a name taken by the
+ * model's name or an earlier parameter gets a number). */
+static void name_params(const Graph *g) {
+  StrMap taken = {0};
+  *strmap_slot(&taken, g->name) = (void *)g;
+  const PtrVec *lists[2] = {&g->params, &g->buffers};
+  for (int l = 0; l < 2; l++)
+    for (int i = 0; i < lists[l]->len; i++) {
+      Param *p = lists[l]->data[i];
+      char *name = arena_printf("%s_%s", l ? "B" : "P", p->name);
+      for (char *c = name; *c; c++)
+        if (!(*c == '_' || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= 'A' && *c <= 'Z')))
+          *c = '_';
+      const char *unique = name;
+      for (int k = 2; strmap_get(&taken, unique); k++)
+        unique = arena_printf("%s_%d", name, k);
+      *strmap_slot(&taken, unique) = p;
+      p->cname = unique;
+    }
+}
+
 void kb_init(KernelBuilder *e, const Graph *g) {
   *e = (KernelBuilder){.g = g, .T = g->f64 ? "double" : "float"};
   e->k = arena_alloc(sizeof(struct KernelState));
+  name_params(g);
 }
 
 const char *kb_write_entry(KernelBuilder *e, const Entry *en) {
   e->training = en->mode == MODE_TRAIN;
   e->k->body = (StrBuf){0};
+  e->k->used = (PtrVec){0};
+  e->k->used_names = (StrMap){0};
   for (int i = 0; i < en->kernels.len; i++)
     emit_node(e, en->kernels.data[i]);
   return e->k->body.data ? e->k->body.data : "";
 }
+
+const PtrVec *kb_entry_buffers(const KernelBuilder *e) { return &e->k->used; }
 
 const char *kb_kernels(const KernelBuilder *e) {
   return e->k->kernels.data ? e->k->kernels.data : "";

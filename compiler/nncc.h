@@ -65,6 +65,16 @@ typedef struct StrBuf {
 } StrBuf;
 void sb_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
+/* Appends "head" items[0..n) "tail", the items parted by sep ("," or " +")
+ * and a space, broken after a sep where a line would pass C_LINE_MAX
+ * characters; continued lines start with cont spaces. */
+enum { C_LINE_MAX = 119 };  /* the generated C's lines: under 120 characters */
+void sb_wrapped(StrBuf *sb, const char *head, const char *const *items, int n, const char *sep,
+                const char *tail, int cont);
+/* Appends lead text "\n", text broken at spaces where a line would pass
+ * C_LINE_MAX characters, continued lines starting with cont (a comment's
+ * lines: lead " * ", cont " *     "). */
+void sb_comment(StrBuf *sb, const char *lead, const char *text, const char *cont);
 
 /* Shortest decimal text that reads back as the same double. */
 const char *fmt_double(double v);
@@ -327,6 +337,8 @@ typedef struct Param {
   int64_t dims[MAX_RANK];
   int64_t numel;
   int64_t offset;     /* floats into the params (or buffers) array         */
+  const char *cname;  /* its offset's name in the generated C (kb_init):
+                         P_fc1_weight, B_bn1_running_mean               */
   bool trainable;
   IrNode *layer;
   /* How create() fills it: an initializer word (he_uniform, zeros, ones...)
@@ -737,6 +749,8 @@ enum { PLAN_INFER = 1, PLAN_TRAIN_FORWARD = 2, PLAN_TRAIN = 4 };  /* entry point
 /* A buffer to place: a value, a saved value or a kernel's scratch. */
 typedef struct PlanBuffer {
   const char *what;         /* "%12", "scratch of %7"                        */
+  const char *cname;        /* its name in the generated C: t12, saved12,
+                               scratch7 (a second: scratch7_1)              */
   int64_t size;             /* values (per sample unless fixed)              */
   bool fixed;               /* not scaled by the batch                       */
   int64_t offset;           /* the result                                    */
@@ -798,6 +812,9 @@ void kb_init(KernelBuilder *e, const Graph *g);
 /* Writes the kernels of entry point en not written yet (each once, however
  * many calls) and returns its calls, a line each. */
 const char *kb_write_entry(KernelBuilder *e, const Entry *en);
+/* The arena buffers (PlanBuffer*) the calls of the last kb_write_entry
+ * name, in the order of their first use: the entry point declares them. */
+const PtrVec *kb_entry_buffers(const KernelBuilder *e);
 /* The kernels written so far: static C functions, in order. */
 const char *kb_kernels(const KernelBuilder *e);
 

@@ -364,6 +364,8 @@ static PlanBuffer **scratch_of(Walk *w, const IrNode *n) {
   for (int k = 0; k < count; k++) {
     PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
     b->what = arena_printf("scratch %d of %%%d", k, n->out->id);
+    b->cname = k ? arena_printf("scratch%d_%d", n->out->id, k)
+                 : arena_printf("scratch%d", n->out->id);
     b->fixed = sizes[k].fixed;
     b->size = sizes[k].size;
     (*slots)[k] = b;
@@ -449,6 +451,7 @@ static void value_buffers(const Graph *g, PlanState *ps, int mode) {
       sb_printf(names[v->id], "%%%d%s", v->id,
                 k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
       b->what = names[v->id]->data;
+      b->cname = k ? arena_printf("saved%d", n->out->id) : arena_printf("t%d", v->id);
       b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
       b->size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
       ps->value_buf[v->id] = b;

@@ -145,6 +145,53 @@ void sb_printf(StrBuf *sb, const char *fmt, ...) {
   va_end(ap);
 }
 
+void sb_wrapped(StrBuf *sb, const char *head, const char *const *items, int n, const char *sep,
+                const char *tail, int cont) {
+  size_t col = 0;
+  while (col < sb->len && sb->data[sb->len - 1 - col] != '\n')
+    col++;
+  sb_printf(sb, "%s", head);
+  col += strlen(head);
+  size_t widest = 0;  /* (where aligned lines would not fit, a deep indent is not kept) */
+  for (int i = 0; i < n; i++)
+    widest = strlen(items[i]) + 1 > widest ? strlen(items[i]) + 1 : widest;
+  if (cont + widest + strlen(tail) > C_LINE_MAX)
+    cont = 4;
+  for (int i = 0; i < n; i++) {
+    const char *end = i + 1 < n ? sep : tail;
+    size_t len = strlen(items[i]) + strlen(end);
+    if (i && col + 1 + len > C_LINE_MAX) {
+      sb_printf(sb, "\n%*s", cont, "");
+      col = (size_t)cont;
+    } else if (i) {
+      sb_printf(sb, " ");
+      col++;
+    }
+    sb_printf(sb, "%s%s", items[i], end);
+    col += len;
+  }
+  if (!n)
+    sb_printf(sb, "%s", tail);
+}
+
+void sb_comment(StrBuf *sb, const char *lead, const char *text, const char *cont) {
+  size_t col = strlen(lead);
+  sb_printf(sb, "%s", lead);
+  while (*text) {
+    size_t gap = strspn(text, " "), word = strcspn(text + gap, " ");
+    if (gap && col > strlen(cont) && col + gap + word > C_LINE_MAX) {
+      sb_printf(sb, "\n%s", cont);  /* (the spaces at the break go) */
+      col = strlen(cont);
+      gap = 0;
+      text += strspn(text, " ");
+    }
+    sb_printf(sb, "%.*s", (int)(gap + word), text);
+    col += gap + word;
+    text += gap + word;
+  }
+  sb_printf(sb, "\n");
+}
+
 /* The shortest text that reads back as v: as a double, or (as_float) as
  * the float v holds (integers without a point, as C literals want them). */
 static const char *shortest_text(double v, bool as_float) {
