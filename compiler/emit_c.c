@@ -322,8 +322,9 @@ static void emit_entry(StrBuf *fns, Emitter *e, int which) {
   if (which == ENTRY_UPDATE) {
     sb_printf(fns, "\n/* The optimizer update: 1 if made, 0 if it would have made a parameter or\n"
                    " * optimizer state value NaN or infinite (then nothing changed). */\n");
-    sb_printf(fns, "static int run_update(struct %s *m) {\n  const int batch = 0;\n  int ok = 0;\n%s"
-                   "  return ok;\n}\n", g->name, calls);
+    /* (with no parameters the update reads nothing of m) */
+    sb_printf(fns, "static int run_update(struct %s *m) {\n%s  int ok = 0;\n%s"
+                   "  return ok;\n}\n", g->name, g->num_params ? "" : "  (void)m;\n", calls);
     return;
   }
   bool with_labels = which == ENTRY_TRAIN;
