@@ -432,8 +432,10 @@ static void emit_entry(StrBuf *fns, Emitter *e, int which) {
   if (which == ENTRY_UPDATE) {
     sb_printf(fns, "\n/* The optimizer update: 1 if made, 0 if it would have made a parameter or\n"
                    " * optimizer state value NaN or infinite (then nothing changed). */\n");
-    sb_printf(fns, "static int run_update(struct %s *m) {\n  const int batch = 0;\n  int ok = 0;\n%s"
-                   "  return ok;\n}\n", g->name, calls);
+    /* (with no parameters the update reads nothing of m) */
+    e->run_uses[which][0] = uses_word(calls, "m");
+    sb_printf(fns, "static int run_update(%s) {\n  int ok = 0;\n%s  return ok;\n}\n",
+              e->run_uses[which][0] ? arena_printf("struct %s *m", g->name) : "void", calls);
     return;
   }
   StrBuf body = {0};
@@ -665,9 +667,9 @@ static void emit_training(FILE *f, const Emitter *e) {
                "  memcpy(m->saved_buffers, m->buffers, %lld * sizeof(%s));\n",
             (long long)g->num_buffers, T);
   fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
-  fprintf(f, "  if (isfinite(loss)) {\n    m->step++;\n    if (run_update(m))\n"
+  fprintf(f, "  if (isfinite(loss)) {\n    m->step++;\n    if (run_update(%s))\n"
              "      return loss;\n    m->step--;\n    loss = (%s)INFINITY;  /* the update "
-             "overflowed */\n  }\n", T);
+             "overflowed */\n  }\n", e->run_uses[ENTRY_UPDATE][0] ? "m" : "", T);
   if (g->num_buffers)
     fprintf(f, "  if (batch >= 1 && batch <= m->max_batch)\n"
                "    memcpy(m->buffers, m->saved_buffers, %lld * sizeof(%s));\n",

@@ -37,6 +37,7 @@ struct KernelState {
   PtrVec kparams;           /* KParam*: its parameters so far               */
   PtrVec aliases;           /* Alias*: second names of buffers              */
   bool in_map;              /* in a map hook: names are the parameters'     */
+  PtrVec same_local;        /* Local*: values that are another's local      */
   const char *load_from;    /* k_load_into's buffer, or NULL                */
 };
 
@@ -46,6 +47,12 @@ typedef struct KParam {
   bool ptr, restrict_, writable;
   const char *expr;     /* what the call passes                             */
 } KParam;
+
+/* A value that is the local of another (an identity map's): no copy. */
+typedef struct Local {
+  int id;
+  const char *name;
+} Local;
 
 /* A second name for a buffer that has a parameter: declared (without
  * restrict: the buffer has two names) before the kernel's first line. */
@@ -191,12 +198,14 @@ static void kernel_open(KernelBuilder *e, const char *name, const IrNode *knode)
   e->k->scratch_i = 0;
   e->k->kparams = (PtrVec){0};
   e->k->aliases = (PtrVec){0};
+  e->k->same_local = (PtrVec){0};
   e->k->load_from = NULL;
   e->k->kbody = (StrBuf){0};
   e->k->khead = (StrBuf){0};
   e->k->ksig = (StrBuf){0};
   e->k->indent = 1;
   sb_printf(&e->k->ksig, "%s", name);
+  k_arg(e, "int", "batch", "batch");  /* every kernel's first, unless k_no_batch */
 }
 
 static void flush_aliases(KernelBuilder *e);
@@ -210,13 +219,11 @@ static void kernel_close(KernelBuilder *e) {
     internal_error("%s took %d of the scratch buffers planned for it", e->k->ksig.data,
                    e->k->scratch_i);
   const char *body = e->k->kbody.data ? e->k->kbody.data : "";
-  int np = e->k->kparams.len + 1;
-  const char **decls = arena_alloc(sizeof(char *) * (size_t)np);
-  const char **args = arena_alloc(sizeof(char *) * (size_t)np);
-  decls[0] = "int batch";
-  args[0] = "batch";
-  for (int i = 1; i < np; i++) {
-    const KParam *p = e->k->kparams.data[i - 1];
+  int np = e->k->kparams.len;
+  const char **decls = arena_alloc(sizeof(char *) * (size_t)(np + 1));
+  const char **args = arena_alloc(sizeof(char *) * (size_t)(np + 1));
+  for (int i = 0; i < np; i++) {
+    const KParam *p = e->k->kparams.data[i];
     decls[i] = p->ptr ? arena_printf("%s%s *%s%s", p->writable ? "" : "const ", p->type,
                                      p->restrict_ ? "restrict " : "", p->name)
                       : arena_printf("%s %s", p->type, p->name);
@@ -335,6 +342,13 @@ void k_arg(KernelBuilder *e, const char *type, const char *name, const char *exp
   vec_push(&e->k->kparams, p);
 }
 
+void k_no_batch(KernelBuilder *e) {
+  PtrVec *v = &e->k->kparams;
+  if (!v->len || strcmp(((KParam *)v->data[0])->name, "batch") || ((KParam *)v->data[0])->ptr)
+    internal_error("k_no_batch after the kernel's first parameter (%s)", e->k->ksig.data);
+  memmove(v->data, v->data + 1, (size_t)--v->len * sizeof(void *));
+}
+
 static const char *elem_type(const KernelBuilder *e, const Value *v) {
   return v->ty.kind == T_CLASS ? "int32_t" : e->T;
 }
@@ -398,30 +412,55 @@ static bool in_scope(const Value *v, const IrNode *host, IrNode *const *maps, in
   return false;
 }
 
+/* The local of value v in the kernel being written: v<id>, or the local
+ * of the value it is the identity of. */
+static const char *local_of(const KernelBuilder *e, const Value *v) {
+  for (int i = 0; i < e->k->same_local.len; i++) {
+    const Local *l = e->k->same_local.data[i];
+    if (l->id == v->id)
+      return l->name;
+  }
+  return arena_printf("v%d", v->id);
+}
+
 /* The statements of maps[0..n) at index idx: each value a local v<id>,
- * stored if it must be.  host: the kernel whose value (v<host id>) they
- * start from, or NULL.  alone: a single map's kernel (names x, y). */
+ * stored if it must be; a map whose value is one of its inputs' locals (an
+ * identity: dropout at inference) names that local, with no copy.  host:
+ * the kernel whose value (v<host id>) they start from, or NULL.  alone: a
+ * single map's kernel (names x, y). */
 static void map_stmts(KernelBuilder *e, IrNode *const *maps, int n, const IrNode *host,
                       const char *idx, bool alone) {
   for (int j = 0; j < n; j++) {
     const IrNode *m = maps[j];
     const char *in[MAX_IN];
+    bool local[MAX_IN];
     for (int k = 0; k < m->nin; k++) {
       const Value *v = m->in[k];
-      in[k] = in_scope(v, host, maps, j)
-                  ? arena_printf("v%d", v->id)
-                  : map_read(e, v, alone ? (k ? arena_printf("x%d", k) : "x")
-                                         : arena_printf("t%d", v->id), idx);
+      local[k] = in_scope(v, host, maps, j);
+      in[k] = local[k] ? local_of(e, v)
+                       : map_read(e, v, alone ? (k ? arena_printf("x%d", k) : "x")
+                                              : arena_printf("t%d", v->id), idx);
     }
     e->k->knode = m;
     e->k->in_map = true;
     const char *expr = op_table[m->op]->map(e, m, in, idx);
     e->k->in_map = false;
-    k_line(e, "%s v%d = %s;", e->T, m->out->id, expr);
+    const char *name = NULL;
+    for (int k = 0; k < m->nin && !name; k++)
+      if (local[k] && !strcmp(expr, in[k]))
+        name = in[k];
+    if (name) {
+      Local *l = arena_alloc(sizeof(Local));
+      *l = (Local){m->out->id, name};
+      vec_push(&e->k->same_local, l);
+    } else {
+      name = local_of(e, m->out);
+      k_line(e, "%s %s = %s;", e->T, name, expr);
+    }
     if (k_stored(e, m->out)) {
       KParam *p = param_for(e, e->T, alone ? "y" : arena_printf("t%d", m->out->id), true,
                             value_ref(e, m->out), true);
-      k_line(e, "%s[%s] = v%d;", p->name, idx, m->out->id);
+      k_line(e, "%s[%s] = %s;", p->name, idx, name);
     }
   }
 }
@@ -444,13 +483,11 @@ void k_store(KernelBuilder *e, const char *out, const char *idx, const char *exp
     return;
   }
   const IrNode *host = e->k->knode;
-  k_line(e, "{");
   k_line(e, "%s v%d = %s;", e->T, host->out->id, expr);
   if (k_stored(e, host->out))
     k_line(e, "%s[%s] = v%d;", out, idx, host->out->id);
   map_stmts(e, (IrNode *const *)grp->nodes + lo, hi - lo, host, idx, false);
   e->k->knode = host;
-  k_line(e, "}");
 }
 
 /* The first member of the prologue before the member being written, or -1. */
@@ -477,7 +514,7 @@ void k_load_into(KernelBuilder *e, const char *out) {
   k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",
          (long long)type_numel(&maps[n - 1]->out->ty));
   map_stmts(e, maps, n, NULL, "i", false);
-  k_line(e, "%s[i] = v%d;", out, maps[n - 1]->out->id);
+  k_line(e, "%s[i] = %s;", out, local_of(e, maps[n - 1]->out));
   k_line(e, "}");
   e->k->knode = self;
   e->k->load_from = out;
@@ -497,7 +534,7 @@ const char *k_load(KernelBuilder *e, const char *in, const char *idx) {
   const IrNode *self = e->k->knode;
   map_stmts(e, (IrNode *const *)grp->nodes + lo, e->k->gm - lo, NULL, idx, false);
   e->k->knode = self;
-  return arena_printf("v%d", grp->nodes[e->k->gm - 1]->out->id);
+  return local_of(e, grp->nodes[e->k->gm - 1]->out);
 }
 
 /* ------------------------------------------------------- kernels */
@@ -536,7 +573,7 @@ static void open_for(KernelBuilder *e, const IrNode *n, const char *what) {
   StrBuf name = {0};
   for (int i = lo; i < hi; i++)
     sb_printf(&name, "_%s", op_table[grp->nodes[i]->op]->name);
-  kernel_open(e, arena_printf("k%d%s_%s", grp->nodes[hi - 1]->out->id, name.data,
+  kernel_open(e, arena_printf("k%d%s_%s", grp->nodes[hi - 1]->out->id, name.data ? name.data : "",
                               e->training ? "train" : "infer"), n);
   for (int i = lo; i < hi; i++)
     if (i == lo || grp->nodes[i]->loc.line != grp->nodes[i - 1]->loc.line)

@@ -837,12 +837,17 @@ const char *k_grad(KernelBuilder *e, const char *name, const Param *p);  /* dpar
 const char *k_aux(KernelBuilder *e, const char *name, const IrNode *n, bool writable);
 /* A scalar argument: its C type, name, and the call's expression. */
 void k_arg(KernelBuilder *e, const char *type, const char *name, const char *expr);
+/* Every kernel's first argument is `int batch`, the samples it runs on; a
+ * kernel that does not depend on it (the optimizer update) says so right
+ * after k_begin, and takes no batch. */
+void k_no_batch(KernelBuilder *e);
 /* A pointer argument of element type ctype to the buffer at expr. */
 const char *k_ptr(KernelBuilder *e, const char *ctype, const char *name, bool writable,
                   const char *expr);
 /* For OPF_STORES kernels: out[idx] = expr, where out is the name k_out gave
  * (idx: the flat index in the batch).  In a group the maps that follow
- * (ROLE_EPILOGUE) run on the value first; only stored values are written. */
+ * (ROLE_EPILOGUE) run on the value first, as locals declared where it is
+ * called, so call it once per C block; only stored values are written. */
 void k_store(KernelBuilder *e, const char *out, const char *idx, const char *expr);
 /* For OPF_LOADS kernels: input 0 at flat index idx, through the maps before
  * it (ROLE_PROLOGUE) when they were fused into this load; their statements

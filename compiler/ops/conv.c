@@ -85,8 +85,6 @@ static void emit_conv_consts(KernelBuilder *e, const IrNode *n, bool direct) {
               "DH = %lld, DW = %lld;",
            (long long)k->v[0], (long long)k->v[1], (long long)s->v[0], (long long)s->v[1],
            (long long)pads[0], (long long)pads[1], (long long)d->v[0], (long long)d->v[1]);
-  k_line(e, "(void)H;");
-  k_line(e, "(void)W;");
 }
 
 /* im2col of sample xs, group g: col[(c*KH + ki)*KW + kj][oh*Wo + ow] is the
@@ -228,9 +226,10 @@ static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
   k_begin(e, n, "backward: GEMMs against im2col, col2im for dx");
   k_in(e, "dy", 0);
   k_in(e, "x", 1);
-  if (dx)
+  if (dx) {
     k_out(e, "dx");
-  k_param(e, "w", f->params[0], false);
+    k_param(e, "w", f->params[0], false);  /* (dx = col2im(W^T dy); dW needs no W) */
+  }
   k_grad(e, "dw", f->params[0]);
   if (bias)
     k_grad(e, "db", f->params[1]);
@@ -239,7 +238,6 @@ static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
   if (!direct && dx)
     k_scratch(e, "dcol");
   emit_conv_consts(e, f, direct);
-  k_line(e, "(void)w;");
   k_line(e, "memset(dw, 0, (size_t)F * K * sizeof(%s));", e->T);
   if (bias)
     k_line(e, "memset(db, 0, (size_t)F * sizeof(%s));", e->T);
@@ -431,7 +429,8 @@ static void emit_pool_grad(KernelBuilder *e, const IrNode *n) {
   bool max = f->op == OP_MAXPOOL;
   k_begin(e, n, "backward");
   k_in(e, "dy", 0);
-  k_in(e, "x", 1);
+  if (max)
+    k_in(e, "x", 1);  /* (where each maximum is: an average spreads over the window) */
   k_out(e, "dx");
   k_line(e, "const int C = %lld, H = %lld, W = %lld, Ho = %lld, Wo = %lld;",
          (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
@@ -439,14 +438,12 @@ static void emit_pool_grad(KernelBuilder *e, const IrNode *n) {
   k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PH = %lld, PW = %lld;",
          (long long)k->v[0], (long long)k->v[1], (long long)stride[0], (long long)stride[1],
          (long long)p->v[0], (long long)p->v[1]);
-  if (!max)
-    k_line(e, "(void)x;");
   k_line(e, "memset(dx, 0, (size_t)batch * C * H * W * sizeof(%s));", e->T);
   k_line(e, "for (size_t sc = 0; sc < (size_t)batch * C; sc++) {");
-  k_line(e, "const %s *xc = x + sc * H * W;", e->T);
+  if (max)
+    k_line(e, "const %s *xc = x + sc * H * W;", e->T);
   k_line(e, "const %s *dyc = dy + sc * Ho * Wo;", e->T);
   k_line(e, "%s *dxc = dx + sc * H * W;", e->T);
-  k_line(e, "(void)xc;");
   k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
   k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
   if (max)

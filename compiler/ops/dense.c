@@ -65,9 +65,10 @@ static void emit_linear_grad(KernelBuilder *e, const IrNode *n) {
   k_begin(e, n, "backward");
   k_in(e, "dy", 0);
   k_in(e, "x", 1);
-  if (dx)
+  if (dx) {
     k_out(e, "dx");
-  k_param(e, "w", f->params[0], false);
+    k_param(e, "w", f->params[0], false);  /* (dx = dy W; dW needs no W) */
+  }
   k_grad(e, "dw", f->params[0]);
   if (bias)
     k_grad(e, "db", f->params[1]);
@@ -86,8 +87,6 @@ static void emit_linear_grad(KernelBuilder *e, const IrNode *n) {
   if (dx)
     k_line(e, "%s(0, 0, batch, in, out, %s, dy, out, w, in, %s, dx, in);", gemm_fn(e),
            lit(e, 1), lit(e, 0));
-  else
-    k_line(e, "(void)w;");
   k_end(e);
 }
 
@@ -142,11 +141,18 @@ static void params_batchnorm(Graph *g, IrNode *n) {
   add_param(g, n, "running_var", false, 1, &c, "ones", 0);
 }
 
-/* C channels of inner values each, per sample. */
+/* C channels of inner values each, per sample; features (one value per
+ * channel) have no inner, their loops no loop over it. */
 static void emit_channel_dims(KernelBuilder *e, int64_t c, int64_t inner) {
-  k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
   if (inner == 1)
-    k_line(e, "(void)inner;  /* features: one value per channel */");
+    k_line(e, "const int C = %lld;", (long long)c);
+  else
+    k_line(e, "const int C = %lld, inner = %lld;", (long long)c, (long long)inner);
+}
+
+/* The number of values each channel's statistics are over. */
+static void emit_count(KernelBuilder *e, int64_t inner) {
+  k_line(e, "const double count = (double)batch%s;", inner == 1 ? "" : " * inner");
 }
 
 /* Opens a loop over blocks of channels c0 .. c0 + CB - 1, CB dividing C.
@@ -164,15 +170,20 @@ static void emit_channel_blocks(KernelBuilder *e, int64_t c, int64_t inner) {
 }
 
 /* Opens the loop over one channel's values of sample s: k is the flat index
- * (no loop for features, so that the loop around it vectorizes). */
+ * (no loop for features, so that the loop around it vectorizes: k is a
+ * local of the loop around it, and end_values_of_channel closes nothing). */
 static void emit_values_of_channel(KernelBuilder *e, int64_t inner) {
   if (inner == 1) {
-    k_line(e, "{");
     k_line(e, "const size_t k = (size_t)s * C + c;");
   } else {
     k_line(e, "for (int i = 0; i < inner; i++) {");
     k_line(e, "const size_t k = ((size_t)s * C + c) * inner + i;");
   }
+}
+
+static void end_values_of_channel(KernelBuilder *e, int64_t inner) {
+  if (inner != 1)
+    k_line(e, "}");
 }
 
 /* Inference: the running statistics (and, folded into a layer, that
@@ -209,10 +220,10 @@ static void emit_batchnorm(KernelBuilder *e, const IrNode *n) {
     k_line(e, "const int c = c0 + j;");
     emit_values_of_channel(e, inner);
     k_line(e, "sum[j] += x[k];");
+    end_values_of_channel(e, inner);
     k_line(e, "}");
     k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "const double count = (double)batch * inner;");
+    emit_count(e, inner);
     k_line(e, "for (int j = 0; j < CB; j++)");
     k_line(e, "  mean[j] = sum[j] / count;");
     k_line(e, "for (int s = 0; s < batch; s++) {");
@@ -221,7 +232,7 @@ static void emit_batchnorm(KernelBuilder *e, const IrNode *n) {
     emit_values_of_channel(e, inner);
     k_line(e, "double d = x[k] - mean[j];");
     k_line(e, "sq[j] += d * d;");
-    k_line(e, "}");
+    end_values_of_channel(e, inner);
     k_line(e, "}");
     k_line(e, "}");
     k_line(e, "for (int j = 0; j < CB; j++) {");
@@ -253,7 +264,7 @@ static void emit_batchnorm(KernelBuilder *e, const IrNode *n) {
   }
   emit_values_of_channel(e, inner);
   k_store(e, y, "k", "x[k] * scale + shift");
-  k_line(e, "}");
+  end_values_of_channel(e, inner);
   k_line(e, "}");
   k_line(e, "}");
   k_end(e);
@@ -271,9 +282,10 @@ static void emit_batchnorm_grad(KernelBuilder *e, const IrNode *n) {
   k_begin(e, n, "backward, with the batch statistics saved by the training kernel");
   k_in(e, "dy", 0);
   k_in(e, "x", 1);
-  if (dx)
+  if (dx) {
     k_out(e, "dx");
-  k_param(e, "gamma", f->params[0], false);
+    k_param(e, "gamma", f->params[0], false);  /* (dgamma and dbeta need no gamma) */
+  }
   k_aux(e, "saved", f, false);
   k_grad(e, "dgamma", f->params[0]);
   k_grad(e, "dbeta", f->params[1]);
@@ -289,7 +301,7 @@ static void emit_batchnorm_grad(KernelBuilder *e, const IrNode *n) {
   k_line(e, "double g = %s;", k_load(e, "dy", "k"));
   k_line(e, "sum_dy[j] += g;");
   k_line(e, "sum_dy_xhat[j] += g * (x[k] - mean) * inv;");
-  k_line(e, "}");
+  end_values_of_channel(e, inner);
   k_line(e, "}");
   k_line(e, "}");
   k_line(e, "for (int j = 0; j < CB; j++) {");
@@ -297,7 +309,7 @@ static void emit_batchnorm_grad(KernelBuilder *e, const IrNode *n) {
   k_line(e, "dbeta[c0 + j] = (%s)sum_dy[j];", e->T);
   k_line(e, "}");
   if (dx) {
-    k_line(e, "const double count = (double)batch * inner;");
+    emit_count(e, inner);
     k_line(e, "for (int s = 0; s < batch; s++) {");
     k_line(e, "for (int j = 0; j < CB; j++) {");
     k_line(e, "const int c = c0 + j;");
@@ -306,11 +318,9 @@ static void emit_batchnorm_grad(KernelBuilder *e, const IrNode *n) {
     k_line(e, "double xhat = (x[k] - mean) * inv;");
     k_line(e, "dx[k] = (%s)(scale * (count * %s - sum_dy[j] - xhat * sum_dy_xhat[j]));", e->T,
            k_load(e, "dy", "k"));
+    end_values_of_channel(e, inner);
     k_line(e, "}");
     k_line(e, "}");
-    k_line(e, "}");
-  } else {
-    k_line(e, "(void)gamma;");
   }
   k_line(e, "}");
   k_end(e);

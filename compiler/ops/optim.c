@@ -65,32 +65,29 @@ static void emit_update_loops(KernelBuilder *e, bool commit) {
 
 /* The update, all or nothing: the first loop looks, the second stores, only
  * if no parameter or optimizer state value would become NaN or infinite;
- * *ok says whether it did (docs/decisions.md, 86). */
+ * *ok says whether it did (docs/decisions.md, 86).  It runs on the
+ * parameters, not on a batch; the step count is Adam's alone. */
 static void emit_optimizer_update(KernelBuilder *e, const IrNode *n) {
   const Graph *g = e->g;
   const TrainConfig *t = &g->train;
   int64_t count = g->num_params;
   k_begin(e, n, arena_printf("the %s update over all %lld parameters", optimizer_word(t),
                              (long long)count));
+  k_no_batch(e);
+  if (count == 0) {  /* no parameters: nothing to update (and no `i < 0` loop to warn) */
+    k_ptr(e, "int", "ok", true, "&ok");
+    k_line(e, "*ok = 1;");
+    k_end(e);
+    return;
+  }
   k_ptr(e, e->T, "p", true, "m->params");
   k_ptr(e, e->T, "grad", false, "m->grads");
   if (g->train.state_per_param)
     k_ptr(e, e->T, "state", true, "m->opt");
   k_arg(e, e->T, "lr", "m->lr");
-  k_arg(e, "uint64_t", "step", "m->step");
+  if (t->optimizer == OPTIM_ADAM)
+    k_arg(e, "uint64_t", "step", "m->step");
   k_ptr(e, "int", "ok", true, "&ok");
-  k_line(e, "(void)batch;");
-  k_line(e, "(void)step;");
-  if (count == 0) {  /* no parameters: nothing to update (and no `i < 0` loop to warn) */
-    k_line(e, "(void)p;");
-    k_line(e, "(void)grad;");
-    if (g->train.state_per_param)
-      k_line(e, "(void)state;");
-    k_line(e, "(void)lr;");
-    k_line(e, "*ok = 1;");
-    k_end(e);
-    return;
-  }
   if (t->optimizer == OPTIM_ADAM) {
     double b1 = t->beta1, b2 = t->beta2;
     k_line(e, "%s *m1 = state, *m2 = state + %lld;", e->T, (long long)count);
