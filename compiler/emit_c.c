@@ -596,9 +596,10 @@ static void emit_forward(FILE *f, const Emitter *e) {
     fprintf(f, "    (void)training;  /* the same in both modes: the outputs are inputs */\n");
   for (int i = 0; i < g->outputs.len; i++) {
     const Value *v = g->outputs.data[i];
-    /* an output that is an input is returned unchanged: it has no place in
-     * the arena, and value_ref names it in[k], this chunk of input k */
-    const char *src = v->def->op == OP_INPUT
+    /* an output that is an input (or a view of one) is returned unchanged:
+     * it has no place in the arena, and value_ref names it in[k], this
+     * chunk of input k */
+    const char *src = value_storage(v)->def->op == OP_INPUT
                           ? value_ref(&e->kb, v)
                           : arena_printf("m->arena + (training ? %lld : %lld) * (size_t)n",
                                          (long long)g->plan[MODE_TRAIN].offset[v->id],
@@ -739,9 +740,10 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
     nclasses = ((IrNode *)g->labels.data[0])->out->ty.nclasses;
   fprintf(f, "static uint64_t model_step(const void *m) { return ((const struct %s *)m)->step; }\n", N);
   const Value *out0 = g->outputs.data[0];
-  /* (an input as output 0: the training step computes nothing for it) */
-  bool out_in_train =
-      trains && entry_returns(&g->entries[ENTRY_TRAIN], out0) && out0->def->op != OP_INPUT;
+  /* (an input as output 0, or a view of one: the training step computes
+   * nothing for it) */
+  bool out_in_train = trains && entry_returns(&g->entries[ENTRY_TRAIN], out0) &&
+                      value_storage(out0)->def->op != OP_INPUT;
   if (out_in_train)
     fprintf(f, "static const void *model_train_output(void *m) {\n"
                "  const struct %s *model = m;\n"

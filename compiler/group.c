@@ -157,6 +157,12 @@ void group_sections(const Group *grp, int *sec) {
 
 bool value_virtual(const Value *v, int mode) { return (v->virt >> mode) & 1; }
 
+Value *value_storage(const Value *v) {
+  while (op_table[v->def->op]->flags & OPF_VIEW)
+    v = v->def->in[0];
+  return (Value *)v;
+}
+
 IrNode *layer_before_norm(const Schedules *s, const IrNode *bn, int mode) {
   IrNode *layer = bn->in[0]->def, *r[8];
   if (bn->backward || !(op_table[layer->op]->flags & OPF_LAYER_HEAD) || layer->group[mode] ||

@@ -7,7 +7,10 @@
  * Legal when the writer reads its source at an index only before writing
  * there (maps, OPF_INPLACE), through a chain of such values that are never
  * stored (a fused section), and every other reader of the source runs
- * before the write: in the same section, not after the writer.
+ * before the write: in the same section, not after the writer.  A buffer
+ * may have other names, views of it (OPF_VIEW: flatten's output is its
+ * input's memory): their readers are readers of the buffer too, and no
+ * name of it may be a result.
  */
 #include "nncc.h"
 
@@ -34,6 +37,35 @@ static Value *source_of(const IrNode *n, int mode) {
   return v;
 }
 
+enum { MAX_READERS = 64 };
+
+/* The nodes that read the buffer whose value is v, through every name of
+ * it (v and the views of it, theirs...), views left out as they run no
+ * kernel: their count, or more than MAX_READERS; -1 if a name is a result. */
+static int buffer_readers(const Schedules *s, int mode, Value *v, IrNode **rd) {
+  Value *names[MAX_READERS];
+  int nnames = 1, count = 0;
+  names[0] = v;
+  for (int i = 0; i < nnames; i++) {
+    if (is_result(s, mode, names[i]))
+      return -1;
+    IrNode *r[MAX_READERS];
+    int nr = readers(s, mode, names[i], r, MAX_READERS);
+    if (nr > MAX_READERS)
+      return MAX_READERS + 1;
+    for (int k = 0; k < nr; k++) {
+      bool view = op_table[r[k]->op]->flags & OPF_VIEW;
+      if (view ? nnames == MAX_READERS : count == MAX_READERS)
+        return MAX_READERS + 1;
+      if (view)
+        names[nnames++] = r[k]->out;
+      else
+        rd[count++] = r[k];
+    }
+  }
+  return count;
+}
+
 bool inplace(Graph *g) {
   Schedules s = schedules_of(g);
   bool *taken = arena_alloc(sizeof(bool) * (size_t)(g->next_value_id + 1));
@@ -46,20 +78,21 @@ bool inplace(Graph *g) {
           n->out->ty.fixed || value_virtual(n->out, mode) || (mode == MODE_INFER && n->backward))
         continue;
       Value *src = source_of(n, mode);
-      if (!src || taken[src->id] || src->def->op == OP_INPUT || src->def->op == OP_LABEL ||
-          src->ty.kind != T_F32 || src->ty.fixed ||
-          type_numel(&src->ty) != type_numel(&n->out->ty) || is_result(&s, mode, src))
+      Value *buf = src ? value_storage(src) : NULL;  /* whose buffer it is */
+      if (!src || taken[buf->id] || buf->def->op == OP_INPUT || buf->def->op == OP_LABEL ||
+          src->ty.kind != T_F32 || src->ty.fixed || buf->ty.kind != T_F32 || buf->ty.fixed ||
+          type_numel(&src->ty) != type_numel(&n->out->ty))
         continue;
-      /* every reader of src: n; before n in n's section; or a kernel that
-       * runs before n's */
+      /* every reader of the buffer, by any name: n; before n in n's
+       * section; or a kernel that runs before n's */
       const Group *grp = n->group[mode];
       int sec[GROUP_MAX], at = grp ? group_index(grp, n) : 0;
       int runs_at = kernel_position(g, n, mode);
       if (grp)
         group_sections(grp, sec);
-      IrNode *rd[64];
-      int nr = readers(&s, mode, src, rd, 64);
-      bool ok = nr <= 64;
+      IrNode *rd[MAX_READERS];
+      int nr = buffer_readers(&s, mode, buf, rd);
+      bool ok = nr >= 0 && nr <= MAX_READERS;
       for (int k = 0; k < nr && ok; k++) {
         if (rd[k] == n)
           continue;
@@ -68,7 +101,7 @@ bool inplace(Graph *g) {
       }
       if (!ok)  /* (and one writer per source: `taken`) */
         continue;
-      taken[src->id] = true;
+      taken[buf->id] = true;
       n->out->over[mode] = src;
     }
   }

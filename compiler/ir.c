@@ -318,6 +318,10 @@ void print_fused(FILE *out, const Graph *g) {
       const Group *grp = n->group[mode];
       if (grp && grp->nodes[grp->n - 1] != n)
         continue;  /* a group runs where its last member stands */
+      if (op_table[n->op]->flags & OPF_VIEW) {
+        sb_printf(&body, "  no kernel: a view of %%%d\n    %s\n", n->in[0]->id, ir_node_str(n));
+        continue;
+      }
       kernels++;
       if (!grp) {
         sb_printf(&body, "  kernel %s\n    %s\n", op_table[n->op]->name, ir_node_str(n));

@@ -3,11 +3,11 @@
  *
  * A kernel is one C function.  Its parameters are the buffers it touches,
  * one per buffer: two names for one buffer (a value stored over its
- * source, in place) are one parameter, so `restrict` stays true, and the
- * second name is a plain local alias of it.  A kernel group (group.c) is
- * one function per section: a member's own kernel with the maps that run
- * inside its stores (epilogue) or loads (prologue), or a loop of maps; the
- * values that are never stored are locals (v<id>).
+ * source, in place; a view and its input) are one parameter, so `restrict`
+ * stays true, and the second name is a plain local alias of it.  A kernel
+ * group (group.c) is one function per section: a member's own kernel with
+ * the maps that run inside its stores (epilogue) or loads (prologue), or a
+ * loop of maps; the values that are never stored are locals (v<id>).
  *
  * emit_c.c asks for an entry point's kernels (kb_write_entry); the buffers
  * they touch are where the plan pass put them (g->plan).  Nothing here
@@ -128,6 +128,7 @@ static const char *buffer_name(const KernelBuilder *e, PlanBuffer *b) {
 }
 
 const char *value_ref(const KernelBuilder *e, const Value *v) {
+  v = value_storage(v);  /* a view: its input's memory */
   const IrNode *d = v->def;
   if (d->op == OP_INPUT || d->op == OP_LABEL) {
     const PtrVec *list = d->op == OP_INPUT ? &e->g->inputs : &e->g->labels;

@@ -540,6 +540,9 @@ enum {
                                OPF_LAYER_HEAD layer before it, its backward
                                before the layer's (batchnorm; fuse-layers)   */
   OPF_IO = 1 << 11,         /* input, label: the caller's buffers, no kernel */
+  OPF_VIEW = 1 << 12,       /* its output is input 0's memory, the same
+                               values in another shape (flatten): no kernel,
+                               one buffer for both names (value_storage)     */
 };
 
 /* Checks inputs and attributes, sets n->out->ty; reports errors at n->loc.
@@ -740,6 +743,9 @@ void group_sections(const Group *grp, int *sec);
 /* Values computed in a section and read only there stay in registers: is
  * v such a value in the mode (decided by fuse-elementwise)? */
 bool value_virtual(const Value *v, int mode);
+/* The value whose memory v is: v, or for the output of a view (OPF_VIEW),
+ * its input's, through views of views. */
+Value *value_storage(const Value *v);
 
 /* ---------------------------------------------------------------- plan.c */
 

@@ -15,6 +15,10 @@
  * do not (losses, batchnorm statistics, im2col scratch) are planned in two
  * regions.  With naive placement (-O0) every buffer has its own bytes.
  *
+ * A view (OPF_VIEW: flatten) is not a buffer: it is its input's memory
+ * under a second name (value_storage), so that buffer is live wherever
+ * either is read, and a view of a model input has no place at all.
+ *
  * The plan pass makes a plan per mode from the schedule (schedule.c): the
  * buffers, each value's, and each kernel's scratch (its op's scratch rule),
  * with their lifetimes, then places them.  It stores the plans on the graph,
@@ -343,6 +347,8 @@ static bool placeable(const Value *v, int mode) {
 }
 
 static void touch(Walk *w, const Value *v) {
+  if (v && v->id >= 0)
+    v = value_storage(v);  /* a view: its input's buffer, live while either is */
   if (!placeable(v, w->mode))
     return;
   if (w->first[v->id] < 0)
@@ -424,8 +430,15 @@ static void walk_entry(Walk *w, const Entry *en) {
   w->t++;
 }
 
+/* Does v share another value's buffer in the mode: stored over its
+ * source (in place), or a view of its input? */
+static const Value *shares(const Value *v, int mode) {
+  return op_table[v->def->op]->flags & OPF_VIEW ? v->def->in[0] : v->over[mode];
+}
+
 /* A buffer per value that takes one, in graph order (saved values after
- * their node); a value stored in place takes its source's. */
+ * their node); a value stored in place takes its source's, a view its
+ * input's (none if that is a model input: value_ref names it in[k]). */
 static void value_buffers(const Graph *g, PlanState *ps, int mode) {
   StrBuf **names = arena_alloc(sizeof(StrBuf *) * (size_t)g->next_value_id);  /* per buffer */
   for (int i = 0; i < g->nodes.len; i++) {
@@ -433,14 +446,14 @@ static void value_buffers(const Graph *g, PlanState *ps, int mode) {
     const Value *vals[2] = {n->out, n->aux};
     for (int k = 0; k < 2; k++) {
       const Value *v = vals[k];
-      if (!placeable(v, mode))
+      if (!placeable(v, mode) || (!k && !placeable(value_storage(v), mode)))
         continue;
-      if (!k && v->over[mode]) {  /* in place: its source's buffer */
-        PlanBuffer *b = ps->value_buf[v->over[mode]->id];
+      const Value *src = k ? NULL : shares(v, mode);
+      if (src) {  /* its source's buffer */
+        PlanBuffer *b = ps->value_buf[src->id];
         if (!b)
-          internal_error("%%%d is stored over %%%d, which has no buffer", v->id,
-                         v->over[mode]->id);
-        StrBuf *name = names[v->id] = names[v->over[mode]->id];
+          internal_error("%%%d shares the buffer of %%%d, which has none", v->id, src->id);
+        StrBuf *name = names[v->id] = names[src->id];
         sb_printf(name, " = %%%d", v->id);  /* (grown in place: a chain is long) */
         b->what = name->data;
         ps->value_buf[v->id] = b;
@@ -476,7 +489,7 @@ static void plan_mode(Graph *g, int mode) {
     if (g->entries[i].mode == mode && g->entries[i].mask)
       walk_entry(&w, &g->entries[i]);
   /* buffers no entry point touches take no space (one per buffer: values
-   * stored in place share theirs) */
+   * stored in place and views share theirs) */
   PtrVec used = {0};
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.data[i];
@@ -484,7 +497,7 @@ static void plan_mode(Graph *g, int mode) {
     for (int k = 0; k < 2; k++) {
       const Value *v = vals[k];
       PlanBuffer *b = v && v->id >= 0 ? ps->value_buf[v->id] : NULL;
-      if (b && b->nspans && !(k == 0 && v->over[mode]))
+      if (b && b->nspans && !(k == 0 && shares(v, mode)))
         vec_push(&used, b);
     }
   }

@@ -104,12 +104,13 @@ bool is_result(const Schedules *s, int mode, const Value *v) { return s->result[
 /* ------------------------------------------------------- the schedule pass */
 
 /* The kernels of an entry point: the nodes that run in it, in graph order,
- * a kernel group once, where its last member stands. */
+ * a kernel group once, where its last member stands; a view has none. */
 static void add_kernels(const Graph *g, Entry *en, const bool *forward, bool backward) {
   for (int i = 0; i < g->nodes.len; i++) {
     IrNode *n = g->nodes.data[i];
     const Group *grp = n->group[en->mode];
-    if (runs_in(n, forward, backward) && (!grp || grp->nodes[grp->n - 1] == n))
+    if (runs_in(n, forward, backward) && !(op_table[n->op]->flags & OPF_VIEW) &&
+        (!grp || grp->nodes[grp->n - 1] == n))
       vec_push(&en->kernels, n);
   }
 }

@@ -4,7 +4,8 @@
 
 /* The fusion passes' results: groups hold their members, never mix forward
  * and backward nodes; a value that is never stored is made and read in one
- * group; a value stored over another has its size and is stored itself. */
+ * group; a value stored over another has its size and is stored itself; a
+ * view (OPF_VIEW) is in no group, is its stored input's memory. */
 static void verify_groups(const Graph *g) {
   Schedules s = schedules_of(g);
   for (int mode = 0; mode < NMODES; mode++) {
@@ -31,6 +32,10 @@ static void verify_groups(const Graph *g) {
         if (value_virtual(v, mode) && v->def->group[mode] != n->group[mode])
           internal_error("%%%d reads %%%d, not stored, from another kernel", n->out->id, v->id);
       }
+      if ((op_table[n->op]->flags & OPF_VIEW) &&
+          (n->group[mode] || n->out->over[mode] || value_virtual(n->in[0], mode)))
+        internal_error("%%%d, a view of %%%d, is not its stored memory", n->out->id,
+                       n->in[0]->id);
       const Value *src = n->out->over[mode];
       if (src && (value_virtual(src, mode) || value_virtual(n->out, mode) ||
                   type_numel(&src->ty) != type_numel(&n->out->ty)))

@@ -8,18 +8,10 @@ static bool shape_flatten(IrNode *n) {
   return set_out(n, 1, &numel);
 }
 
-/* The same values in the same order: a copy (the memory planner may make
- * it an alias). */
-static void emit_copy(KernelBuilder *e, const IrNode *n) {
-  k_begin(e, n, NULL);
-  k_in(e, "x", 0);
-  k_out(e, "y");
-  k_line(e, "memcpy(y, x, (size_t)batch * %lld * sizeof(%s));",
-         (long long)type_numel(&n->out->ty), e->T);
-  k_end(e);
-}
+/* The same values in the same order: both are views (OPF_VIEW), the input's
+ * memory under the output's name, with no kernel. */
 
-/* The gradient has the input's shape and the same values: a copy. */
+/* The gradient has the input's shape and the same values: a view too. */
 static void grad_flatten(AD *ad, IrNode *n, Value *dy) {
   IrNode *g = ad_node(ad, OP_FLATTEN_GRAD, n, &dy, 1, n->in[0]->ty);
   ad_accum(ad, n->in[0], g->out);
@@ -28,18 +20,17 @@ static void grad_flatten(AD *ad, IrNode *n, Value *dy) {
 const OpInfo op_flatten_grad = {
     .name = "flatten_grad",
     .ninputs = 1,
-    .flags = OPF_INTERNAL,
+    .flags = OPF_INTERNAL | OPF_VIEW,
     .args = no_args,
-    .emit = emit_copy,
     .summary = "dy -> dx, the same values in the input's shape",
 };
 
 const OpInfo op_flatten = {
     .name = "flatten",
     .ninputs = 1,
+    .flags = OPF_VIEW,
     .args = no_args,
     .shape = shape_flatten,
-    .emit = emit_copy,
     .grad = grad_flatten,
     .summary = "f32[C, H, W] -> f32[C * H * W] (row-major, as PyTorch)",
 };

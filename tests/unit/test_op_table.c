@@ -3,7 +3,7 @@
  * Each op's flags promise hooks (a differentiable op has a gradient, an
  * elementwise one a map, every op that runs an emitter or a map) and agree
  * with each other (OPF_INPLACE only on an op that stores its output element
- * by element).  op_table_problems() checks any table and says what is wrong
+ * by element; OPF_VIEW only on an op of one input with no kernel).  op_table_problems() checks any table and says what is wrong
  * with which op; main() runs it on the compiler's table, then on copies
  * broken by hand, each of which must fail with its message.
  */
@@ -24,7 +24,8 @@ static void op_problems(StrBuf *out, const OpInfo *op) {
   bool internal = f & OPF_INTERNAL;
   RULE(op->summary && op->args, "has no summary (--help, docs) or no argument list");
   /* the hooks its flags require */
-  RULE((f & OPF_IO) || op->emit || op->map, "runs, but has neither an emitter nor a map");
+  RULE((f & (OPF_IO | OPF_VIEW)) || op->emit || op->map,
+       "runs, but has neither an emitter nor a map");
   RULE(!(op->emit && op->map), "has both an emitter and a map (a map's kernel is built from it)");
   RULE(internal || op->grad, "is callable from .nn, so differentiable, but has no gradient");
   RULE(!internal || !op->grad, "is internal (backward, optimizer, input, label) but has a gradient");
@@ -49,6 +50,10 @@ static void op_problems(StrBuf *out, const OpInfo *op) {
   RULE(!(f & OPF_FUSES_AFTER_LAYER) || (op->emit && op->grad),
        "is OPF_FUSES_AFTER_LAYER but has no kernel of its own or no gradient");
   RULE(!(f & OPF_LOSS) || !internal, "is OPF_LOSS but not callable from .nn");
+  RULE(!(f & OPF_VIEW) || (op->ninputs == 1 && !op->emit && !op->map && !op->scratch &&
+                           !(f & ~(OPF_VIEW | OPF_INTERNAL))),
+       "is OPF_VIEW (its input's memory, no kernel) but has a kernel, not one input, or "
+       "another flag");
 }
 #undef RULE
 
@@ -122,6 +127,10 @@ int main(void) {
   fresh_copy(OP_RELU)->scratch = op_table[OP_CONV2D]->scratch;
   expect_problems("a map with a scratch rule",
                   "relu: has a scratch rule but no kernel of its own\n");
+  fresh_copy(OP_FLATTEN)->emit = op_table[OP_CONCAT]->emit;
+  expect_problems("a view with a kernel",
+                  "flatten: is OPF_VIEW (its input's memory, no kernel) but has a kernel, not "
+                  "one input, or another flag\n");
   fresh_copy(OP_MSE)->name = "add";
   expect_problems("two ops of one name",
                   arena_printf("add: named twice (ops %d and %d)\n", OP_ADD, OP_MSE));
