@@ -153,7 +153,7 @@ class Report:
                     r = ratio(g(m, "nncc:" + build, mode), g(m, "nncc:gcc-O2", mode))
                     worst = r if worst is None or (r is not None and r > worst) else worst
             self.target(f"nncc {name} not slower than gcc -O2 in any row (worst time ratio)",
-                        worst, lambda r: r <= 1.0)
+                        worst, lambda r: r <= 1.0, None if worst is None else f"{worst:.3f}")
         for m in MODELS:
             rss = g(m, "rss:" + build, "peak")
             if rss is not None:
