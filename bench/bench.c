@@ -4,8 +4,8 @@
  *
  * Times (a) train_step at TRAIN_BATCH and (b) forward(training=0) at
  * INFER_BATCH on random inputs in [0, 1) and random labels: a warm-up, a
- * calibration that picks N, the iterations per run (a run then takes about
- * SECONDS), then RUNS runs of N iterations; prints the median time per step:
+ * calibration that picks N, then RUNS runs of N iterations (timing.h); prints
+ * the median time per step:
  *   train BATCH MEDIAN_SECONDS_PER_STEP SAMPLES_PER_SECOND N
  *   infer BATCH MEDIAN_SECONDS_PER_STEP SAMPLES_PER_SECOND N
  *
@@ -13,24 +13,17 @@
  *   defaults: 128 1 7 0.3 */
 #define _POSIX_C_SOURCE 199309L
 #include "nnrt.h"
+#include "timing.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 const nnrt_model *MODEL_API(void);
 
 static const nnrt_model *api;
 static void *model, *x, *y, *out;
 static int batch_now;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int nonfinite;
 
@@ -41,46 +34,6 @@ static void do_train(void) {
 }
 
 static void do_infer(void) { api->forward(model, batch_now, x, out, 0); }
-
-static int cmp(const void *a, const void *b) {
-  double u = *(const double *)a, v = *(const double *)b;
-  return (u > v) - (u < v);
-}
-
-/* The median seconds per call of fn over runs runs; *iters gets N. */
-static double time_it(void (*fn)(void), int runs, double seconds, long *iters) {
-  /* warm-up: at least 3 calls and 0.2 s (or one run's length, if shorter);
-   * then N from a separate calibration of at least 2 calls and 0.1 s */
-  double warm = seconds < 0.2 ? seconds : 0.2, t0 = now(), t;
-  long n = 0;
-  do {
-    fn();
-    n++;
-    t = now() - t0;
-  } while (n < 3 || t < warm);
-  t0 = now();
-  n = 0;
-  do {
-    fn();
-    n++;
-    t = now() - t0;
-  } while (n < 2 || t < 0.1);
-  long N = (long)(seconds / (t / (double)n) + 0.5);
-  if (N < 1)
-    N = 1;
-  double *per = malloc(sizeof *per * (size_t)runs);
-  for (int r = 0; r < runs; r++) {
-    t0 = now();
-    for (long i = 0; i < N; i++)
-      fn();
-    per[r] = (now() - t0) / (double)N;
-  }
-  qsort(per, (size_t)runs, sizeof *per, cmp);
-  double med = runs % 2 ? per[runs / 2] : 0.5 * (per[runs / 2 - 1] + per[runs / 2]);
-  free(per);
-  *iters = N;
-  return med;
-}
 
 int main(int argc, char **argv) {
   int train_batch = argc > 1 ? atoi(argv[1]) : 128;

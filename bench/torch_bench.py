@@ -2,10 +2,16 @@
 """torch_bench.py - the models of models/fashion_mlp.nn and models/fashion_cnn.nn
 written with torch.nn, timed as bench.c times the generated C: train steps
 (SGD momentum 0.9, weight decay 5e-4, CrossEntropyLoss) at TRAIN_BATCH and
-batch inference in eval mode under torch.no_grad() at INFER_BATCH; warm-up,
-calibration of N, RUNS runs of N iterations, the median per step. Prints
+batch inference in eval mode under torch.no_grad() at INFER_BATCH, three ways:
+eager, torch.jit.freeze of the scripted module, and
+torch.jit.optimize_for_inference of it; warm-up, calibration of N, RUNS runs of
+N iterations, the median per step. Prints
     train BATCH MEDIAN_SECONDS_PER_STEP SAMPLES_PER_SECOND N
     infer BATCH MEDIAN_SECONDS_PER_STEP SAMPLES_PER_SECOND N
+    infer-freeze BATCH ...
+    infer-ofi BATCH ...
+THREADS goes to torch.set_num_threads; OpenBLAS's threads (which torch uses
+for some GEMMs) come from OPENBLAS_NUM_THREADS in the environment.
 
 Usage: /usr/bin/python3 torch_bench.py MODEL THREADS [TRAIN_BATCH INFER_BATCH RUNS SECONDS]
   MODEL: fashion_mlp or fashion_cnn
@@ -90,16 +96,22 @@ def main():
         loss.backward()
         opt.step()
 
-    def infer():
-        with torch.no_grad():
-            model(xi)
+    def infer_with(fn):
+        def infer():
+            with torch.no_grad():
+                fn(xi)
+        return infer
 
     model.train()
     t, n = time_it(train, runs, seconds)
     print(f"train {train_batch} {t:.9g} {train_batch / t:.6g} {n}")
     model.eval()
-    t, n = time_it(infer, runs, seconds)
-    print(f"infer {infer_batch} {t:.9g} {infer_batch / t:.6g} {n}")
+    with torch.no_grad():
+        frozen = torch.jit.freeze(torch.jit.script(model))
+        optimized = torch.jit.optimize_for_inference(torch.jit.script(model))
+    for mode, fn in (("infer", model), ("infer-freeze", frozen), ("infer-ofi", optimized)):
+        t, n = time_it(infer_with(fn), runs, seconds)
+        print(f"{mode} {infer_batch} {t:.9g} {infer_batch / t:.6g} {n}", flush=True)
 
 
 if __name__ == "__main__":
