@@ -118,15 +118,21 @@ static int gemm_parts(int m, int n, int k) {
   return parts < len ? parts : len > 0 ? len : 1;
 }
 
+/* OpenBLAS on the calling thread only, from the first GEMM on: its own
+ * threads would spin (sched_yield) against libnnrt's. */
+static void blas_one_thread(void) {
+  static int done;
+  if (!done) {
+    openblas_set_num_threads(1);
+    done = 1;
+  }
+}
+
 void nnrt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                 int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-  static int blas_threads_set;
   if (m == 0 || n == 0)
     return;
-  if (!blas_threads_set) {
-    openblas_set_num_threads(1);
-    blas_threads_set = 1;
-  }
+  blas_one_thread();
   int parts = gemm_parts(m, n, k);
   SgemmCall call = {trans_a, trans_b, m, n, k, lda, ldb, ldc, m >= parts && m > 1, alpha, beta,
                     a, b, c};
@@ -137,6 +143,7 @@ void nnrt_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha, con
                 int lda, const double *b, int ldb, double beta, double *c, int ldc) {
   if (m == 0 || n == 0)
     return;
+  blas_one_thread();  /* (f64 code is for checking: one thread is enough) */
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -34,6 +34,18 @@ static int default_threads(void) {
   return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
 
+/* Parts for a batch of per_sample values a sample: one per thread, but
+ * none of fewer than about 16k values (below that the hand-off costs more
+ * than the part) and none empty. */
+void nnrt_parallel_batch(nnrt_task fn, void *ctx, int batch, long long per_sample) {
+  enum { MIN_PART = 1 << 14 };
+  int parts = nnrt_num_threads();
+  double work = (double)batch * (double)per_sample;
+  while (parts > 1 && work / parts < MIN_PART)
+    parts--;
+  nnrt_parallel(fn, ctx, parts < batch ? parts : batch > 0 ? batch : 1);
+}
+
 #ifdef NNRT_NO_THREADS
 
 int nnrt_num_threads(void) { return 1; }

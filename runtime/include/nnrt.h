@@ -85,6 +85,11 @@ void nnrt_parallel(nnrt_task fn, void *ctx, int nparts);
  * ignored). */
 int nnrt_num_threads(void);
 void nnrt_set_num_threads(int n);
+/* nnrt_parallel over the samples of a batch, per_sample values a sample:
+ * as many parts as threads, each of at least some 16k values; the parts
+ * split the batch in order (part i: samples batch * i / n to
+ * batch * (i + 1) / n).  The generated code runs its per-sample kernels so. */
+void nnrt_parallel_batch(nnrt_task fn, void *ctx, int batch, long long per_sample);
 
 /* --------------------------------------------------------------- rng.c */
 
