@@ -39,6 +39,7 @@ struct KernelState {
   bool in_map;              /* in a map hook: names are the parameters'     */
   PtrVec same_local;        /* Local*: values that are another's local      */
   const char *load_from;    /* k_load_into's buffer, or NULL                */
+  bool split_ok;            /* its batch may be split across threads so far */
 };
 
 typedef struct KParam {
@@ -46,6 +47,8 @@ typedef struct KParam {
   const char *type;     /* the element type (pointers) or the whole type    */
   bool ptr, restrict_, writable;
   const char *expr;     /* what the call passes                             */
+  int64_t per_sample;   /* values a sample of it holds; 0: all samples share
+                           it (parameters, a fixed buffer)                  */
 } KParam;
 
 /* A value that is the local of another (an identity map's): no copy. */
@@ -205,11 +208,81 @@ static void kernel_open(KernelBuilder *e, const char *name, const IrNode *knode)
   e->k->khead = (StrBuf){0};
   e->k->ksig = (StrBuf){0};
   e->k->indent = 1;
+  e->k->split_ok = true;
   sb_printf(&e->k->ksig, "%s", name);
   k_arg(e, "int", "batch", "batch");  /* every kernel's first, unless k_no_batch */
 }
 
 static void flush_aliases(KernelBuilder *e);
+
+/* ------------------------------------------------------- the batch split */
+
+/* If the kernel being closed may run on parts of the batch (its ops are
+ * per sample, it draws no random numbers, takes no scratch, and every
+ * buffer it writes holds a part per sample): the largest number of values a
+ * sample of one of its buffers holds (what a part's share is judged by).
+ * Else 0. */
+static int64_t split_work(const KernelBuilder *e) {
+  const PtrVec *ps = &e->k->kparams;
+  if (!e->k->split_ok || !ps->len || strcmp(((KParam *)ps->data[0])->name, "batch"))
+    return 0;
+  int64_t most = 0;
+  for (int i = 1; i < ps->len; i++) {
+    const KParam *p = ps->data[i];
+    if (p->ptr && p->writable && !p->per_sample)
+      return 0;
+    most = p->per_sample > most ? p->per_sample : most;
+  }
+  return most;
+}
+
+/* The kernel's arguments as a struct, and a function that runs the kernel
+ * on part of the batch: the samples [s0, s1) of every per-sample buffer. */
+static void write_part(KernelBuilder *e) {
+  const char *k = e->k->ksig.data;
+  StrBuf *out = &e->k->kernels;
+  sb_printf(out, "\n/* %s on part of the batch, for libnnrt's threads (nnrt_parallel_batch). */\n",
+            k);
+  sb_printf(out, "struct %s_args {\n", k);
+  const PtrVec *ps = &e->k->kparams;
+  for (int i = 0; i < ps->len; i++) {
+    const KParam *p = ps->data[i];
+    if (p->ptr)
+      sb_printf(out, "  %s%s *%s;\n", p->writable ? "" : "const ", p->type, p->name);
+    else
+      sb_printf(out, "  %s %s;\n", p->type, p->name);
+  }
+  sb_printf(out, "};\n\nstatic void %s_part(void *ctx, int part, int nparts) {\n", k);
+  sb_printf(out, "  const struct %s_args *a = ctx;\n", k);
+  sb_printf(out, "  const int s0 = (int)((long long)a->batch * part / nparts);\n");
+  sb_printf(out, "  const int s1 = (int)((long long)a->batch * (part + 1) / nparts);\n");
+  const char **args = arena_alloc(sizeof(char *) * (size_t)ps->len);
+  args[0] = "s1 - s0";
+  for (int i = 1; i < ps->len; i++) {
+    const KParam *p = ps->data[i];
+    args[i] = p->per_sample ? arena_printf("a->%s + (size_t)s0 * %lld", p->name,
+                                           (long long)p->per_sample)
+                            : arena_printf("a->%s", p->name);
+  }
+  const char *head = arena_printf("  %s(", k);
+  sb_wrapped(out, head, args, ps->len, ",", ");", (int)strlen(head));
+  sb_printf(out, "\n}\n");
+}
+
+/* The call of a kernel that splits: its arguments in a compound literal. */
+static void parallel_call(StrBuf *call, const KernelBuilder *e, const char *const *args,
+                          int64_t per_sample) {
+  const char *k = e->k->ksig.data;
+  int np = e->k->kparams.len;
+  const char **items = arena_alloc(sizeof(char *) * (size_t)(np + 3));
+  items[0] = arena_printf("%s_part", k);
+  for (int i = 0; i < np; i++)
+    items[i + 1] = arena_printf("%s%s%s", i ? "" : arena_printf("&(struct %s_args){", k), args[i],
+                                i + 1 < np ? "" : "}");
+  items[np + 1] = "batch";
+  items[np + 2] = arena_printf("%lld", (long long)per_sample);
+  sb_wrapped(call, "  nnrt_parallel_batch(", items, np + 3, ",", ");", 6);
+}
 
 static void kernel_close(KernelBuilder *e) {
   flush_aliases(e);
@@ -233,8 +306,13 @@ static void kernel_close(KernelBuilder *e) {
   StrBuf sig = {0}, call = {0};
   const char *head = arena_printf("NNCC_KERNEL void %s(", e->k->ksig.data);
   sb_wrapped(&sig, head, decls, np, ",", ") {", (int)strlen(head));
-  head = arena_printf("  %s(", e->k->ksig.data);
-  sb_wrapped(&call, head, args, np, ",", ");", (int)strlen(head));
+  int64_t per_sample = split_work(e);
+  if (per_sample) {
+    parallel_call(&call, e, args, per_sample);
+  } else {
+    head = arena_printf("  %s(", e->k->ksig.data);
+    sb_wrapped(&call, head, args, np, ",", ");", (int)strlen(head));
+  }
   /* A kernel called from several entry points is written once (its calls
    * differ: each entry point has its own plan).  Two different kernels of
    * one name (a map stored in place in one mode only) get the mode too. */
@@ -257,6 +335,8 @@ static void kernel_close(KernelBuilder *e) {
       *slot = arena_alloc(sizeof(PtrVec));
     vec_push(*slot, sig.data);
     sb_printf(&e->k->kernels, "%s%s\n%s}\n", e->k->khead.data, sig.data, body);
+    if (per_sample)
+      write_part(e);
   }
   sb_printf(&e->k->body, "%s\n", call.data);
   e->k->knode = NULL;
@@ -344,6 +424,7 @@ void k_arg(KernelBuilder *e, const char *type, const char *name, const char *exp
 }
 
 void k_no_batch(KernelBuilder *e) {
+  e->k->split_ok = false;
   PtrVec *v = &e->k->kparams;
   if (!v->len || strcmp(((KParam *)v->data[0])->name, "batch") || ((KParam *)v->data[0])->ptr)
     internal_error("k_no_batch after the kernel's first parameter (%s)", e->k->ksig.data);
@@ -354,18 +435,35 @@ static const char *elem_type(const KernelBuilder *e, const Value *v) {
   return v->ty.kind == T_CLASS ? "int32_t" : e->T;
 }
 
+/* The parameter that passes expr holds v: per sample, or shared by all. */
+static void holds_value(KernelBuilder *e, const char *expr, const Value *v) {
+  for (int i = 0; i < e->k->kparams.len; i++) {
+    KParam *p = e->k->kparams.data[i];
+    if (p->ptr && !strcmp(p->expr, expr))
+      p->per_sample = v->ty.kind == T_SCALAR || v->ty.fixed ? 0 : type_numel(&v->ty);
+  }
+}
+
+/* k_ptr for a value's buffer. */
+static const char *value_ptr(KernelBuilder *e, const char *type, const char *name, bool writable,
+                             const Value *v) {
+  const char *expr = value_ref(e, v), *got = k_ptr(e, type, name, writable, expr);
+  holds_value(e, expr, v);
+  return got;
+}
+
 const char *k_in(KernelBuilder *e, const char *name, int input) {
   const Value *v = e->k->knode->in[input];
   if (!k_stored(e, v))
     return name;  /* computed in a prologue: read it with k_load */
-  return k_ptr(e, elem_type(e, v), name, false, value_ref(e, v));
+  return value_ptr(e, elem_type(e, v), name, false, v);
 }
 
 const char *k_out(KernelBuilder *e, const char *name) {
   const Value *v = e->k->knode->out;
   if (!k_stored(e, v))
     return name;  /* only k_store sees it, on its way to the epilogue */
-  return k_ptr(e, e->T, name, true, value_ref(e, v));
+  return value_ptr(e, e->T, name, true, v);
 }
 
 const char *k_grad(KernelBuilder *e, const char *name, const Param *p) {
@@ -375,7 +473,7 @@ const char *k_grad(KernelBuilder *e, const char *name, const Param *p) {
 const char *k_aux(KernelBuilder *e, const char *name, const IrNode *n, bool writable) {
   if (!n->aux)
     internal_error("%%%d has no saved value", n->out->id);
-  return k_ptr(e, e->T, name, writable, value_ref(e, n->aux));
+  return value_ptr(e, e->T, name, writable, n->aux);
 }
 
 const char *k_param(KernelBuilder *e, const char *name, const Param *p, bool writable) {
@@ -390,16 +488,21 @@ const char *k_scratch(KernelBuilder *e, const char *name) {
     internal_error("scratch %d of %%%d was not planned (its op's scratch rule)", e->k->scratch_i,
                    e->k->knode->out->id);
   e->k->scratch_i++;
+  e->k->split_ok = false;  /* (one scratch for all samples) */
   return k_ptr(e, e->T, name, true, buffer_name(e, b));
 }
 
-const char *k_rng(KernelBuilder *e) { return k_ptr(e, "nnrt_rng", "rng", true, "&m->rng"); }
+const char *k_rng(KernelBuilder *e) {
+  e->k->split_ok = false;  /* one stream, drawn in order */
+  return k_ptr(e, "nnrt_rng", "rng", true, "&m->rng");
+}
 
 /* ------------------------------------------------------- maps */
 
 /* A value read by a map from memory, at idx. */
 static const char *map_read(KernelBuilder *e, const Value *v, const char *name, const char *idx) {
   KParam *p = param_for(e, elem_type(e, v), name, false, value_ref(e, v), true);
+  holds_value(e, p->expr, v);
   return arena_printf("%s[%s]", p->name, idx);
 }
 
@@ -461,6 +564,7 @@ static void map_stmts(KernelBuilder *e, IrNode *const *maps, int n, const IrNode
     if (k_stored(e, m->out)) {
       KParam *p = param_for(e, e->T, alone ? "y" : arena_printf("t%d", m->out->id), true,
                             value_ref(e, m->out), true);
+      holds_value(e, p->expr, m->out);
       k_line(e, "%s[%s] = %s;", p->name, idx, name);
     }
   }
@@ -561,6 +665,7 @@ static void open_for(KernelBuilder *e, const IrNode *n, const char *what) {
     const char *suffix = (op_table[n->op]->flags & OPF_TRAIN_DIFFERS)
                              ? (e->training ? "_train" : "_infer") : "";
     kernel_open(e, arena_printf("k%d_%s%s", n->out->id, op_table[n->op]->name, suffix), n);
+    e->k->split_ok = (op_table[n->op]->flags & (OPF_PER_SAMPLE | OPF_ELEMENTWISE)) != 0;
     head_line(&e->k->khead, n, true);
     const char *ir = ir_node_str(n);
     ir = comment_text(ir, (int)strlen(ir));
@@ -576,6 +681,8 @@ static void open_for(KernelBuilder *e, const IrNode *n, const char *what) {
     sb_printf(&name, "_%s", op_table[grp->nodes[i]->op]->name);
   kernel_open(e, arena_printf("k%d%s_%s", grp->nodes[hi - 1]->out->id, name.data ? name.data : "",
                               e->training ? "train" : "infer"), n);
+  for (int i = lo; i < hi; i++)
+    e->k->split_ok &= (op_table[grp->nodes[i]->op]->flags & (OPF_PER_SAMPLE | OPF_ELEMENTWISE)) != 0;
   for (int i = lo; i < hi; i++)
     if (i == lo || grp->nodes[i]->loc.line != grp->nodes[i - 1]->loc.line)
       head_line(&e->k->khead, grp->nodes[i], i == lo);

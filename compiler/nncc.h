@@ -543,6 +543,11 @@ enum {
   OPF_VIEW = 1 << 12,       /* its output is input 0's memory, the same
                                values in another shape (flatten): no kernel,
                                one buffer for both names (value_storage)     */
+  OPF_PER_SAMPLE = 1 << 13, /* its kernel's samples are independent and it
+                               uses batch only as a loop bound: sample s of
+                               what it writes comes from sample s of what it
+                               reads, so the batch may be split across
+                               threads (kernel.c; maps are so by nature)     */
 };
 
 /* Checks inputs and attributes, sets n->out->ty; reports errors at n->loc.

@@ -71,6 +71,26 @@ void nnrt_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha, 
 /* "openblas" or "portable". */
 const char *nnrt_gemm_backend(void);
 
+/* -------------------------------------------------------------- pool.c */
+
+/* One part of a task: part in 0..nparts-1. */
+typedef void (*nnrt_task)(void *ctx, int part, int nparts);
+/* Runs fn(ctx, i, nparts) for every i, the parts shared by the calling
+ * thread and libnnrt's workers; returns when all are done.  libnnrt's GEMMs
+ * run on it (OpenBLAS itself kept to one thread). */
+void nnrt_parallel(nnrt_task fn, void *ctx, int nparts);
+/* The threads nnrt_parallel uses, the caller included: NNRT_NUM_THREADS if
+ * set (1..64), else the cores online.  nnrt_set_num_threads changes it
+ * until the first parallel call starts the workers (later calls are
+ * ignored). */
+int nnrt_num_threads(void);
+void nnrt_set_num_threads(int n);
+/* nnrt_parallel over the samples of a batch, per_sample values a sample:
+ * as many parts as threads, each of at least some 16k values; the parts
+ * split the batch in order (part i: samples batch * i / n to
+ * batch * (i + 1) / n).  The generated code runs its per-sample kernels so. */
+void nnrt_parallel_batch(nnrt_task fn, void *ctx, int batch, long long per_sample);
+
 /* --------------------------------------------------------------- rng.c */
 
 /* A small, seeded generator (xoshiro256**, seeded through splitmix64): the

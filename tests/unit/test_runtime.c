@@ -19,8 +19,9 @@ static void fill(nnrt_rng *r, float *x, size_t n) {
 static void test_gemm(void) {
   nnrt_rng r;
   nnrt_rng_seed(&r, 1);
-  const int sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 9, 33}, {64, 64, 64}, {128, 10, 256},
-                          {7, 512, 784}};
+  /* (one row: a GEMV, split by columns; many rows: split by rows) */
+  const int sizes[][3] = {{1, 1, 1},    {3, 5, 7},    {17, 9, 33},    {64, 64, 64}, {128, 10, 256},
+                          {7, 512, 784}, {1, 512, 784}, {1, 10, 256}, {2, 300, 200}, {128, 512, 784}};
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
     for (int ta = 0; ta < 2; ta++)
       for (int tb = 0; tb < 2; tb++)
@@ -52,6 +53,28 @@ static void test_gemm(void) {
                 nnrt_gemm_backend(), m, n, k, ta, tb, beta, worst);
           free(a), free(b), free(c), free(ref);
         }
+}
+
+/* nnrt_parallel: every part runs exactly once, whatever the number of
+ * parts against the number of threads. */
+static int part_runs[40];
+
+static void count_part(void *ctx, int part, int nparts) {
+  (void)ctx;
+  if (part >= 0 && part < nparts && nparts <= 40)
+    __atomic_fetch_add(&part_runs[part], 1, __ATOMIC_RELAXED);
+}
+
+static void test_parallel(void) {
+  CHECK(nnrt_num_threads() >= 1, "threads: %d", nnrt_num_threads());
+  for (int rep = 0; rep < 200; rep++)
+    for (int nparts = 0; nparts <= 40; nparts += 1 + rep % 7) {
+      memset(part_runs, 0, sizeof part_runs);
+      nnrt_parallel(count_part, NULL, nparts);
+      for (int i = 0; i < 40; i++)
+        CHECK(part_runs[i] == (i < nparts), "%d parts: part %d ran %d times", nparts, i,
+              part_runs[i]);
+    }
 }
 
 static void test_rng(void) {
@@ -222,6 +245,7 @@ int main(void) {
     return 1;
   }
   test_gemm();
+  test_parallel();
   test_rng();
   test_init();
   test_ckpt();
