@@ -1,4 +1,5 @@
-/* gemm_bound.c - times nnrt_sgemm (OpenBLAS) on a list of GEMM shapes, the
+/* gemm_bound.c - times OpenBLAS's cblas_sgemm, with its own threads
+ * (OPENBLAS_NUM_THREADS), not libnnrt's split of it, on a list of GEMM shapes, the
  * same way bench.c times a step (warm-up, RUNS runs of N calls, median),
  * and prints the sum of the medians and the FLOP rate it implies:
  *   gemm SUM_SECONDS GFLOPS
@@ -44,7 +45,8 @@ static void one(int gemv, int ta, int tb, int m, int n, int k, const float *a, i
   if (gemv)
     cblas_sgemv(CblasRowMajor, CblasNoTrans, m, k, 1.0f, a, k, b, 1, 0.0f, c, 1);
   else
-    nnrt_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
 }
 
 int main(int argc, char **argv) {

@@ -47,7 +47,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${as_root[@]}" apt-get install -y "${missing[@]}" >&2
 fi
 
-export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
+# nncc: libnnrt's pool (OpenBLAS inside it on one thread); the bounds:
+# OpenBLAS with its own threads
+export NNRT_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 work=$build/bench
 rm -rf "$work" && mkdir -p "$work"
 models=(fashion_mlp fashion_cnn)
@@ -159,7 +161,7 @@ meta=$work/meta.txt
     "($(lscpu | sed -n 's/^Core(s) per socket: *//p') per socket," \
     "$(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core)"
   echo "threads: $threads"
-  echo "threads, in full: nncc and the bounds with OPENBLAS_NUM_THREADS=$threads; PyTorch with" \
+  echo "threads, in full: nncc with NNRT_NUM_THREADS=$threads, the bounds with OPENBLAS_NUM_THREADS=$threads; PyTorch with" \
     "torch+OpenBLAS threads $torch_settings and OMP_WAIT_POLICY=PASSIVE; XNNPACK 1 (no pool) and 2" \
     "(pthreadpool)"
   echo "versions: $(gcc --version | head -1); $(clang --version | head -1); OpenBLAS" \
