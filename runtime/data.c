@@ -111,8 +111,9 @@ nnrt_status nnrt_dataset_load_idx(nnrt_dataset *d, const char *images, const cha
   d->width = (int)dims[ndims - 1];
   d->sample_size = (size_t)d->channels * (size_t)d->height * (size_t)d->width;
   d->type = NNRT_SAMPLES_U8;
-  d->divisor = 255.0f;
   d->x.u8 = pixels; /* kept as stored: converted a batch at a time */
+  for (int b = 0; b < 256; b++)
+    d->byte_value[b] = (float)b / 255.0f; /* the conversion the loader once applied */
   if (!labels)
     return NNRT_OK;
 
@@ -146,16 +147,15 @@ void nnrt_dataset_free(nnrt_dataset *d) {
   memset(d, 0, sizeof *d);
 }
 
-/* The one conversion of bytes to floats: (float)b / divisor, the
- * expression the loader once applied to the whole file (so a run's
- * numbers do not depend on when it happens). */
+/* Bytes through the table rather than dividing each: exact by
+ * construction, and at -O2 (where GCC does not vectorise the conversion)
+ * 2.4x faster than a division per byte (docs/performance.md). */
 void nnrt_dataset_get(const nnrt_dataset *d, size_t first, size_t n, float *dst) {
   size_t len = n * d->sample_size, at = first * d->sample_size;
   if (d->type == NNRT_SAMPLES_U8) {
     const uint8_t *src = d->x.u8 + at;
-    const float divisor = d->divisor;
     for (size_t i = 0; i < len; i++)
-      dst[i] = (float)src[i] / divisor;
+      dst[i] = d->byte_value[src[i]];
   } else if (len > 0) {
     memcpy(dst, d->x.f32 + at, len * sizeof *dst);
   }

@@ -149,12 +149,12 @@ uint64_t nnrt_fnv1a64_parts(const char *const *parts);
  * int32 class labels if it has labels.  Images are channels x height x
  * width; other data is 1 x 1 x sample_size.  The values are kept as the
  * file stores them, in one of two forms (type): bytes, as IDX images are,
- * where byte b stands for the float (float)b / divisor (255: pixels in
- * [0, 1]), or floats, as CSV values are.  nnrt_dataset_get() gives samples
- * as floats either way, so a program never reads x itself. */
+ * where byte b stands for the float byte_value[b] (for IDX images
+ * (float)b / 255.0f: pixels in [0, 1]), or floats, as CSV values are.
+ * nnrt_dataset_get() gives samples as floats either way. */
 typedef enum nnrt_sample_type {
   NNRT_SAMPLES_F32,      /* x.f32: count x sample_size floats, as they are */
-  NNRT_SAMPLES_U8        /* x.u8: count x sample_size bytes, b / divisor   */
+  NNRT_SAMPLES_U8        /* x.u8: count x sample_size bytes                */
 } nnrt_sample_type;
 
 typedef struct nnrt_dataset {
@@ -162,23 +162,24 @@ typedef struct nnrt_dataset {
   int channels, height, width;
   size_t sample_size;
   nnrt_sample_type type;
-  float divisor;         /* NNRT_SAMPLES_U8: a value is (float)b / divisor */
   union {
     uint8_t *u8;
     float *f32;
   } x;                   /* the samples, one after another (NULL if empty) */
+  float byte_value[256]; /* NNRT_SAMPLES_U8: the float each byte stands for */
   int32_t *y;            /* count labels, or NULL                           */
   int num_classes;       /* 1 + the largest label, or 0 without labels      */
 } nnrt_dataset;
 
 /* Samples [first, first + n) of d as floats into dst (n x sample_size):
- * bytes divided by the divisor (the same floats as converting the whole
- * file at load time would give), floats copied. */
+ * bytes looked up in byte_value (the same floats as converting the whole
+ * file at load time gave), floats copied. */
 void nnrt_dataset_get(const nnrt_dataset *d, size_t first, size_t n, float *dst);
 
 /* Reads IDX files (as MNIST and Fashion-MNIST ship them), plain or gzipped:
  * unsigned-byte images [n, h, w] (or [n, c, h, w]), kept as bytes
- * (NNRT_SAMPLES_U8, divisor 255: a quarter of the memory of floats), and
+ * (NNRT_SAMPLES_U8, byte b standing for (float)b / 255.0f: a quarter of the
+ * memory of floats), and
  * labels [n].  Labels
  * may be NULL.  Checks magic numbers, sizes, truncation, that the counts
  * agree and, if max_classes > 0, that every label is below it.  On failure
