@@ -149,7 +149,7 @@ void nnrt_dataset_free(nnrt_dataset *d) {
 
 /* Bytes through the table rather than dividing each: exact by
  * construction, and at -O2 (where GCC does not vectorise the conversion)
- * 2.4x faster than a division per byte (docs/performance.md). */
+ * about twice as fast as a division per byte (docs/performance.md). */
 void nnrt_dataset_get(const nnrt_dataset *d, size_t first, size_t n, float *dst) {
   size_t len = n * d->sample_size, at = first * d->sample_size;
   if (d->type == NNRT_SAMPLES_U8) {

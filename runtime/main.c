@@ -118,11 +118,12 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
     for (int v = 0; v < nviews; v++) {
       if (!views)
         nnrt_dataset_get(&d, start, (size_t)b, x);
-      for (int i = 0; i < b && views; i++) {
-        nnrt_dataset_get(&d, start + (size_t)i, 1, one);
-        nnrt_tta_view(views, v, one, x + (size_t)i * d.sample_size, scratch, d.channels,
-                      d.height, d.width);
-      }
+      else
+        for (int i = 0; i < b; i++) {
+          nnrt_dataset_get(&d, start + (size_t)i, 1, one);
+          nnrt_tta_view(views, v, one, x + (size_t)i * d.sample_size, scratch, d.channels,
+                        d.height, d.width);
+        }
       api->forward(m, b, x, y, 0);
       for (size_t i = 0; i < (size_t)b * (size_t)out; i++)
         sum[i] += y[i];

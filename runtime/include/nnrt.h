@@ -179,10 +179,9 @@ void nnrt_dataset_get(const nnrt_dataset *d, size_t first, size_t n, float *dst)
 /* Reads IDX files (as MNIST and Fashion-MNIST ship them), plain or gzipped:
  * unsigned-byte images [n, h, w] (or [n, c, h, w]), kept as bytes
  * (NNRT_SAMPLES_U8, byte b standing for (float)b / 255.0f: a quarter of the
- * memory of floats), and
- * labels [n].  Labels
- * may be NULL.  Checks magic numbers, sizes, truncation, that the counts
- * agree and, if max_classes > 0, that every label is below it.  On failure
+ * memory of floats), and labels [n].  Labels may be NULL.  Checks magic
+ * numbers, sizes, truncation, that the counts agree and, if
+ * max_classes > 0, that every label is below it.  On failure
  * d is left empty and nnrt_errmsg() names the file and the problem. */
 nnrt_status nnrt_dataset_load_idx(nnrt_dataset *d, const char *images, const char *labels,
                                   int max_classes);
@@ -196,8 +195,8 @@ void nnrt_dataset_free(nnrt_dataset *d);
  * a newline are accepted; lines may be of any length.  The values are
  * floats (NNRT_SAMPLES_F32); 8-bit pixels (every value an integer in
  * [0, 255], some above 1) are scaled to [0, 1], other values kept as they
- * are.  Checks the number of columns on every line,
- * that values are finite numbers, that labels are integers >= 0 and, if
+ * are.  Checks the number of columns on every line, that values are finite
+ * numbers, that labels are integers >= 0 and, if
  * max_classes > 0, below it; errors name the file and line ("data.csv:17:
  * 3 columns, expected 785 ...").  A CSV has no image shape: the samples are
  * 1 x 1 x features.  On failure d is left empty. */

@@ -30,9 +30,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_loaded(const nnrt_dataset *d, int images, int labelled, int max_classes) {
-  FUZZ_CHECK(d->count > 0 && d->x.f32 && d->sample_size > 0);
-  FUZZ_CHECK(d->sample_size == (size_t)d->channels * (size_t)d->height * (size_t)d->width);
   FUZZ_CHECK(d->type == (images ? NNRT_SAMPLES_U8 : NNRT_SAMPLES_F32));
+  FUZZ_CHECK(d->count > 0 && (images ? (void *)d->x.u8 : (void *)d->x.f32) && d->sample_size > 0);
+  FUZZ_CHECK(d->sample_size == (size_t)d->channels * (size_t)d->height * (size_t)d->width);
   float *x = malloc(sizeof *x * d->sample_size);
   FUZZ_CHECK(x != NULL);
   for (size_t k = 0; k < d->count; k++) {
