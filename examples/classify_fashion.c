@@ -53,11 +53,13 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  static float pixels[BATCH * fashion_mlp_INPUT_SIZE];
   static float logits[BATCH * fashion_mlp_OUTPUT_SIZE];
   size_t correct = 0;
   for (size_t start = 0; start < data.count; start += BATCH) {
     int n = data.count - start < BATCH ? (int)(data.count - start) : BATCH;
-    fashion_mlp_forward(m, n, data.x + start * data.sample_size, logits, 0);
+    nnrt_dataset_get(&data, start, (size_t)n, pixels); /* the bytes as floats in [0, 1] */
+    fashion_mlp_forward(m, n, pixels, logits, 0);
     for (int i = 0; i < n; i++) {
       const float *z = logits + (size_t)i * fashion_mlp_OUTPUT_SIZE;
       int best = 0;

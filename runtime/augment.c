@@ -205,7 +205,8 @@ static void augment_one(const nnrt_augment *a, nnrt_rng *r, const float *src, fl
 void nnrt_augment_image(const nnrt_augment *augs, int n, nnrt_rng *r, const float *src,
                         float *dst, float *scratch, int c, int h, int w) {
   size_t size = (size_t)c * h * w * sizeof *dst;
-  memcpy(dst, src, size);
+  if (dst != src)
+    memcpy(dst, src, size);
   for (int i = 0; i < n; i++) {
     augment_one(&augs[i], r, dst, scratch, c, h, w);
     memcpy(dst, scratch, size);

@@ -104,9 +104,10 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
   float *y = malloc(sizeof(float) * (size_t)out * B);
   double *sum = malloc(sizeof(double) * (size_t)out * B);
   float *scratch = malloc(sizeof(float) * d.sample_size);
-  if (!x || !y || !sum || !scratch) {
+  float *one = malloc(sizeof(float) * d.sample_size);
+  if (!x || !y || !sum || !scratch || !one) {
     fprintf(stderr, "%s: out of memory for batches of %d\n", prog, B);
-    free(x), free(y), free(sum), free(scratch);
+    free(x), free(y), free(sum), free(scratch), free(one);
     api->destroy(m);
     nnrt_dataset_free(&d);
     return 1;
@@ -115,14 +116,14 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
     int b = d.count - start < B ? (int)(d.count - start) : B;
     memset(sum, 0, sizeof(double) * (size_t)out * (size_t)b);
     for (int v = 0; v < nviews; v++) {
-      for (int i = 0; i < b; i++) {
-        const float *src = d.x + (start + (size_t)i) * d.sample_size;
-        if (views)
-          nnrt_tta_view(views, v, src, x + (size_t)i * d.sample_size, scratch, d.channels,
+      if (!views)
+        nnrt_dataset_get(&d, start, (size_t)b, x);
+      else
+        for (int i = 0; i < b; i++) {
+          nnrt_dataset_get(&d, start + (size_t)i, 1, one);
+          nnrt_tta_view(views, v, one, x + (size_t)i * d.sample_size, scratch, d.channels,
                         d.height, d.width);
-        else
-          memcpy(x + (size_t)i * d.sample_size, src, sizeof(float) * d.sample_size);
-      }
+        }
       api->forward(m, b, x, y, 0);
       for (size_t i = 0; i < (size_t)b * (size_t)out; i++)
         sum[i] += y[i];
@@ -143,7 +144,7 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
       }
     }
   }
-  free(x), free(y), free(sum), free(scratch);
+  free(x), free(y), free(sum), free(scratch), free(one);
   api->destroy(m);
   nnrt_dataset_free(&d);
   return 0;

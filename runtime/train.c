@@ -160,11 +160,11 @@ static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnr
   float *x = malloc(sizeof(float) * in * (size_t)max_batch);
   float *y = malloc(sizeof(float) * (size_t)out * (size_t)max_batch);
   double *prob = malloc(sizeof(double) * (size_t)k * (size_t)max_batch);
-  float *scratch = malloc(sizeof(float) * in);
+  float *scratch = malloc(sizeof(float) * in), *one = malloc(sizeof(float) * in);
   double loss = 0;
   size_t correct = 0;
-  if (!x || !y || !prob || !scratch) {
-    free(x), free(y), free(prob), free(scratch);
+  if (!x || !y || !prob || !scratch || !one) {
+    free(x), free(y), free(prob), free(scratch), free(one);
     r.status = nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory to evaluate in batches of %d",
                          api->name, max_batch);
     return r;
@@ -176,12 +176,13 @@ static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnr
     for (int v = 0; v < views; v++) {
       for (int i = 0; i < b; i++) {
         size_t s = idx ? idx[start + (size_t)i] : start + (size_t)i;
-        const float *src = d->x + s * in;
-        if (tta)
-          nnrt_tta_view(tta, v, src, x + (size_t)i * in, scratch, d->channels, d->height,
-                        d->width);
-        else
-          memcpy(x + (size_t)i * in, src, sizeof(float) * in);
+        float *xi = x + (size_t)i * in;
+        if (tta) {
+          nnrt_dataset_get(d, s, 1, one);
+          nnrt_tta_view(tta, v, one, xi, scratch, d->channels, d->height, d->width);
+        } else {
+          nnrt_dataset_get(d, s, 1, xi);
+        }
       }
       api->forward(m, b, x, y, 0);
       if (!tta)
@@ -212,7 +213,7 @@ static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnr
       correct += best == d->y[s];
     }
   }
-  free(x), free(y), free(prob), free(scratch);
+  free(x), free(y), free(prob), free(scratch), free(one);
   r.loss = loss / (double)n;
   r.accuracy = 100.0 * (double)correct / (double)n;
   return r;
@@ -442,20 +443,18 @@ static void end_run(Run *r, nnrt_status *s) {
   free_data(&r->data);
 }
 
-/* The b samples from `start` of the epoch's order into r->x and r->y,
- * augmented. */
+/* The b samples from `start` of the epoch's order into r->x (converted to
+ * floats here, a batch at a time) and r->y, augmented. */
 static void fill_batch(Run *r, nnrt_rng *er, size_t start, int b) {
   const nnrt_dataset *d = &r->data.train;
   size_t in = d->sample_size;
   for (int i = 0; i < b; i++) {
     size_t k = r->order[start + (size_t)i];
-    const float *src = d->x + k * in;
     float *dst = r->x + (size_t)i * in;
-    if (r->naug)
-      nnrt_augment_image(r->cfg->augment, r->naug, er, src, dst, r->scratch, d->channels,
+    nnrt_dataset_get(d, k, 1, dst);
+    if (r->naug)  /* in place */
+      nnrt_augment_image(r->cfg->augment, r->naug, er, dst, dst, r->scratch, d->channels,
                          d->height, d->width);
-    else
-      memcpy(dst, src, sizeof(float) * in);
     r->y[i] = d->y[k];
   }
 }

@@ -165,22 +165,43 @@ uint64_t nnrt_fnv1a64_parts(const char *const *parts);
 
 /* -------------------------------------------------------------- data.c */
 
-/* A data set in memory: count samples of sample_size floats each (pixels
- * scaled to [0, 1]), with int32 class labels if it has labels.  Images are
- * channels x height x width; other data is 1 x 1 x sample_size. */
+/* A data set in memory: count samples of sample_size values each, with
+ * int32 class labels if it has labels.  Images are channels x height x
+ * width; other data is 1 x 1 x sample_size.  The values are kept as the
+ * file stores them, in one of two forms (type): bytes, as IDX images are,
+ * where byte b stands for the float byte_value[b] (for IDX images
+ * (float)b / 255.0f: pixels in [0, 1]), or floats, as CSV values are.
+ * nnrt_dataset_get() gives samples as floats either way. */
+typedef enum nnrt_sample_type {
+  NNRT_SAMPLES_F32,      /* x.f32: count x sample_size floats, as they are */
+  NNRT_SAMPLES_U8        /* x.u8: count x sample_size bytes                */
+} nnrt_sample_type;
+
 typedef struct nnrt_dataset {
   size_t count;
   int channels, height, width;
   size_t sample_size;
-  float *x;             /* count x sample_size                             */
-  int32_t *y;           /* count labels, or NULL                           */
-  int num_classes;      /* 1 + the largest label, or 0 without labels      */
+  nnrt_sample_type type;
+  union {
+    uint8_t *u8;
+    float *f32;
+  } x;                   /* the samples, one after another (NULL if empty) */
+  float byte_value[256]; /* NNRT_SAMPLES_U8: the float each byte stands for */
+  int32_t *y;            /* count labels, or NULL                           */
+  int num_classes;       /* 1 + the largest label, or 0 without labels      */
 } nnrt_dataset;
 
+/* Samples [first, first + n) of d as floats into dst (n x sample_size):
+ * bytes looked up in byte_value (the same floats as converting the whole
+ * file at load time gave), floats copied. */
+void nnrt_dataset_get(const nnrt_dataset *d, size_t first, size_t n, float *dst);
+
 /* Reads IDX files (as MNIST and Fashion-MNIST ship them), plain or gzipped:
- * unsigned-byte images [n, h, w] (or [n, c, h, w]) and labels [n].  Labels
- * may be NULL.  Checks magic numbers, sizes, truncation, that the counts
- * agree and, if max_classes > 0, that every label is below it.  On failure
+ * unsigned-byte images [n, h, w] (or [n, c, h, w]), kept as bytes
+ * (NNRT_SAMPLES_U8, byte b standing for (float)b / 255.0f: a quarter of the
+ * memory of floats), and labels [n].  Labels may be NULL.  Checks magic
+ * numbers, sizes, truncation, that the counts agree and, if
+ * max_classes > 0, that every label is below it.  On failure
  * d is left empty and nnrt_errmsg() names the file and the problem. */
 nnrt_status nnrt_dataset_load_idx(nnrt_dataset *d, const char *images, const char *labels,
                                   int max_classes);
@@ -191,10 +212,11 @@ void nnrt_dataset_free(nnrt_dataset *d);
  * first line is a header, and skipped, if none of its fields is a number or
  * they are the column numbers 0, 1, 2, ... (or 1, 2, 3, ...), as pandas
  * writes.  Blank lines, CRLF line ends, a UTF-8 BOM and a last line without
- * a newline are accepted; lines may be of any length.  8-bit pixels (every
- * value an integer in [0, 255], some above 1) are scaled to [0, 1]; other
- * values are kept as they are.  Checks the number of columns on every line,
- * that values are finite numbers, that labels are integers >= 0 and, if
+ * a newline are accepted; lines may be of any length.  The values are
+ * floats (NNRT_SAMPLES_F32); 8-bit pixels (every value an integer in
+ * [0, 255], some above 1) are scaled to [0, 1], other values kept as they
+ * are.  Checks the number of columns on every line, that values are finite
+ * numbers, that labels are integers >= 0 and, if
  * max_classes > 0, below it; errors name the file and line ("data.csv:17:
  * 3 columns, expected 785 ...").  A CSV has no image shape: the samples are
  * 1 x 1 x features.  On failure d is left empty. */
@@ -223,9 +245,9 @@ typedef struct nnrt_augment {
   double a, b;
 } nnrt_augment;
 
-/* Applies augs[0..n) in order: src -> dst (both c*h*w floats; they may not
- * overlap).  scratch holds c*h*w floats.  The same rng state gives the same
- * images. */
+/* Applies augs[0..n) in order: src -> dst (both c*h*w floats; dst may be
+ * src, in place, else they may not overlap).  scratch holds c*h*w floats.
+ * The same rng state gives the same images. */
 void nnrt_augment_image(const nnrt_augment *augs, int n, nnrt_rng *r, const float *src,
                         float *dst, float *scratch, int c, int h, int w);
 

@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_file.h"
@@ -29,10 +30,17 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_loaded(const nnrt_dataset *d, int images, int labelled, int max_classes) {
-  FUZZ_CHECK(d->count > 0 && d->x && d->sample_size > 0);
+  FUZZ_CHECK(d->type == (images ? NNRT_SAMPLES_U8 : NNRT_SAMPLES_F32));
+  FUZZ_CHECK(d->count > 0 && (images ? (void *)d->x.u8 : (void *)d->x.f32) && d->sample_size > 0);
   FUZZ_CHECK(d->sample_size == (size_t)d->channels * (size_t)d->height * (size_t)d->width);
-  for (size_t i = 0; i < d->count * d->sample_size; i++)
-    FUZZ_CHECK(isfinite(d->x[i]) && (!images || (d->x[i] >= 0 && d->x[i] <= 1)));
+  float *x = malloc(sizeof *x * d->sample_size);
+  FUZZ_CHECK(x != NULL);
+  for (size_t k = 0; k < d->count; k++) {
+    nnrt_dataset_get(d, k, 1, x);
+    for (size_t i = 0; i < d->sample_size; i++)
+      FUZZ_CHECK(isfinite(x[i]) && (!images || (x[i] >= 0 && x[i] <= 1)));
+  }
+  free(x);
   FUZZ_CHECK(labelled == (d->y != NULL));
   if (!labelled) {
     FUZZ_CHECK(d->num_classes == 0);

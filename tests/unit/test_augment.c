@@ -1,5 +1,6 @@
 /* test_augment.c - unit tests of libnnrt's augmentations, test-time
- * augmentation views, the CSV loader and the SVG plot.
+ * augmentation views, the CSV loader, IDX images kept as bytes and the SVG
+ * plot.
  *
  *   test_augment              runs the tests
  *   test_augment --plot FILE  only writes a sample plot (NAN gaps, a lone
@@ -345,12 +346,13 @@ static void refused(const char *name, const char *text, size_t features, int max
   char place[128];
   snprintf(place, sizeof place, "%s%s", name, where);
   CHECK(s == want && strstr(nnrt_errmsg(), place) && strstr(nnrt_errmsg(), what) &&
-            d.x == NULL && d.count == 0,
+            d.x.f32 == NULL && d.count == 0,
         "%s refused (%s): status %d, message \"%s\"", name, what, (int)s, nnrt_errmsg());
 }
 
 static void test_csv(void) {
   nnrt_dataset d;
+  const float *x;  /* d.x.f32: CSV values are floats */
   /* A header, CRLF line ends, 8-bit pixels, blank lines at the end. */
   nnrt_status s = load_text(&d, "good.csv",
                             "label,p1,p2,p3,p4\r\n"
@@ -359,6 +361,7 @@ static void test_csv(void) {
                             "1,255,255,255,255\r\n"
                             "\r\n\n",
                             4, 1, 10);
+  x = d.x.f32;
   CHECK(s == NNRT_OK, "good CSV: %s", nnrt_errmsg());
   if (s == NNRT_OK) {
     CHECK(d.count == 3 && d.sample_size == 4 && d.channels == 1 && d.height == 1 &&
@@ -367,28 +370,31 @@ static void test_csv(void) {
           d.height, d.width);
     CHECK(d.y && d.y[0] == 3 && d.y[1] == 0 && d.y[2] == 1 && d.num_classes == 4,
           "good CSV labels");
-    CHECK(d.x[0] == 0 && d.x[1] == 1 && fabsf(d.x[2] - 0.2f) < 1e-7f &&
-              fabsf(d.x[3] - 0.4f) < 1e-7f && fabsf(d.x[5] - 2 / 255.0f) < 1e-7f &&
-              d.x[8] == 1,
-          "0..255 pixels are scaled to [0, 1]: %g %g %g %g", d.x[0], d.x[1], d.x[2], d.x[3]);
+    CHECK(x[0] == 0 && x[1] == 1 && fabsf(x[2] - 0.2f) < 1e-7f &&
+              fabsf(x[3] - 0.4f) < 1e-7f && fabsf(x[5] - 2 / 255.0f) < 1e-7f &&
+              x[8] == 1,
+          "0..255 pixels are scaled to [0, 1]: %g %g %g %g", x[0], x[1], x[2], x[3]);
     nnrt_dataset_free(&d);
   }
 
   /* No header, values already in [0, 1], no newline after the last line. */
   s = load_text(&d, "unit.csv", "1,0.5,0.25\n0,1,0", 2, 1, 0);
-  CHECK(s == NNRT_OK && d.count == 2 && d.x[0] == 0.5f && d.x[1] == 0.25f && d.x[2] == 1 &&
+  x = d.x.f32;
+  CHECK(s == NNRT_OK && d.count == 2 && x[0] == 0.5f && x[1] == 0.25f && x[2] == 1 &&
             d.y[1] == 0 && d.num_classes == 2,
         "[0, 1] values are kept, a last line without newline is read: %s", nnrt_errmsg());
   nnrt_dataset_free(&d);
   /* Fractional features above 1 are not pixels: kept as they are. */
   s = load_text(&d, "iris.csv", "0,5.1,3.5\n2,6.2,2.9\n", 2, 1, 3);
-  CHECK(s == NNRT_OK && d.x[0] == 5.1f && d.x[3] == 2.9f,
+  x = d.x.f32;
+  CHECK(s == NNRT_OK && x[0] == 5.1f && x[3] == 2.9f,
         "fractional features are not scaled: %s", nnrt_errmsg());
   nnrt_dataset_free(&d);
   /* Unlabelled data; pandas' header of column numbers is a header. */
   s = load_text(&d, "nolabel.csv", "0,1,2\n1e-3,-2,3.5\n", 3, 0, 0);
+  x = d.x.f32;
   CHECK(s == NNRT_OK && d.count == 1 && d.y == NULL && d.num_classes == 0 &&
-            d.x[1] == -2.0f,
+            x[1] == -2.0f,
         "unlabelled CSV with a numbered header: %s", nnrt_errmsg());
   nnrt_dataset_free(&d);
 
@@ -403,7 +409,8 @@ static void test_csv(void) {
   }
   *p = '\0';
   s = load_text(&d, "long.csv", big, nf, 1, 2);
-  CHECK(s == NNRT_OK && d.count == 2 && fabsf(d.x[nf - 1] - (float)((nf - 1) * 7 % 256) / 255) <
+  x = d.x.f32;
+  CHECK(s == NNRT_OK && d.count == 2 && fabsf(x[nf - 1] - (float)((nf - 1) * 7 % 256) / 255) <
                                             1e-7f && d.y[1] == 1,
         "long lines: %s", nnrt_errmsg());
   nnrt_dataset_free(&d);
@@ -417,7 +424,8 @@ static void test_csv(void) {
     gzclose(g);
   }
   s = nnrt_dataset_load_csv(&d, gz, 2, 1, 2);
-  CHECK(s == NNRT_OK && d.count == 1 && d.x[1] == 0.5f, "gzipped CSV: %s", nnrt_errmsg());
+  x = d.x.f32;
+  CHECK(s == NNRT_OK && d.count == 1 && x[1] == 0.5f, "gzipped CSV: %s", nnrt_errmsg());
   nnrt_dataset_free(&d);
   unlink(gz);
 
@@ -439,6 +447,97 @@ static void test_csv(void) {
         nnrt_errmsg());
   s = nnrt_dataset_load_csv(&d, tmp_path("x.csv"), 0, 1, 0);
   CHECK(s == NNRT_ERR_ARG, "0 features is an argument error: %s", nnrt_errmsg());
+}
+
+/* ------------------------------------------------------------- IDX bytes */
+
+/* An IDX file of n images h x w whose pixel j of image k is (k * h * w + j)
+ * mod 256, and its labels (k mod 10). */
+static void write_idx(const char *images, const char *labels, int n, int h, int w) {
+  FILE *f = fopen(images, "wb"), *g = fopen(labels, "wb");
+  if (!f || !g) {
+    if (f)
+      fclose(f);
+    if (g)
+      fclose(g);
+    return;
+  }
+  unsigned char head[16] = {0, 0, 8, 3};
+  unsigned dims[3] = {(unsigned)n, (unsigned)h, (unsigned)w};
+  for (int i = 0; i < 3; i++)
+    for (int b = 0; b < 4; b++)
+      head[4 + 4 * i + b] = (unsigned char)(dims[i] >> (24 - 8 * b));
+  fwrite(head, 1, 16, f);
+  for (int j = 0; j < n * h * w; j++)
+    fputc(j % 256, f);
+  unsigned char lhead[8] = {0, 0, 8, 1, head[4], head[5], head[6], head[7]};
+  fwrite(lhead, 1, 8, g);
+  for (int k = 0; k < n; k++)
+    fputc(k % 10, g);
+  fclose(f);
+  fclose(g);
+}
+
+/* IDX images stay bytes, and nnrt_dataset_get gives exactly the floats the
+ * loader used to store, (float)b / 255.0f for every byte value, a batch at
+ * a time or one sample at a time; augmenting a sample in place gives the
+ * images augmenting those floats gives; 8-bit pixels from a CSV (floats)
+ * are the same numbers. */
+static void test_idx_bytes(void) {
+  enum { N = 5, H = 8, W = 8, S = H * W };  /* 320 pixels: every byte value */
+  const char *images = tmp_path("bytes-idx3-ubyte"), *labels = tmp_path("bytes-idx1-ubyte");
+  write_idx(images, labels, N, H, W);
+  nnrt_dataset d;
+  nnrt_status s = nnrt_dataset_load_idx(&d, images, labels, 10);
+  unlink(images);
+  unlink(labels);
+  CHECK(s == NNRT_OK, "IDX bytes: %s", nnrt_errmsg());
+  if (s != NNRT_OK)
+    return;
+  CHECK(d.type == NNRT_SAMPLES_U8 && d.count == N && d.sample_size == S,
+        "IDX images are kept as bytes: type %d", (int)d.type);
+  float old[N * S], got[N * S], one[S];
+  for (int j = 0; j < N * S; j++)
+    old[j] = (float)(unsigned char)(j % 256) / 255.0f;  /* the old loader's conversion */
+  nnrt_dataset_get(&d, 0, N, got);
+  CHECK(same(old, got, N * S), "a batch of bytes converts to the old floats, bit for bit");
+  int each = 1;
+  for (int k = 0; k < N; k++) {
+    nnrt_dataset_get(&d, (size_t)k, 1, one);
+    each &= same(old + k * S, one, S);
+  }
+  CHECK(each, "one sample at a time, too");
+
+  nnrt_augment augs[3] = {
+      {NNRT_AUG_ROTATION, 10, 0}, {NNRT_AUG_CROP, 2, 0}, {NNRT_AUG_HFLIP, 0, 0}};
+  nnrt_rng r1, r2;
+  nnrt_rng_seed(&r1, 5);
+  nnrt_rng_seed(&r2, 5);
+  float want[S], scratch[S];
+  int augmented = 1;
+  for (int k = 0; k < N; k++) {
+    nnrt_augment_image(augs, 3, &r1, old + k * S, want, scratch, 1, H, W);
+    nnrt_dataset_get(&d, (size_t)k, 1, one);
+    nnrt_augment_image(augs, 3, &r2, one, one, scratch, 1, H, W);
+    augmented &= same(want, one, S);
+  }
+  CHECK(augmented, "augmenting converted bytes in place gives the old augmented images");
+  nnrt_dataset_free(&d);
+
+  /* The same pixels as a CSV: floats, and the same numbers. */
+  char text[8 * S + 16], *p = text;
+  p += sprintf(p, "%d", 0);
+  for (int j = 0; j < S; j++)
+    p += sprintf(p, ",%d", (3 * S + j) % 256);
+  sprintf(p, "\n");
+  s = load_text(&d, "bytes.csv", text, S, 1, 10);
+  CHECK(s == NNRT_OK && d.type == NNRT_SAMPLES_F32 && same(d.x.f32, old + 3 * S, S),
+        "8-bit pixels from a CSV stay floats, the same numbers: %s", nnrt_errmsg());
+  if (s == NNRT_OK) {
+    nnrt_dataset_get(&d, 0, 1, one);
+    CHECK(same(one, old + 3 * S, S), "nnrt_dataset_get copies floats");
+    nnrt_dataset_free(&d);
+  }
 }
 
 /* ------------------------------------------------------------------ plot */
@@ -496,6 +595,7 @@ int main(int argc, char **argv) {
   test_augment();
   test_tta();
   test_csv();
+  test_idx_bytes();
   test_plot();
   rmdir(dir);
   return check_summary("test_augment");
