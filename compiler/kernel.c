@@ -241,8 +241,10 @@ static int64_t split_work(const KernelBuilder *e) {
 static void write_part(KernelBuilder *e) {
   const char *k = e->k->ksig.data;
   StrBuf *out = &e->k->kernels;
-  sb_printf(out, "\n/* %s on part of the batch, for libnnrt's threads (nnrt_parallel_batch). */\n",
-            k);
+  sb_printf(out, "\n");
+  sb_comment(out, "/* ",
+             arena_printf("%s on part of the batch, for libnnrt's threads (nnrt_parallel_batch). */", k),
+             " * ");
   sb_printf(out, "struct %s_args {\n", k);
   const PtrVec *ps = &e->k->kparams;
   for (int i = 0; i < ps->len; i++) {
