@@ -418,19 +418,21 @@ static void emit_maxpool_tiled(KernelBuilder *e, const IrNode *n) {
 }
 
 /* The tiling maxpool's backward: each window's first maximum (as the
- * general form, by selects), then every value of the window written once,
- * dy there and 0 elsewhere: no memset first unless the windows leave rows
- * or columns out. */
+ * general form) found by selects, the window zeroed as it is read, then dy
+ * stored at the maximum: no pass of memset first (unless the windows leave
+ * rows or columns out) and no branch on which value is largest. */
 static void emit_maxpool_grad_tiled(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
   const Type *t = &f->in[0]->ty, *o = &f->out->ty;
   const Attr *k = attr_get(f, "size");
-  k_begin(e, n, "backward; windows tile the input: each value of dx written once");
+  bool left_out = t->dims[1] != o->dims[1] * (int64_t)k->v[0] || t->dims[2] != o->dims[2] * (int64_t)k->v[1];
+  k_begin(e, n, left_out ? "backward; windows tile the input but for rows or columns left out: no bounds tests"
+                         : "backward; windows tile the input: no bounds tests, no memset pass");
   k_in(e, "dy", 0);
   k_in(e, "x", 1);
   k_out(e, "dx");
   emit_tiled_dims(e, f);
-  if (t->dims[1] != o->dims[1] * (int64_t)k->v[0] || t->dims[2] != o->dims[2] * (int64_t)k->v[1])
+  if (left_out)
     k_line(e, "memset(dx, 0, (size_t)batch * C * H * W * sizeof(%s));  /* the rows or columns left out */",
            e->T);
   k_line(e, "for (size_t sc = 0; sc < (size_t)batch * C; sc++) {");
@@ -441,14 +443,15 @@ static void emit_maxpool_grad_tiled(KernelBuilder *e, const IrNode *n) {
   k_line(e, "%s *dxw = dxc + oh * KH * W + ow * KW;", e->T);
   k_line(e, "%s best = xw[0];", e->T);
   k_line(e, "int at = 0;");
-  k_line(e, "for (int q = 1; q < KH * KW; q++) {");
-  k_line(e, "%s v = xw[q / KW * W + q %% KW];", e->T);
-  k_line(e, "at = v > best ? q : at;");
+  k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+  k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+  k_line(e, "%s v = xw[ki * W + kj];", e->T);
+  k_line(e, "at = v > best ? ki * W + kj : at;");
   k_line(e, "best = v > best ? v : best;");
+  k_line(e, "dxw[ki * W + kj] = 0;");
   k_line(e, "}");
-  k_line(e, "for (int q = 0; q < KH * KW; q++) {");
-  k_line(e, "dxw[q / KW * W + q %% KW] = q == at ? dyc[oh * Wo + ow] : 0;");
   k_line(e, "}");
+  k_line(e, "dxw[at] = dyc[oh * Wo + ow];");
   k_line(e, "}");
   k_line(e, "}");
   k_line(e, "}");
