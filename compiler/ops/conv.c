@@ -425,16 +425,17 @@ static void emit_maxpool_grad_tiled(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
   const Type *t = &f->in[0]->ty, *o = &f->out->ty;
   const Attr *k = attr_get(f, "size");
-  bool left_out = t->dims[1] != o->dims[1] * (int64_t)k->v[0] || t->dims[2] != o->dims[2] * (int64_t)k->v[1];
-  k_begin(e, n, left_out ? "backward; windows tile the input but for rows or columns left out: no bounds tests"
+  bool left_out = t->dims[1] != o->dims[1] * (int64_t)k->v[0] ||
+                  t->dims[2] != o->dims[2] * (int64_t)k->v[1];
+  k_begin(e, n, left_out ? "backward; windows tile the input, but for rows or columns left out"
                          : "backward; windows tile the input: no bounds tests, no memset pass");
   k_in(e, "dy", 0);
   k_in(e, "x", 1);
   k_out(e, "dx");
   emit_tiled_dims(e, f);
   if (left_out)
-    k_line(e, "memset(dx, 0, (size_t)batch * C * H * W * sizeof(%s));  /* the rows or columns left out */",
-           e->T);
+    k_line(e, "memset(dx, 0, (size_t)batch * C * H * W * sizeof(%s));  /* the rows or columns "
+              "left out */", e->T);
   k_line(e, "for (size_t sc = 0; sc < (size_t)batch * C; sc++) {");
   k_line(e, "const %s *xc = x + sc * H * W;", e->T);
   k_line(e, "const %s *dyc = dy + sc * Ho * Wo;", e->T);

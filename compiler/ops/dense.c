@@ -208,7 +208,8 @@ static const char *sum_acc(int64_t inner, const char *name) {
  * into the channel's sum (sums_close): the loop over positions has a trip
  * count known here and no reduction in it, so GCC vectorizes it at -O2
  * (a single sum would need reassociation), in double as before. */
-static void sums_open(KernelBuilder *e, int64_t inner, const char *const *names, int n, const char *pre) {
+static void sums_open(KernelBuilder *e, int64_t inner, const char *const *names, int n,
+                      const char *pre) {
   if (inner == 1) {
     k_line(e, "for (int s = 0; s < batch; s++) {");
     k_line(e, "for (int j = 0; j < CB; j++) {");
@@ -251,7 +252,8 @@ static void sums_close(KernelBuilder *e, int64_t inner, const char *const *names
 /* The chunk size, for the image form of sums_open. */
 static void emit_sum_chunk(KernelBuilder *e, int64_t inner) {
   if (inner > 1)
-    k_line(e, "enum { P = %lld };  /* positions per chunk of the sums */", (long long)sum_chunk(inner));
+    k_line(e, "enum { P = %lld };  /* positions per chunk of the sums */",
+           (long long)sum_chunk(inner));
 }
 
 /* Inference: the running statistics (and, folded into a layer, that
