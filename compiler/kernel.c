@@ -572,6 +572,13 @@ static void map_stmts(KernelBuilder *e, IrNode *const *maps, int n, const IrNode
   }
 }
 
+const char *k_read_first(KernelBuilder *e, const char *expr, const char *name) {
+  if (!strchr(expr, '['))
+    return expr;
+  k_line(e, "%s %s = %s;", e->T, name, expr);
+  return name;
+}
+
 /* One loop over the batch for maps[0..n). */
 static void map_loop(KernelBuilder *e, IrNode *const *maps, int n, bool alone) {
   k_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {",

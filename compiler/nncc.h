@@ -864,6 +864,10 @@ void k_store(KernelBuilder *e, const char *out, const char *idx, const char *exp
  * it (ROLE_PROLOGUE) when they were fused into this load; their statements
  * come first, so call it once per C block, before the line that uses it. */
 const char *k_load(KernelBuilder *e, const char *in, const char *idx);
+/* In a map hook: expr (an operand) as a local named name if it reads memory,
+ * for an operand only one side of a ?: uses (a load there makes a branch
+ * that keeps GCC from vectorizing the loop at -O2); else expr itself. */
+const char *k_read_first(KernelBuilder *e, const char *expr, const char *name);
 /* For OPF_LOADS kernels with an output the size of input 0: the maps
  * before it (its prologue) run first in one loop that writes into out, and
  * k_load reads out from then on (each element before the kernel writes it). */

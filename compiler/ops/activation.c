@@ -17,8 +17,9 @@ static void grad_relu(AD *ad, IrNode *n, Value *dy) {
 }
 static const char *map_relu_grad(KernelBuilder *e, const IrNode *n, const char *const *in,
                                  const char *i) {
-  (void)e, (void)n, (void)i;
-  return arena_printf("%s > 0 ? %s : 0", in[1], in[0]);
+  (void)i;
+  const char *dy = k_read_first(e, in[0], arena_printf("g%d", n->out->id));
+  return arena_printf("%s > 0 ? %s : 0", in[1], dy);
 }
 
 const OpInfo op_relu_grad = {

@@ -365,9 +365,107 @@ static bool shape_pool(IrNode *n) {
   return set_out(n, 3, out);
 }
 
+/* Does a maxpool's windows tile its input without overlap or padding (the
+ * common size 2, stride 2)?  Then its kernels need no bounds tests. */
+static bool pool_tiles(const IrNode *n) {
+  const Attr *k = attr_get(n, "size"), *p = attr_get(n, "pad");
+  int64_t stride[2];
+  pool_stride(n, stride);
+  return n->op == OP_MAXPOOL && stride[0] == (int64_t)k->v[0] && stride[1] == (int64_t)k->v[1] &&
+         p->v[0] == 0 && p->v[1] == 0;
+}
+
+static void emit_tiled_dims(KernelBuilder *e, const IrNode *f) {
+  const Type *t = &f->in[0]->ty, *o = &f->out->ty;
+  const Attr *k = attr_get(f, "size");
+  k_line(e, "const int C = %lld, H = %lld, W = %lld, Ho = %lld, Wo = %lld, KH = %lld, KW = %lld;",
+         (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2], (long long)o->dims[1],
+         (long long)o->dims[2], (long long)k->v[0], (long long)k->v[1]);
+}
+
+/* Opens the loops over the windows of a tiling maxpool: xw its window in xc. */
+static void open_windows(KernelBuilder *e) {
+  k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
+  k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
+  k_line(e, "const %s *xw = xc + oh * KH * W + ow * KW;", e->T);
+}
+
+/* The tiling maxpool: the maximum through a select GCC makes a maxss, the
+ * NaN test apart (a branch that is always predicted), so that no branch
+ * depends on which value is largest. */
+static void emit_maxpool_tiled(KernelBuilder *e, const IrNode *n) {
+  k_begin(e, n, "windows tile the input: no bounds tests");
+  k_in(e, "x", 0);
+  k_out(e, "y");
+  emit_tiled_dims(e, n);
+  k_line(e, "for (size_t sc = 0; sc < (size_t)batch * C; sc++) {");
+  k_line(e, "const %s *xc = x + sc * H * W;", e->T);
+  k_line(e, "%s *yc = y + sc * Ho * Wo;", e->T);
+  open_windows(e);
+  k_line(e, "%s acc = -INFINITY;", e->T);
+  k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+  k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+  k_line(e, "%s v = xw[ki * W + kj];", e->T);
+  k_line(e, "acc = v > acc ? v : acc;");
+  k_line(e, "acc = isnan(v) ? v : acc;  /* a NaN wins, as in PyTorch */");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "yc[oh * Wo + ow] = acc;");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
+/* The tiling maxpool's backward: each window's first maximum (as the
+ * general form) found by selects, the window zeroed as it is read, then dy
+ * stored at the maximum: no pass of memset first (unless the windows leave
+ * rows or columns out) and no branch on which value is largest. */
+static void emit_maxpool_grad_tiled(KernelBuilder *e, const IrNode *n) {
+  const IrNode *f = n->fwd;
+  const Type *t = &f->in[0]->ty, *o = &f->out->ty;
+  const Attr *k = attr_get(f, "size");
+  bool left_out = t->dims[1] != o->dims[1] * (int64_t)k->v[0] ||
+                  t->dims[2] != o->dims[2] * (int64_t)k->v[1];
+  k_begin(e, n, left_out ? "backward; windows tile the input, but for rows or columns left out"
+                         : "backward; windows tile the input: no bounds tests, no memset pass");
+  k_in(e, "dy", 0);
+  k_in(e, "x", 1);
+  k_out(e, "dx");
+  emit_tiled_dims(e, f);
+  if (left_out)
+    k_line(e, "memset(dx, 0, (size_t)batch * C * H * W * sizeof(%s));  /* the rows or columns "
+              "left out */", e->T);
+  k_line(e, "for (size_t sc = 0; sc < (size_t)batch * C; sc++) {");
+  k_line(e, "const %s *xc = x + sc * H * W;", e->T);
+  k_line(e, "const %s *dyc = dy + sc * Ho * Wo;", e->T);
+  k_line(e, "%s *dxc = dx + sc * H * W;", e->T);
+  open_windows(e);
+  k_line(e, "%s *dxw = dxc + oh * KH * W + ow * KW;", e->T);
+  k_line(e, "%s best = xw[0];", e->T);
+  k_line(e, "int at = 0;");
+  k_line(e, "for (int ki = 0; ki < KH; ki++) {");
+  k_line(e, "for (int kj = 0; kj < KW; kj++) {");
+  k_line(e, "%s v = xw[ki * W + kj];", e->T);
+  k_line(e, "at = v > best ? ki * W + kj : at;");
+  k_line(e, "best = v > best ? v : best;");
+  k_line(e, "dxw[ki * W + kj] = 0;");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "dxw[at] = dyc[oh * Wo + ow];");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
 /* maxpool: padding never wins (it is -inf).  avgpool: padding counts as
  * zeros in the mean, as PyTorch's count_include_pad=True. */
 static void emit_pool(KernelBuilder *e, const IrNode *n) {
+  if (pool_tiles(n)) {
+    emit_maxpool_tiled(e, n);
+    return;
+  }
   const Type *t = &n->in[0]->ty, *o = &n->out->ty;
   const Attr *k = attr_get(n, "size"), *p = attr_get(n, "pad");
   int64_t stride[2];
@@ -421,6 +519,10 @@ static void grad_pool(AD *ad, IrNode *n, Value *dy) {
 }
 
 static void emit_pool_grad(KernelBuilder *e, const IrNode *n) {
+  if (pool_tiles(n->fwd)) {
+    emit_maxpool_grad_tiled(e, n);
+    return;
+  }
   const IrNode *f = n->fwd;
   const Type *t = &f->in[0]->ty, *o = &f->out->ty;
   const Attr *k = attr_get(f, "size"), *p = attr_get(f, "pad");

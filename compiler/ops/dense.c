@@ -158,8 +158,7 @@ static void emit_count(KernelBuilder *e, int64_t inner) {
 /* Opens a loop over blocks of channels c0 .. c0 + CB - 1, CB dividing C.
  * With one value per channel and sample (features), a block reads whole
  * cache lines per sample and its loop over channels vectorizes; with whole
- * images per channel, one channel at a time.  Either way each channel sums
- * over samples in order, as one loop would. */
+ * images per channel, one channel at a time. */
 static void emit_channel_blocks(KernelBuilder *e, int64_t c, int64_t inner) {
   int cb = 1;
   while (inner == 1 && cb < 16 && c % (cb * 2) == 0)
@@ -184,6 +183,77 @@ static void emit_values_of_channel(KernelBuilder *e, int64_t inner) {
 static void end_values_of_channel(KernelBuilder *e, int64_t inner) {
   if (inner != 1)
     k_line(e, "}");
+}
+
+/* Positions per chunk of an image channel's sums: the largest divisor of
+ * inner up to 1024 (two chunks of doubles stay in L1). */
+static int64_t sum_chunk(int64_t inner) {
+  int64_t p = inner < 1024 ? inner : 1024;
+  while (inner % p)
+    p--;
+  return p;
+}
+
+/* The accumulator name[] of the value at k, in the loops sums_open opens. */
+static const char *sum_acc(int64_t inner, const char *name) {
+  return inner == 1 ? arena_printf("%s[j]", name) : arena_printf("part_%s[i]", name);
+}
+
+/* Opens the loops that add each value of channel c (in block c0) into the
+ * accumulators names[0..n) (double, one per channel of the block, declared
+ * by the caller): k the flat index, pre a line after c is known (or NULL).
+ * Features: each channel sums over samples in order, the loop over the
+ * block's channels vectorizes.  Images: a chunk of positions at a time,
+ * each position summed over the batch into part_<name>[i], then the chunk
+ * into the channel's sum (sums_close): the loop over positions has a trip
+ * count known here and no reduction in it, so GCC vectorizes it at -O2
+ * (a single sum would need reassociation), in double as before. */
+static void sums_open(KernelBuilder *e, int64_t inner, const char *const *names, int n,
+                      const char *pre) {
+  if (inner == 1) {
+    k_line(e, "for (int s = 0; s < batch; s++) {");
+    k_line(e, "for (int j = 0; j < CB; j++) {");
+    k_line(e, "const int c = c0 + j;");
+    if (pre)
+      k_line(e, "%s", pre);
+    emit_values_of_channel(e, inner);
+    return;
+  }
+  k_line(e, "for (int j = 0; j < CB; j++) {");
+  k_line(e, "const int c = c0 + j;");
+  if (pre)
+    k_line(e, "%s", pre);
+  k_line(e, "for (int i0 = 0; i0 < inner; i0 += P) {");
+  StrBuf b = {0};
+  for (int a = 0; a < n; a++)
+    sb_printf(&b, "%spart_%s[P] = {0}", a ? ", " : "double ", names[a]);
+  k_line(e, "%s;", b.data);
+  k_line(e, "for (int s = 0; s < batch; s++) {");
+  k_line(e, "for (int i = 0; i < P; i++) {");
+  k_line(e, "const size_t k = ((size_t)s * C + c) * inner + i0 + i;");
+}
+
+static void sums_close(KernelBuilder *e, int64_t inner, const char *const *names, int n) {
+  if (inner == 1) {
+    k_line(e, "}");
+    k_line(e, "}");
+    return;
+  }
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "for (int i = 0; i < P; i++) {");
+  for (int a = 0; a < n; a++)
+    k_line(e, "%s[j] += part_%s[i];", names[a], names[a]);
+  k_line(e, "}");
+  k_line(e, "}");
+  k_line(e, "}");
+}
+
+/* The chunk size, for the image form of sums_open. */
+static void emit_sum_chunk(KernelBuilder *e, int64_t inner) {
+  if (inner > 1)
+    k_line(e, "enum { P = %lld };  /* positions per chunk of the sums */",
+           (long long)sum_chunk(inner));
 }
 
 /* Inference: the running statistics (and, folded into a layer, that
@@ -213,28 +283,20 @@ static void emit_batchnorm(KernelBuilder *e, const IrNode *n) {
   if (e->training)
     k_aux(e, "saved", n, true);  /* mean, then 1/sqrt(var + eps), per channel */
   if (e->training) {
+    static const char *const sum[] = {"sum"}, *const sq[] = {"sq"};
+    emit_sum_chunk(e, inner);
     emit_channel_blocks(e, c, inner);
     k_line(e, "double sum[CB] = {0}, sq[CB] = {0}, mean[CB];");
-    k_line(e, "for (int s = 0; s < batch; s++) {");
-    k_line(e, "for (int j = 0; j < CB; j++) {");
-    k_line(e, "const int c = c0 + j;");
-    emit_values_of_channel(e, inner);
-    k_line(e, "sum[j] += x[k];");
-    end_values_of_channel(e, inner);
-    k_line(e, "}");
-    k_line(e, "}");
+    sums_open(e, inner, sum, 1, NULL);
+    k_line(e, "%s += x[k];", sum_acc(inner, "sum"));
+    sums_close(e, inner, sum, 1);
     emit_count(e, inner);
     k_line(e, "for (int j = 0; j < CB; j++)");
     k_line(e, "  mean[j] = sum[j] / count;");
-    k_line(e, "for (int s = 0; s < batch; s++) {");
-    k_line(e, "for (int j = 0; j < CB; j++) {");
-    k_line(e, "const int c = c0 + j;");
-    emit_values_of_channel(e, inner);
+    sums_open(e, inner, sq, 1, NULL);
     k_line(e, "double d = x[k] - mean[j];");
-    k_line(e, "sq[j] += d * d;");
-    end_values_of_channel(e, inner);
-    k_line(e, "}");
-    k_line(e, "}");
+    k_line(e, "%s += d * d;", sum_acc(inner, "sq"));
+    sums_close(e, inner, sq, 1);
     k_line(e, "for (int j = 0; j < CB; j++) {");
     k_line(e, "const int c = c0 + j;");
     k_line(e, "double var = sq[j] / count;");
@@ -291,19 +353,15 @@ static void emit_batchnorm_grad(KernelBuilder *e, const IrNode *n) {
   k_grad(e, "dbeta", f->params[1]);
   if (dx)
     k_load_into(e, "dx");  /* (the loops below read dy[k] before writing dx[k]) */
+  static const char *const sums[] = {"sum_dy", "sum_dy_xhat"};
+  emit_sum_chunk(e, inner);
   emit_channel_blocks(e, c, inner);
   k_line(e, "double sum_dy[CB] = {0}, sum_dy_xhat[CB] = {0};");
-  k_line(e, "for (int s = 0; s < batch; s++) {");
-  k_line(e, "for (int j = 0; j < CB; j++) {");
-  k_line(e, "const int c = c0 + j;");
-  k_line(e, "const double mean = saved[c], inv = saved[C + c];");
-  emit_values_of_channel(e, inner);
+  sums_open(e, inner, sums, 2, "const double mean = saved[c], inv = saved[C + c];");
   k_line(e, "double g = %s;", k_load(e, "dy", "k"));
-  k_line(e, "sum_dy[j] += g;");
-  k_line(e, "sum_dy_xhat[j] += g * (x[k] - mean) * inv;");
-  end_values_of_channel(e, inner);
-  k_line(e, "}");
-  k_line(e, "}");
+  k_line(e, "%s += g;", sum_acc(inner, "sum_dy"));
+  k_line(e, "%s += g * (x[k] - mean) * inv;", sum_acc(inner, "sum_dy_xhat"));
+  sums_close(e, inner, sums, 2);
   k_line(e, "for (int j = 0; j < CB; j++) {");
   k_line(e, "dgamma[c0 + j] = (%s)sum_dy_xhat[j];", e->T);
   k_line(e, "dbeta[c0 + j] = (%s)sum_dy[j];", e->T);
