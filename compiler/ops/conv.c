@@ -126,9 +126,11 @@ static void emit_chunks_open(KernelBuilder *e, const IrNode *n) {
 }
 
 /* The loops over the chunk's im2col rows, row (c*KH + ki)*KW + kj of col
- * (K x N), and in it over its samples' parts: r, sample s's, and xc, the
- * plane of channel g*Cg + c of sample s in x (xs, or dxs).  The outputs ow
- * in [lo, hi) have tap kj inside the input's row; the others read padding. */
+ * (K x N), over its samples' parts and in them over the output rows oh: r,
+ * the part for output row oh of sample s; xc, the plane of channel g*Cg + c
+ * of sample s in x (xs, or dxs), and ih, the input row the tap reads.  The
+ * outputs ow in [lo, hi) have tap kj inside the input's row; the others
+ * read padding. */
 static void emit_rows_open(KernelBuilder *e, const char *x, bool writes_x) {
   k_line(e, "for (int c = 0; c < Cg; c++) {");
   k_line(e, "for (int ki = 0; ki < KH; ki++) {");
@@ -141,11 +143,11 @@ static void emit_rows_open(KernelBuilder *e, const char *x, bool writes_x) {
   k_line(e, "hi--;");
   k_line(e, "}");
   k_line(e, "for (int s = 0; s < ns; s++) {");
-  k_line(e, "%s%s *r = col + ((size_t)(c * KH + ki) * KW + kj) * N + (size_t)s * Ho * Wo;",
-         writes_x ? "const " : "", e->T);
   k_line(e, "%s%s *xc = %s + ((size_t)s * C + g * Cg + c) * H * W;", writes_x ? "" : "const ", e->T, x);
   k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
-  k_line(e, "const int ih = oh * SH - PT + ki * DH;");
+  k_line(e, "%s%s *r = col + (size_t)((c * KH + ki) * KW + kj) * N + ((size_t)s * Ho + oh) * Wo;",
+         writes_x ? "const " : "", e->T);
+  k_line(e, "const int ih = oh * SH - PT + ki * DH, at = ih * W - PL + kj * DW;");
 }
 
 static void emit_rows_close(KernelBuilder *e) {
@@ -153,39 +155,58 @@ static void emit_rows_close(KernelBuilder *e) {
     k_line(e, "}");
 }
 
+static bool conv_unit_stride(const IrNode *n) { return attr_get(n, "stride")->v[1] == 1; }
+
 /* im2col of the chunk at xs, group g: col[(c*KH + ki)*KW + kj][s*Ho*Wo +
- * oh*Wo + ow] is sample s's input under tap (ki, kj) for output (oh, ow);
- * 0 in the padding. */
-static void emit_im2col(KernelBuilder *e) {
+ * oh*Wo + ow] is sample s's input under tap (ki, kj) for output (oh, ow)
+ * (at + ow*SW in its plane); 0 in the padding. */
+static void emit_im2col(KernelBuilder *e, const IrNode *n) {
   emit_rows_open(e, "xs", false);
   k_line(e, "if (ih < 0 || ih >= H) {");
-  k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
-  k_line(e, "r[oh * Wo + ow] = 0;");
-  k_line(e, "}");
+  k_line(e, "memset(r, 0, (size_t)Wo * sizeof(%s));", e->T);
   k_line(e, "continue;");
   k_line(e, "}");
   k_line(e, "for (int ow = 0; ow < lo; ow++) {");
-  k_line(e, "r[oh * Wo + ow] = 0;");
+  k_line(e, "r[ow] = 0;");
   k_line(e, "}");
-  k_line(e, "for (int ow = lo; ow < hi; ow++) {");
-  k_line(e, "r[oh * Wo + ow] = xc[ih * W + ow * SW - PL + kj * DW];");
-  k_line(e, "}");
+  if (conv_unit_stride(n)) {
+    k_line(e, "if (lo < hi) {");
+    k_line(e, "memcpy(r + lo, xc + at + lo, (size_t)(hi - lo) * sizeof(%s));", e->T);
+    k_line(e, "}");
+  } else {
+    k_line(e, "for (int ow = lo; ow < hi; ow++) {");
+    k_line(e, "r[ow] = xc[at + ow * SW];");
+    k_line(e, "}");
+  }
   k_line(e, "for (int ow = hi; ow < Wo; ow++) {");
-  k_line(e, "r[oh * Wo + ow] = 0;");
+  k_line(e, "r[ow] = 0;");
   k_line(e, "}");
   emit_rows_close(e);
 }
 
 /* col2im, im2col's transpose, into the chunk's dx at dxs (zeroed), group g:
- * each column entry is added to the input it was read from. */
-static void emit_col2im(KernelBuilder *e) {
+ * each column entry is added to the input it was read from.  With stride 1
+ * the adds go by four, which GCC vectorises at -O2. */
+static void emit_col2im(KernelBuilder *e, const IrNode *n) {
   emit_rows_open(e, "dxs", true);
   k_line(e, "if (ih < 0 || ih >= H) {");
   k_line(e, "continue;");
   k_line(e, "}");
-  k_line(e, "for (int ow = lo; ow < hi; ow++) {");
-  k_line(e, "xc[ih * W + ow * SW - PL + kj * DW] += r[oh * Wo + ow];");
-  k_line(e, "}");
+  if (conv_unit_stride(n)) {
+    k_line(e, "int ow = lo;");
+    k_line(e, "for (; ow + 3 < hi; ow += 4) {");
+    k_line(e, "xc[at + ow] += r[ow];");
+    for (int i = 1; i < 4; i++)
+      k_line(e, "xc[at + ow + %d] += r[ow + %d];", i, i);
+    k_line(e, "}");
+    k_line(e, "for (; ow < hi; ow++) {");
+    k_line(e, "xc[at + ow] += r[ow];");
+    k_line(e, "}");
+  } else {
+    k_line(e, "for (int ow = lo; ow < hi; ow++) {");
+    k_line(e, "xc[at + ow * SW] += r[ow];");
+    k_line(e, "}");
+  }
   emit_rows_close(e);
 }
 
@@ -254,28 +275,37 @@ static void params_conv2d(Graph *g, IrNode *n) {
  * into the chunk's F x N result; that to NCHW with the bias. */
 static int scratch_conv2d(const IrNode *n, Scratch *out) { return conv_scratch(n, out); }
 
-/* The forward's F x N result (out) to NCHW (ys), with the bias; one sample's
- * result is in place already. */
+/* The forward's F x N result to NCHW (ys), with the bias: from yc for a
+ * chunk of samples, in place for one. */
 static void emit_conv_scatter(KernelBuilder *e, bool chunked, bool bias) {
-  if (!chunked) {
+  if (chunked) {
+    k_line(e, "/* to NCHW%s */", bias ? ", with the bias (one sample's result is in place)" : "");
+    k_line(e, "if (ns > 1) {");
+    k_line(e, "for (int s = 0; s < ns; s++) {");
     k_line(e, "for (int f = 0; f < F; f++) {");
-    k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
-    k_line(e, "ys[(size_t)f * Ho * Wo + i] += b[f];");
+    k_line(e, "const %s *src = yc + (size_t)f * N + (size_t)s * Ho * Wo;", e->T);
+    k_line(e, "%s *dst = ys + ((size_t)s * F + f) * Ho * Wo;", e->T);
+    if (bias) {
+      k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
+      k_line(e, "dst[i] = src[i] + b[f];");
+      k_line(e, "}");
+    } else {
+      k_line(e, "memcpy(dst, src, (size_t)Ho * Wo * sizeof(%s));", e->T);
+    }
     k_line(e, "}");
     k_line(e, "}");
-    return;
+    if (!bias) {
+      k_line(e, "}");
+      return;
+    }
+    k_line(e, "} else {");
   }
-  k_line(e, bias ? "/* to NCHW, with the bias (in place for one sample) */" : "if (ns > 1) {");
-  k_line(e, "for (int s = 0; s < ns; s++) {");
   k_line(e, "for (int f = 0; f < F; f++) {");
-  k_line(e, "const %s *src = out + (size_t)f * N + (size_t)s * Ho * Wo;", e->T);
-  k_line(e, "%s *dst = ys + ((size_t)s * F + f) * Ho * Wo;", e->T);
   k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
-  k_line(e, bias ? "dst[i] = src[i] + b[f];" : "dst[i] = src[i];");
+  k_line(e, "ys[(size_t)f * Ho * Wo + i] += b[f];");
   k_line(e, "}");
   k_line(e, "}");
-  k_line(e, "}");
-  if (!bias)
+  if (chunked)
     k_line(e, "}");
 }
 
@@ -305,7 +335,7 @@ static void emit_conv2d(KernelBuilder *e, const IrNode *n) {
   if (direct)
     k_line(e, "const %s *col = xs + (size_t)g * Cg * H * W;", e->T);
   else
-    emit_im2col(e);
+    emit_im2col(e, n);
   k_line(e, "%s(0, 0, Fg, N, K, %s, w + (size_t)g * Fg * K, K, col, N, %s, %s + (size_t)g * Fg * N, N);",
          gemm_fn(e), lit(e, 1), lit(e, 0), chunked ? "out" : "ys");
   k_line(e, "}");
@@ -323,29 +353,39 @@ static void grad_conv2d(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP
 
 static int scratch_conv2d_grad(const IrNode *n, Scratch *out) { return conv_scratch(n->fwd, out); }
 
-/* The chunk's dy (dys, NCHW) as F x N in dyc, and its sums into db. */
-static void emit_dy_gather(KernelBuilder *e, bool chunked, bool bias) {
+/* The chunk's dy (dys, NCHW) as F x N in dyc, and its sums into db: four
+ * partial sums, which GCC vectorises at -O2 (one would be a chain of
+ * dependent adds). */
+static void emit_dy_gather(KernelBuilder *e, const IrNode *n, bool chunked, bool bias) {
+  int64_t hw = n->out->ty.dims[1] * n->out->ty.dims[2];
   k_line(e, chunked ? "/* dy as F x N%s */" : "/* db%s */", chunked && bias ? ", and db" : "");
   k_line(e, "for (int f = 0; f < F; f++) {");
   if (bias)
-    k_line(e, "double sum = 0;");
+    k_line(e, "double a0 = 0, a1 = 0, a2 = 0, a3 = 0;");
   if (chunked) {
     k_line(e, "for (int s = 0; s < ns; s++) {");
     k_line(e, "const %s *src = dys + ((size_t)s * F + f) * Ho * Wo;", e->T);
-    k_line(e, "%s *dst = dyc + (size_t)f * N + (size_t)s * Ho * Wo;", e->T);
+    k_line(e, "memcpy(dyc + (size_t)f * N + (size_t)s * Ho * Wo, src, (size_t)Ho * Wo * sizeof(%s));",
+           e->T);
   } else {
     k_line(e, "const %s *src = dys + (size_t)f * Ho * Wo;", e->T);
   }
-  k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
-  if (chunked)
-    k_line(e, "dst[i] = src[i];");
-  if (bias)
-    k_line(e, "sum += src[i];");
-  k_line(e, "}");
+  if (bias) {
+    k_line(e, "for (int i = 0; i + 3 < Ho * Wo; i += 4) {");
+    k_line(e, "a0 += src[i];");
+    for (int i = 1; i < 4; i++)
+      k_line(e, "a%d += src[i + %d];", i, i);
+    k_line(e, "}");
+    if (hw % 4) {
+      k_line(e, "for (int i = Ho * Wo / 4 * 4; i < Ho * Wo; i++) {");
+      k_line(e, "a0 += src[i];");
+      k_line(e, "}");
+    }
+  }
   if (chunked)
     k_line(e, "}");
   if (bias)
-    k_line(e, "db[f] += (%s)sum;", e->T);
+    k_line(e, "db[f] += (%s)((a0 + a1) + (a2 + a3));", e->T);
   k_line(e, "}");
 }
 
@@ -377,7 +417,7 @@ static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
   if (dx)
     k_line(e, "%s *dxs = dx + (size_t)s0 * C * H * W;", e->T);
   if (chunked || bias)
-    emit_dy_gather(e, chunked, bias);
+    emit_dy_gather(e, f, chunked, bias);
   if (dx && !direct)
     k_line(e, "memset(dxs, 0, (size_t)ns * C * H * W * sizeof(%s));", e->T);
   const char *dyg = chunked ? "dyc" : "dys";
@@ -385,7 +425,7 @@ static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
   if (direct)
     k_line(e, "const %s *col = xs + (size_t)g * Cg * H * W;", e->T);
   else
-    emit_im2col(e);
+    emit_im2col(e, f);
   k_line(e, "/* dW: the first chunk's GEMM writes it, the others add to it */");
   k_line(e, "%s(0, 1, Fg, K, N, %s, %s + (size_t)g * Fg * N, N, col, N, s0 ? %s : %s,", gemm_fn(e),
          lit(e, 1), dyg, lit(e, 1), lit(e, 0));
@@ -398,7 +438,7 @@ static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
     k_line(e, "/* dx: W^T dy over the columns (col is free again), then col2im */");
     k_line(e, "%s(1, 0, K, N, Fg, %s, w + (size_t)g * Fg * K, K, %s + (size_t)g * Fg * N, N, %s, col, N);",
            gemm_fn(e), lit(e, 1), dyg, lit(e, 0));
-    emit_col2im(e);
+    emit_col2im(e, f);
   }
   k_line(e, "}");
   k_line(e, "}");
