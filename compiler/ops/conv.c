@@ -55,56 +55,159 @@ static bool conv_direct(const IrNode *n) {
          pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
 }
 
-/* The scratch of conv2d n's kernels: none for a direct one, else the
- * columns of one im2col (K x Ho*Wo, one sample and group at a time) and,
- * backward, when dx is wanted (grad_dx), their gradient (col2im's input). */
-static int conv_scratch(const IrNode *n, bool grad_dx, Scratch *out) {
-  if (conv_direct(n))
-    return 0;
+/* K, the rows of a conv2d's im2col: C/G * kh * kw. */
+static int64_t conv_k(const IrNode *n) {
   const Attr *k = attr_get(n, "kernel");
-  int64_t col = n->in[0]->ty.dims[0] / attr_int(n, "groups") * (int64_t)k->v[0] *
-                (int64_t)k->v[1] * n->out->ty.dims[1] * n->out->ty.dims[2];
-  out[0] = out[1] = (Scratch){col, true};
-  return grad_dx ? 2 : 1;
+  return n->in[0]->ty.dims[0] / attr_int(n, "groups") * (int64_t)k->v[0] * (int64_t)k->v[1];
 }
 
-/* The constants a conv2d kernel (forward or backward) names its loops by. */
-static void emit_conv_consts(KernelBuilder *e, const IrNode *n, bool direct) {
+/* A conv2d's GEMMs run over chunks of S samples (docs/performance.md,
+ * "Convolutions over the batch"): the chunk's im2col is K x S*Ho*Wo and the
+ * GEMMs' F x S*Ho*Wo side (the forward's result, the backward's dy) is
+ * gathered from or scattered to NCHW.  S fills CONV_CHUNK_VALUES with both
+ * (1 MB of f32, one core's L2 here), at least 1 and at most CONV_CHUNK_MAX
+ * (longer GEMMs gain nothing more there; the scratch would only grow).  A
+ * direct conv runs a sample at a time: its columns are its input and its
+ * GEMMs' other side its output, both in place. */
+enum { CONV_CHUNK_VALUES = 1 << 18, CONV_CHUNK_MAX = 32 };
+
+static int64_t conv_chunk(const IrNode *n) {
+  if (conv_direct(n))
+    return 1;
+  int64_t per = (conv_k(n) + n->out->ty.dims[0]) * n->out->ty.dims[1] * n->out->ty.dims[2];
+  int64_t s = CONV_CHUNK_VALUES / per;
+  return s < 1 ? 1 : s > CONV_CHUNK_MAX ? CONV_CHUNK_MAX : s;
+}
+
+/* The scratch of conv2d n's kernels, forward and backward alike (fixed:
+ * one chunk): the chunk's columns (none for a direct conv; the backward's
+ * dx GEMM writes its columns over them) and, with S > 1, its F x S*Ho*Wo
+ * side. */
+static int conv_scratch(const IrNode *n, Scratch *out) {
+  int64_t s = conv_chunk(n), hw = n->out->ty.dims[1] * n->out->ty.dims[2];
+  int count = 0;
+  if (!conv_direct(n))
+    out[count++] = (Scratch){conv_k(n) * s * hw, true};
+  if (s > 1)
+    out[count++] = (Scratch){n->out->ty.dims[0] * s * hw, true};
+  return count;
+}
+
+/* The constants a conv2d kernel (forward or backward) names its loops by,
+ * then (emit_chunks_open) the loop over its chunks of S samples: ns samples
+ * from s0, N = ns * Ho * Wo columns. */
+static void emit_conv_open(KernelBuilder *e, const IrNode *n) {
   const Type *t = &n->in[0]->ty, *o = &n->out->ty;
   const Attr *k = attr_get(n, "kernel"), *s = attr_get(n, "stride"), *d = attr_get(n, "dilation");
   int64_t pads[4], groups = attr_int(n, "groups");
   conv_pads(n, pads);
-  int64_t cg = t->dims[0] / groups, fg = o->dims[0] / groups;
   k_line(e, "const int C = %lld, H = %lld, W = %lld, F = %lld, Ho = %lld, Wo = %lld;",
          (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
          (long long)o->dims[0], (long long)o->dims[1], (long long)o->dims[2]);
   k_line(e, "const int G = %lld, Cg = %lld, Fg = %lld, K = %lld;", (long long)groups,
-         (long long)cg, (long long)fg, (long long)(cg * (int64_t)k->v[0] * (int64_t)k->v[1]));
-  if (!direct)
+         (long long)(t->dims[0] / groups), (long long)(o->dims[0] / groups), (long long)conv_k(n));
+  if (!conv_direct(n))
     k_line(e, "const int KH = %lld, KW = %lld, SH = %lld, SW = %lld, PT = %lld, PL = %lld, "
               "DH = %lld, DW = %lld;",
            (long long)k->v[0], (long long)k->v[1], (long long)s->v[0], (long long)s->v[1],
            (long long)pads[0], (long long)pads[1], (long long)d->v[0], (long long)d->v[1]);
 }
 
-/* im2col of sample xs, group g: col[(c*KH + ki)*KW + kj][oh*Wo + ow] is the
- * input under kernel tap (ki, kj) for output (oh, ow); 0 in the padding. */
-static void emit_im2col(KernelBuilder *e) {
+static void emit_chunks_open(KernelBuilder *e, const IrNode *n) {
+  int64_t chunk = conv_chunk(n);
+  if (chunk == 1) {
+    k_line(e, "for (int s0 = 0; s0 < batch; s0++) {");
+    k_line(e, conv_direct(n) ? "const int N = Ho * Wo;" : "const int ns = 1, N = Ho * Wo;");
+    return;
+  }
+  k_line(e, "const int S = %lld;  /* samples per chunk: the scratch holds one */", (long long)chunk);
+  k_line(e, "for (int s0 = 0; s0 < batch; s0 += S) {");
+  k_line(e, "const int ns = batch - s0 < S ? batch - s0 : S, N = ns * Ho * Wo;");
+}
+
+/* The loops over the chunk's im2col rows, row (c*KH + ki)*KW + kj of col
+ * (K x N), over its samples' parts and in them over the output rows oh: r,
+ * the part for output row oh of sample s; xc, the plane of channel g*Cg + c
+ * of sample s in x (xs, or dxs), and ih, the input row the tap reads.  The
+ * outputs ow in [lo, hi) have tap kj inside the input's row; the others
+ * read padding. */
+static void emit_rows_open(KernelBuilder *e, const char *x, bool writes_x) {
   k_line(e, "for (int c = 0; c < Cg; c++) {");
   k_line(e, "for (int ki = 0; ki < KH; ki++) {");
   k_line(e, "for (int kj = 0; kj < KW; kj++) {");
-  k_line(e, "%s *row = col + ((size_t)(c * KH + ki) * KW + kj) * Ho * Wo;", e->T);
-  k_line(e, "const %s *xc = xs + (size_t)(g * Cg + c) * H * W;", e->T);
+  k_line(e, "int lo = 0, hi = Wo;  /* the outputs ow in [lo, hi) read inside the input's row */");
+  k_line(e, "while (lo < hi && lo * SW - PL + kj * DW < 0) {");
+  k_line(e, "lo++;");
+  k_line(e, "}");
+  k_line(e, "while (hi > lo && (hi - 1) * SW - PL + kj * DW >= W) {");
+  k_line(e, "hi--;");
+  k_line(e, "}");
+  k_line(e, "for (int s = 0; s < ns; s++) {");
+  k_line(e, "%s%s *xc = %s + ((size_t)s * C + g * Cg + c) * H * W;", writes_x ? "" : "const ", e->T, x);
   k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
-  k_line(e, "int ih = oh * SH - PT + ki * DH;");
-  k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
-  k_line(e, "int iw = ow * SW - PL + kj * DW;");
-  k_line(e, "row[oh * Wo + ow] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0;");
+  k_line(e, "%s%s *r = col + (size_t)((c * KH + ki) * KW + kj) * N + ((size_t)s * Ho + oh) * Wo;",
+         writes_x ? "const " : "", e->T);
+  k_line(e, "const int ih = oh * SH - PT + ki * DH, at = ih * W - PL + kj * DW;");
+}
+
+static void emit_rows_close(KernelBuilder *e) {
+  for (int i = 0; i < 5; i++)
+    k_line(e, "}");
+}
+
+static bool conv_unit_stride(const IrNode *n) { return attr_get(n, "stride")->v[1] == 1; }
+
+/* im2col of the chunk at xs, group g: col[(c*KH + ki)*KW + kj][s*Ho*Wo +
+ * oh*Wo + ow] is sample s's input under tap (ki, kj) for output (oh, ow)
+ * (at + ow*SW in its plane); 0 in the padding. */
+static void emit_im2col(KernelBuilder *e, const IrNode *n) {
+  emit_rows_open(e, "xs", false);
+  k_line(e, "if (ih < 0 || ih >= H) {");
+  k_line(e, "memset(r, 0, (size_t)Wo * sizeof(%s));", e->T);
+  k_line(e, "continue;");
   k_line(e, "}");
+  k_line(e, "for (int ow = 0; ow < lo; ow++) {");
+  k_line(e, "r[ow] = 0;");
   k_line(e, "}");
+  if (conv_unit_stride(n)) {
+    k_line(e, "if (lo < hi) {");
+    k_line(e, "memcpy(r + lo, xc + at + lo, (size_t)(hi - lo) * sizeof(%s));", e->T);
+    k_line(e, "}");
+  } else {
+    k_line(e, "for (int ow = lo; ow < hi; ow++) {");
+    k_line(e, "r[ow] = xc[at + ow * SW];");
+    k_line(e, "}");
+  }
+  k_line(e, "for (int ow = hi; ow < Wo; ow++) {");
+  k_line(e, "r[ow] = 0;");
   k_line(e, "}");
+  emit_rows_close(e);
+}
+
+/* col2im, im2col's transpose, into the chunk's dx at dxs (zeroed), group g:
+ * each column entry is added to the input it was read from.  With stride 1
+ * the adds go by four, which GCC vectorises at -O2. */
+static void emit_col2im(KernelBuilder *e, const IrNode *n) {
+  emit_rows_open(e, "dxs", true);
+  k_line(e, "if (ih < 0 || ih >= H) {");
+  k_line(e, "continue;");
   k_line(e, "}");
-  k_line(e, "}");
+  if (conv_unit_stride(n)) {
+    k_line(e, "int ow = lo;");
+    k_line(e, "for (; ow + 3 < hi; ow += 4) {");
+    k_line(e, "xc[at + ow] += r[ow];");
+    for (int i = 1; i < 4; i++)
+      k_line(e, "xc[at + ow + %d] += r[ow + %d];", i, i);
+    k_line(e, "}");
+    k_line(e, "for (; ow < hi; ow++) {");
+    k_line(e, "xc[at + ow] += r[ow];");
+    k_line(e, "}");
+  } else {
+    k_line(e, "for (int ow = lo; ow < hi; ow++) {");
+    k_line(e, "xc[at + ow * SW] += r[ow];");
+    k_line(e, "}");
+  }
+  emit_rows_close(e);
 }
 
 static const ArgSpec conv2d_args[] = {
@@ -167,17 +270,52 @@ static void params_conv2d(Graph *g, IrNode *n) {
     add_param(g, n, "bias", true, 1, w, "zeros", 0);
 }
 
-/* Per sample and group: im2col into scratch (skipped for 1x1, stride 1,
- * unpadded), then one GEMM W_g[F/G, K] x col[K, Ho*Wo], K = C/G*kh*kw. */
-static int scratch_conv2d(const IrNode *n, Scratch *out) { return conv_scratch(n, false, out); }
+/* Per chunk of samples and group: im2col of the chunk (a direct conv reads
+ * its input as it is), then one GEMM W_g[F/G, K] x col[K, N], K = C/G*kh*kw,
+ * into the chunk's F x N result; that to NCHW with the bias. */
+static int scratch_conv2d(const IrNode *n, Scratch *out) { return conv_scratch(n, out); }
+
+/* The forward's F x N result to NCHW (ys), with the bias: from yc for a
+ * chunk of samples, in place for one. */
+static void emit_conv_scatter(KernelBuilder *e, bool chunked, bool bias) {
+  if (chunked) {
+    k_line(e, "/* to NCHW%s */", bias ? ", with the bias (one sample's result is in place)" : "");
+    k_line(e, "if (ns > 1) {");
+    k_line(e, "for (int s = 0; s < ns; s++) {");
+    k_line(e, "for (int f = 0; f < F; f++) {");
+    k_line(e, "const %s *src = yc + (size_t)f * N + (size_t)s * Ho * Wo;", e->T);
+    k_line(e, "%s *dst = ys + ((size_t)s * F + f) * Ho * Wo;", e->T);
+    if (bias) {
+      k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
+      k_line(e, "dst[i] = src[i] + b[f];");
+      k_line(e, "}");
+    } else {
+      k_line(e, "memcpy(dst, src, (size_t)Ho * Wo * sizeof(%s));", e->T);
+    }
+    k_line(e, "}");
+    k_line(e, "}");
+    if (!bias) {
+      k_line(e, "}");
+      return;
+    }
+    k_line(e, "} else {");
+  }
+  k_line(e, "for (int f = 0; f < F; f++) {");
+  k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
+  k_line(e, "ys[(size_t)f * Ho * Wo + i] += b[f];");
+  k_line(e, "}");
+  k_line(e, "}");
+  if (chunked)
+    k_line(e, "}");
+}
 
 static void emit_conv2d(KernelBuilder *e, const IrNode *n) {
-  bool direct = conv_direct(n);
+  bool direct = conv_direct(n), chunked = conv_chunk(n) > 1;
   bool bias = n->nparams > 1 && !k_bias_folded(e, n);
-  k_begin(e, n, arena_printf("%s%s", direct ? "1x1 convolution: one GEMM per sample and group"
-                                            : "im2col + GEMM",
-                             n->nparams > 1 && !bias ? "; the bias is added with the folded "
-                                                       "batchnorm" : ""));
+  const char *what = direct ? "1x1 convolution: one GEMM per sample and group"
+                     : chunked ? "im2col + GEMM over chunks of samples" : "im2col + GEMM per sample";
+  k_begin(e, n, arena_printf("%s%s", what, n->nparams > 1 && !bias ? "; the bias is added with the "
+                                                                     "folded batchnorm" : ""));
   k_in(e, "x", 0);
   k_out(e, "y");
   k_param(e, "w", n->params[0], false);
@@ -185,45 +323,78 @@ static void emit_conv2d(KernelBuilder *e, const IrNode *n) {
     k_param(e, "b", n->params[1], false);
   if (!direct)
     k_scratch(e, "col");
-  emit_conv_consts(e, n, direct);
-  k_line(e, "for (int s = 0; s < batch; s++) {");
-  k_line(e, "const %s *xs = x + (size_t)s * C * H * W;", e->T);
-  k_line(e, "%s *ys = y + (size_t)s * F * Ho * Wo;", e->T);
+  if (chunked)
+    k_scratch(e, "yc");
+  emit_conv_open(e, n);
+  emit_chunks_open(e, n);
+  k_line(e, "const %s *xs = x + (size_t)s0 * C * H * W;", e->T);
+  k_line(e, "%s *ys = y + (size_t)s0 * F * Ho * Wo;", e->T);
+  if (chunked)
+    k_line(e, "%s *out = ns > 1 ? yc : ys;  /* the GEMMs' F x N result: one sample's is NCHW */", e->T);
   k_line(e, "for (int g = 0; g < G; g++) {");
-  if (direct) {
+  if (direct)
     k_line(e, "const %s *col = xs + (size_t)g * Cg * H * W;", e->T);
-  } else {
-    emit_im2col(e);
-  }
-  k_line(e, "%s(0, 0, Fg, Ho * Wo, K, %s, w + (size_t)g * Fg * K, K, col, Ho * Wo, %s,",
-         gemm_fn(e), lit(e, 1), lit(e, 0));
-  k_line(e, "           ys + (size_t)g * Fg * Ho * Wo, Ho * Wo);");
+  else
+    emit_im2col(e, n);
+  k_line(e, "%s(0, 0, Fg, N, K, %s, w + (size_t)g * Fg * K, K, col, N, %s, %s + (size_t)g * Fg * N, N);",
+         gemm_fn(e), lit(e, 1), lit(e, 0), chunked ? "out" : "ys");
   k_line(e, "}");
-  if (bias) {
-    k_line(e, "for (int f = 0; f < F; f++) {");
-    k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
-    k_line(e, "ys[(size_t)f * Ho * Wo + i] += b[f];");
-    k_line(e, "}");
-    k_line(e, "}");
-  }
+  if (chunked || bias)
+    emit_conv_scatter(e, chunked, bias);
   k_line(e, "}");
   k_end(e);
 }
 
-/* Per sample and group, with col = im2col(x): dW += dy col^T, db += the
- * sums of dy, and dx = col2im(W^T dy), the transpose of im2col adding up
- * the overlaps. */
+/* Per chunk and group, with col = im2col(x) and dy gathered into the GEMMs'
+ * F x N layout: dW += dy col^T (one GEMM per chunk, over all its samples),
+ * db += the sums of dy, and dx = col2im(W^T dy), the transpose of im2col
+ * adding up the overlaps. */
 static void grad_conv2d(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP_CONV2D_GRAD); }
 
-static int scratch_conv2d_grad(const IrNode *n, Scratch *out) {
-  return conv_scratch(n->fwd, n->out->ty.kind != T_NONE, out);
+static int scratch_conv2d_grad(const IrNode *n, Scratch *out) { return conv_scratch(n->fwd, out); }
+
+/* The chunk's dy (dys, NCHW) as F x N in dyc, and its sums into db: four
+ * partial sums, which GCC vectorises at -O2 (one would be a chain of
+ * dependent adds). */
+static void emit_dy_gather(KernelBuilder *e, const IrNode *n, bool chunked, bool bias) {
+  int64_t hw = n->out->ty.dims[1] * n->out->ty.dims[2];
+  k_line(e, chunked ? "/* dy as F x N%s */" : "/* db%s */", chunked && bias ? ", and db" : "");
+  k_line(e, "for (int f = 0; f < F; f++) {");
+  if (bias)
+    k_line(e, "double a0 = 0, a1 = 0, a2 = 0, a3 = 0;");
+  if (chunked) {
+    k_line(e, "for (int s = 0; s < ns; s++) {");
+    k_line(e, "const %s *src = dys + ((size_t)s * F + f) * Ho * Wo;", e->T);
+    k_line(e, "memcpy(dyc + (size_t)f * N + (size_t)s * Ho * Wo, src, (size_t)Ho * Wo * sizeof(%s));",
+           e->T);
+  } else {
+    k_line(e, "const %s *src = dys + (size_t)f * Ho * Wo;", e->T);
+  }
+  if (bias) {
+    k_line(e, "for (int i = 0; i + 3 < Ho * Wo; i += 4) {");
+    k_line(e, "a0 += src[i];");
+    for (int i = 1; i < 4; i++)
+      k_line(e, "a%d += src[i + %d];", i, i);
+    k_line(e, "}");
+    if (hw % 4) {
+      k_line(e, "for (int i = Ho * Wo / 4 * 4; i < Ho * Wo; i++) {");
+      k_line(e, "a0 += src[i];");
+      k_line(e, "}");
+    }
+  }
+  if (chunked)
+    k_line(e, "}");
+  if (bias)
+    k_line(e, "db[f] += (%s)((a0 + a1) + (a2 + a3));", e->T);
+  k_line(e, "}");
 }
 
 static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
-  bool direct = conv_direct(f);
+  bool direct = conv_direct(f), chunked = conv_chunk(f) > 1;
   bool bias = f->nparams > 1, dx = n->out->ty.kind != T_NONE;
-  k_begin(e, n, "backward: GEMMs against im2col, col2im for dx");
+  k_begin(e, n, chunked ? "backward over chunks of samples: GEMMs against im2col, col2im for dx"
+                        : "backward: GEMMs against im2col, col2im for dx");
   k_in(e, "dy", 0);
   k_in(e, "x", 1);
   if (dx) {
@@ -235,66 +406,41 @@ static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
     k_grad(e, "db", f->params[1]);
   if (!direct)
     k_scratch(e, "col");
-  if (!direct && dx)
-    k_scratch(e, "dcol");
-  emit_conv_consts(e, f, direct);
-  k_line(e, "memset(dw, 0, (size_t)F * K * sizeof(%s));", e->T);
+  if (chunked)
+    k_scratch(e, "dyc");
+  emit_conv_open(e, f);
   if (bias)
     k_line(e, "memset(db, 0, (size_t)F * sizeof(%s));", e->T);
-  if (dx && !direct)
-    k_line(e, "memset(dx, 0, (size_t)batch * C * H * W * sizeof(%s));", e->T);
-  k_line(e, "for (int s = 0; s < batch; s++) {");
-  k_line(e, "const %s *xs = x + (size_t)s * C * H * W;", e->T);
-  k_line(e, "const %s *dys = dy + (size_t)s * F * Ho * Wo;", e->T);
+  emit_chunks_open(e, f);
+  k_line(e, "const %s *xs = x + (size_t)s0 * C * H * W;", e->T);
+  k_line(e, "const %s *dys = dy + (size_t)s0 * F * Ho * Wo;", e->T);
   if (dx)
-    k_line(e, "%s *dxs = dx + (size_t)s * C * H * W;", e->T);
+    k_line(e, "%s *dxs = dx + (size_t)s0 * C * H * W;", e->T);
+  if (chunked || bias)
+    emit_dy_gather(e, f, chunked, bias);
+  if (dx && !direct)
+    k_line(e, "memset(dxs, 0, (size_t)ns * C * H * W * sizeof(%s));", e->T);
+  const char *dyg = chunked ? "dyc" : "dys";
   k_line(e, "for (int g = 0; g < G; g++) {");
-  k_line(e, "const %s *dyg = dys + (size_t)g * Fg * Ho * Wo;", e->T);
-  if (direct) {
+  if (direct)
     k_line(e, "const %s *col = xs + (size_t)g * Cg * H * W;", e->T);
-  } else {
-    emit_im2col(e);
-  }
-  k_line(e, "%s(0, 1, Fg, K, Ho * Wo, %s, dyg, Ho * Wo, col, Ho * Wo, %s, dw + (size_t)g * Fg * K, K);",
-         gemm_fn(e), lit(e, 1), lit(e, 1));
+  else
+    emit_im2col(e, f);
+  k_line(e, "/* dW: the first chunk's GEMM writes it, the others add to it */");
+  k_line(e, "%s(0, 1, Fg, K, N, %s, %s + (size_t)g * Fg * N, N, col, N, s0 ? %s : %s,", gemm_fn(e),
+         lit(e, 1), dyg, lit(e, 1), lit(e, 0));
+  k_line(e, "           dw + (size_t)g * Fg * K, K);");
   if (dx && direct) {
-    k_line(e, "%s(1, 0, K, Ho * Wo, Fg, %s, w + (size_t)g * Fg * K, K, dyg, Ho * Wo, %s,",
-           gemm_fn(e), lit(e, 1), lit(e, 0));
-    k_line(e, "           dxs + (size_t)g * Cg * H * W, Ho * Wo);");
+    k_line(e, "%s(1, 0, K, N, Fg, %s, w + (size_t)g * Fg * K, K, %s + (size_t)g * Fg * N, N, %s,",
+           gemm_fn(e), lit(e, 1), dyg, lit(e, 0));
+    k_line(e, "           dxs + (size_t)g * Cg * H * W, N);");
   } else if (dx) {
-    k_line(e, "%s(1, 0, K, Ho * Wo, Fg, %s, w + (size_t)g * Fg * K, K, dyg, Ho * Wo, %s, dcol, "
-              "Ho * Wo);", gemm_fn(e), lit(e, 1), lit(e, 0));
-    k_line(e, "for (int c = 0; c < Cg; c++) {");
-    k_line(e, "for (int ki = 0; ki < KH; ki++) {");
-    k_line(e, "for (int kj = 0; kj < KW; kj++) {");
-    k_line(e, "const %s *row = dcol + ((size_t)(c * KH + ki) * KW + kj) * Ho * Wo;", e->T);
-    k_line(e, "%s *dxc = dxs + (size_t)(g * Cg + c) * H * W;", e->T);
-    k_line(e, "for (int oh = 0; oh < Ho; oh++) {");
-    k_line(e, "int ih = oh * SH - PT + ki * DH;");
-    k_line(e, "if (ih < 0 || ih >= H) {");
-    k_line(e, "continue;");
-    k_line(e, "}");
-    k_line(e, "for (int ow = 0; ow < Wo; ow++) {");
-    k_line(e, "int iw = ow * SW - PL + kj * DW;");
-    k_line(e, "if (iw >= 0 && iw < W) {");
-    k_line(e, "dxc[ih * W + iw] += row[oh * Wo + ow];");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
-    k_line(e, "}");
+    k_line(e, "/* dx: W^T dy over the columns (col is free again), then col2im */");
+    k_line(e, "%s(1, 0, K, N, Fg, %s, w + (size_t)g * Fg * K, K, %s + (size_t)g * Fg * N, N, %s, col, N);",
+           gemm_fn(e), lit(e, 1), dyg, lit(e, 0));
+    emit_col2im(e, f);
   }
   k_line(e, "}");
-  if (bias) {
-    k_line(e, "for (int f = 0; f < F; f++) {");
-    k_line(e, "double sum = 0;");
-    k_line(e, "for (int i = 0; i < Ho * Wo; i++) {");
-    k_line(e, "sum += dys[(size_t)f * Ho * Wo + i];");
-    k_line(e, "}");
-    k_line(e, "db[f] += (%s)sum;", e->T);
-    k_line(e, "}");
-  }
   k_line(e, "}");
   k_end(e);
 }
