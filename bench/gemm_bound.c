@@ -13,20 +13,10 @@
 
 #include <cblas.h>
 
+#include "timing.h"
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double u = *(const double *)a, v = *(const double *)b;
-  return (u > v) - (u < v);
-}
 
 static float *filled(size_t n) {
   float *p = malloc(sizeof *p * (n ? n : 1));
@@ -39,14 +29,20 @@ static float *filled(size_t n) {
   return p;
 }
 
-/* One call: C = op(A) op(B), or for a GEMV c = A b (A m x k, row-major). */
-static void one(int gemv, int ta, int tb, int m, int n, int k, const float *a, int lda,
-                const float *b, int ldb, float *c) {
-  if (gemv)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, k, 1.0f, a, k, b, 1, 0.0f, c, 1);
+/* The shape being timed, for one(): C = op(A) op(B), or for a GEMV c = A b
+ * (A m x k, row-major). */
+static struct {
+  int gemv, ta, tb, m, n, k, lda, ldb;
+  const float *a, *b;
+  float *c;
+} g;
+
+static void one(void) {
+  if (g.gemv)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, g.m, g.k, 1.0f, g.a, g.k, g.b, 1, 0.0f, g.c, 1);
   else
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
+                g.m, g.n, g.k, 1.0f, g.a, g.lda, g.b, g.ldb, 0.0f, g.c, g.n);
 }
 
 int main(int argc, char **argv) {
@@ -56,7 +52,6 @@ int main(int argc, char **argv) {
   }
   int runs = atoi(argv[1]);
   double seconds = atof(argv[2]), total = 0, flops = 0;
-  double *per = malloc(sizeof *per * (size_t)(runs > 0 ? runs : 1));
   for (int s = 3; s < argc; s++) {
     int ta = 0, tb = 0, m, n, k = 1, gemv = argv[s][0] == 'v';
     if (gemv ? sscanf(argv[s], "v,%d,%d", &m, &n) != 2 || m < 1 || n < 1
@@ -67,31 +62,15 @@ int main(int argc, char **argv) {
     if (gemv) /* y[m] = A[m x n] x[n]: as a GEMM, M=m, N=1, K=n */
       k = n, n = 1;
     float *a = filled((size_t)m * k), *b = filled((size_t)k * n), *c = filled((size_t)m * n);
-    int lda = ta ? m : k, ldb = tb ? k : n;
-    double t0 = now(), t;
-    long calls = 0;
-    do {
-      one(gemv, ta, tb, m, n, k, a, lda, b, ldb, c);
-      calls++;
-      t = now() - t0;
-    } while (calls < 3 || t < 0.05);
-    long N = (long)(seconds / (t / (double)calls));
-    if (N < 1)
-      N = 1;
-    for (int r = 0; r < runs; r++) {
-      t0 = now();
-      for (long i = 0; i < N; i++)
-        one(gemv, ta, tb, m, n, k, a, lda, b, ldb, c);
-      per[r] = (now() - t0) / (double)N;
-    }
-    qsort(per, (size_t)runs, sizeof *per, cmp);
-    total += per[runs / 2];
+    g.gemv = gemv, g.ta = ta, g.tb = tb, g.m = m, g.n = n, g.k = k;
+    g.lda = ta ? m : k, g.ldb = tb ? k : n, g.a = a, g.b = b, g.c = c;
+    long iters;
+    total += time_it(one, runs, seconds, &iters);
     flops += 2.0 * m * n * k;
     free(a);
     free(b);
     free(c);
   }
   printf("gemm %.9g %.6g\n", total, flops / total * 1e-9);
-  free(per);
   return 0;
 }
