@@ -78,20 +78,31 @@ static struct {
 
 enum { SPIN = 200000 };  /* polls before a worker sleeps: ~100 us */
 
+/* The part index of a ticket whose task is being written.  The caller
+ * closes the ticket (a new generation, no part to take) before it changes
+ * the task's fields and opens it after: a worker late from the last task,
+ * which read the old ticket and then the new nparts, finds its
+ * compare-and-swap failing instead of taking a part of a task not yet
+ * published (and counting it done twice). */
+#define CLOSED UINT32_MAX
+
 /* Runs parts of task gen until none is left (or the task is over). */
 static void run_parts(uint32_t gen) {
   for (;;) {
     uint64_t t = __atomic_load_n(&pool.ticket, __ATOMIC_ACQUIRE);
     if ((uint32_t)(t >> 32) != gen)
       return;
-    int part = (int)(uint32_t)t, nparts = __atomic_load_n(&pool.nparts, __ATOMIC_RELAXED);
-    if (part >= nparts)
+    uint32_t part = (uint32_t)t;
+    if (part == CLOSED)
+      continue;  /* the caller is writing the task: it opens in a moment */
+    int nparts = __atomic_load_n(&pool.nparts, __ATOMIC_ACQUIRE);
+    if (part >= (uint32_t)nparts)
       return;
     if (!__atomic_compare_exchange_n(&pool.ticket, &t, t + 1, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
       continue;
     nnrt_task fn = __atomic_load_n(&pool.fn, __ATOMIC_RELAXED);
-    fn(__atomic_load_n(&pool.ctx, __ATOMIC_RELAXED), part, nparts);
+    fn(__atomic_load_n(&pool.ctx, __ATOMIC_RELAXED), (int)part, nparts);
     __atomic_fetch_add(&pool.done, 1, __ATOMIC_RELEASE);
   }
 }
@@ -161,11 +172,12 @@ void nnrt_parallel(nnrt_task fn, void *ctx, int nparts) {
   pthread_mutex_lock(&callers);
   if (!pool.started)
     start_workers();
+  uint32_t gen = ticket_gen() + 1;
+  __atomic_store_n(&pool.ticket, (uint64_t)gen << 32 | CLOSED, __ATOMIC_SEQ_CST);
   __atomic_store_n(&pool.fn, fn, __ATOMIC_RELAXED);
   __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELAXED);
-  __atomic_store_n(&pool.nparts, nparts, __ATOMIC_RELAXED);
   __atomic_store_n(&pool.done, 0, __ATOMIC_RELAXED);
-  uint32_t gen = ticket_gen() + 1;
+  __atomic_store_n(&pool.nparts, nparts, __ATOMIC_RELEASE);
   pthread_mutex_lock(&pool.lock);
   __atomic_store_n(&pool.ticket, (uint64_t)gen << 32, __ATOMIC_RELEASE);
   if (pool.sleeping)

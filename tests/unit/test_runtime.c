@@ -67,7 +67,7 @@ static void count_part(void *ctx, int part, int nparts) {
 
 static void test_parallel(void) {
   CHECK(nnrt_num_threads() >= 1, "threads: %d", nnrt_num_threads());
-  for (int rep = 0; rep < 200; rep++)
+  for (int rep = 0; rep < 2000; rep++)
     for (int nparts = 0; nparts <= 40; nparts += 1 + rep % 7) {
       memset(part_runs, 0, sizeof part_runs);
       nnrt_parallel(count_part, NULL, nparts);
