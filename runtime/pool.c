@@ -86,6 +86,11 @@ enum { SPIN = 200000 };  /* polls before a worker sleeps: ~100 us */
  * published (and counting it done twice). */
 #define CLOSED UINT32_MAX
 
+/* Set while a thread runs a part: a part that calls nnrt_parallel (a GEMM
+ * in a kernel run on part of the batch) runs that task itself, whole,
+ * instead of waiting for the pool it is part of. */
+static __thread int in_part;
+
 /* Runs parts of task gen until none is left (or the task is over). */
 static void run_parts(uint32_t gen) {
   for (;;) {
@@ -102,7 +107,9 @@ static void run_parts(uint32_t gen) {
                                      __ATOMIC_ACQUIRE))
       continue;
     nnrt_task fn = __atomic_load_n(&pool.fn, __ATOMIC_RELAXED);
+    in_part = 1;
     fn(__atomic_load_n(&pool.ctx, __ATOMIC_RELAXED), (int)part, nparts);
+    in_part = 0;
     __atomic_fetch_add(&pool.done, 1, __ATOMIC_RELEASE);
   }
 }
@@ -164,7 +171,7 @@ static void start_workers(void) {
 static pthread_mutex_t callers = PTHREAD_MUTEX_INITIALIZER;
 
 void nnrt_parallel(nnrt_task fn, void *ctx, int nparts) {
-  if (nparts <= 1 || nnrt_num_threads() == 1) {
+  if (nparts <= 1 || in_part || nnrt_num_threads() == 1) {
     for (int i = 0; i < nparts; i++)
       fn(ctx, i, nparts);
     return;

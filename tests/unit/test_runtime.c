@@ -65,7 +65,29 @@ static void count_part(void *ctx, int part, int nparts) {
     __atomic_fetch_add(&part_runs[part], 1, __ATOMIC_RELAXED);
 }
 
+/* A part that starts a task of its own (a GEMM inside a split kernel)
+ * runs it whole on its thread: no deadlock, every inner part once. */
+static int nested_runs[4][5];
+
+static void inner_part(void *ctx, int part, int nparts) {
+  int outer = *(const int *)ctx;
+  if (part < nparts && nparts == 5)
+    __atomic_fetch_add(&nested_runs[outer][part], 1, __ATOMIC_RELAXED);
+}
+
+static void outer_part(void *ctx, int part, int nparts) {
+  (void)ctx;
+  if (part < 4 && nparts == 4)
+    nnrt_parallel(inner_part, &part, 5);
+}
+
 static void test_parallel(void) {
+  memset(nested_runs, 0, sizeof nested_runs);
+  nnrt_parallel(outer_part, NULL, 4);
+  for (int o = 0; o < 4; o++)
+    for (int i = 0; i < 5; i++)
+      CHECK(nested_runs[o][i] == 1, "nested: outer part %d, inner part %d ran %d times", o, i,
+            nested_runs[o][i]);
   CHECK(nnrt_num_threads() >= 1, "threads: %d", nnrt_num_threads());
   for (int rep = 0; rep < 2000; rep++)
     for (int nparts = 0; nparts <= 40; nparts += 1 + rep % 7) {
