@@ -347,20 +347,16 @@ static void emit_arena_names(StrBuf *fns, const Emitter *e) {
     sb_printf(fns, "  const size_t mb = (size_t)m->max_batch;\n");
   for (int i = 0; i < bufs->len; i++) {
     const PlanBuffer *b = bufs->data[i];
-    const char *at = b->fixed ? arena_printf("A + %lld * mb + %lld", (long long)b->base,
-                                             (long long)b->offset)
-                              : arena_printf("A + %lld * (size_t)batch", (long long)b->offset);
-    if (b->fixed && !b->base)
-      at = b->offset ? arena_printf("A + %lld", (long long)b->offset) : "A";
-    else if (!b->fixed && !b->offset)
-      at = "A";
-    else if (b->fixed && !b->offset)
-      at = arena_printf("A + %lld * mb", (long long)b->base);
-    StrBuf line = {0};
-    sb_printf(&line, "  %s *const %s = %s;", e->T, b->cname, at);
+    StrBuf line = {0};  /* (a zero base or offset is not written) */
+    sb_printf(&line, "  %s *const %s = A", e->T, b->cname);
+    if (b->fixed && b->base)
+      sb_printf(&line, " + %lld * mb", (long long)b->base);
+    if (b->offset)
+      sb_printf(&line, " + %lld%s", (long long)b->offset, b->fixed ? "" : " * (size_t)batch");
+    sb_printf(&line, ";");
+    /* what it holds, unless it is the one value its name says (what "%k") */
     const char *what = comment_text(b->what, (int)strlen(b->what));
-    if (strcmp(what, arena_printf("%%%s", b->cname + 1)) &&
-        line.len + strlen(what) + 8 <= C_LINE_MAX)
+    if (strchr(what, ' ') && line.len + strlen(what) + 8 <= C_LINE_MAX)
       sb_printf(&line, "  /* %s */", what);
     sb_printf(fns, "%s\n", line.data);
   }
