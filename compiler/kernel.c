@@ -28,6 +28,7 @@ struct KernelState {
   StrMap used_names;        /* the same by name                             */
   /* the kernel being written (k_begin .. k_end) */
   StrBuf ksig, kbody;       /* its name; its body                           */
+  StrBuf kfirst;            /* the lines its body starts with (k_first)     */
   StrBuf khead;             /* the comment heading it                       */
   const IrNode *knode;
   int indent;
@@ -40,6 +41,7 @@ struct KernelState {
   PtrVec same_local;        /* Local*: values that are another's local      */
   const char *load_from;    /* k_load_into's buffer, or NULL                */
   bool split_ok;            /* its batch may be split across threads so far */
+  StrMap helpers;           /* the helper functions written (k_helper)      */
 };
 
 typedef struct KParam {
@@ -205,6 +207,7 @@ static void kernel_open(KernelBuilder *e, const char *name, const IrNode *knode)
   e->k->same_local = (PtrVec){0};
   e->k->load_from = NULL;
   e->k->kbody = (StrBuf){0};
+  e->k->kfirst = (StrBuf){0};
   e->k->khead = (StrBuf){0};
   e->k->ksig = (StrBuf){0};
   e->k->indent = 1;
@@ -294,7 +297,8 @@ static void kernel_close(KernelBuilder *e) {
   if (slots && slots[e->k->scratch_i])
     internal_error("%s took %d of the scratch buffers planned for it", e->k->ksig.data,
                    e->k->scratch_i);
-  const char *body = e->k->kbody.data ? e->k->kbody.data : "";
+  const char *body = arena_printf("%s%s", e->k->kfirst.data ? e->k->kfirst.data : "",
+                                  e->k->kbody.data ? e->k->kbody.data : "");
   int np = e->k->kparams.len;
   const char **decls = arena_alloc(sizeof(char *) * (size_t)(np + 1));
   const char **args = arena_alloc(sizeof(char *) * (size_t)(np + 1));
@@ -357,6 +361,24 @@ void k_line(KernelBuilder *e, const char *fmt, ...) {
   sb_printf(&e->k->kbody, "%*s%s\n", 2 * e->k->indent, "", line.data);
   if (line.len && line.data[line.len - 1] == '{')
     e->k->indent++;
+}
+
+const char *k_helper(KernelBuilder *e, const char *name, const char *definition) {
+  void **slot = strmap_slot(&e->k->helpers, name);
+  if (!*slot) {
+    *slot = (void *)definition;
+    sb_printf(&e->k->kernels, "%s", definition);
+  }
+  return name;
+}
+
+void k_first(KernelBuilder *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sb_printf(&e->k->kfirst, "  ");
+  sb_vprintf(&e->k->kfirst, fmt, ap);
+  sb_printf(&e->k->kfirst, "\n");
+  va_end(ap);
 }
 
 /* ------------------------------------------------------- parameters */
@@ -570,13 +592,6 @@ static void map_stmts(KernelBuilder *e, IrNode *const *maps, int n, const IrNode
       k_line(e, "%s[%s] = %s;", p->name, idx, name);
     }
   }
-}
-
-const char *k_read_first(KernelBuilder *e, const char *expr, const char *name) {
-  if (!strchr(expr, '['))
-    return expr;
-  k_line(e, "%s %s = %s;", e->T, name, expr);
-  return name;
 }
 
 /* One loop over the batch for maps[0..n). */

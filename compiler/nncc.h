@@ -842,6 +842,12 @@ const char *k_param(KernelBuilder *e, const char *name, const Param *p, bool wri
 /* The next of the kernel's scratch buffers (its op's scratch rule), planned. */
 const char *k_scratch(KernelBuilder *e, const char *name);
 const char *k_rng(KernelBuilder *e);                                /* nnrt_rng * */
+/* A helper function a kernel calls: its definition is written once, before
+ * the first kernel that asks for it; returns name. */
+const char *k_helper(KernelBuilder *e, const char *name, const char *definition);
+/* A statement the kernel's body starts with, before its loops (a map hook
+ * that fills a whole buffer, e.g. dropout's mask, names parameters only). */
+void k_first(KernelBuilder *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *k_grad(KernelBuilder *e, const char *name, const Param *p);  /* dparam */
 /* The saved value of a forward node (n->aux): written by its training
  * kernel, read by its backward kernel. */
@@ -864,10 +870,6 @@ void k_store(KernelBuilder *e, const char *out, const char *idx, const char *exp
  * it (ROLE_PROLOGUE) when they were fused into this load; their statements
  * come first, so call it once per C block, before the line that uses it. */
 const char *k_load(KernelBuilder *e, const char *in, const char *idx);
-/* In a map hook: expr (an operand) as a local named name if it reads memory,
- * for an operand only one side of a ?: uses (a load there makes a branch
- * that keeps GCC from vectorizing the loop at -O2); else expr itself. */
-const char *k_read_first(KernelBuilder *e, const char *expr, const char *name);
 /* For OPF_LOADS kernels with an output the size of input 0: the maps
  * before it (its prologue) run first in one loop that writes into out, and
  * k_load reads out from then on (each element before the kernel writes it). */

@@ -19,7 +19,9 @@ void nnrt_rng_seed(nnrt_rng *r, uint64_t seed) {
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t nnrt_rng_next(nnrt_rng *r) {
+/* static, so the loops below inline it (an exported function in a shared
+ * library may be interposed, and GCC calls it). */
+static uint64_t next(nnrt_rng *r) {
   uint64_t *s = r->s;
   uint64_t result = rotl(s[1] * 5, 7) * 9;
   uint64_t t = s[1] << 17;
@@ -32,7 +34,27 @@ uint64_t nnrt_rng_next(nnrt_rng *r) {
   return result;
 }
 
-double nnrt_rng_uniform(nnrt_rng *r) { return (double)(nnrt_rng_next(r) >> 11) * 0x1.0p-53; }
+uint64_t nnrt_rng_next(nnrt_rng *r) { return next(r); }
+
+static double uniform(nnrt_rng *r) { return (double)(next(r) >> 11) * 0x1.0p-53; }
+
+double nnrt_rng_uniform(nnrt_rng *r) { return uniform(r); }
+
+/* The state is copied into a local so the loop keeps it in registers (a
+ * call per value from the kernel cost it more than its arithmetic). */
+void nnrt_rng_mask_f32(nnrt_rng *r, float *mask, size_t n, double p, float keep) {
+  nnrt_rng s = *r;
+  for (size_t i = 0; i < n; i++)
+    mask[i] = uniform(&s) >= p ? keep : 0;
+  *r = s;
+}
+
+void nnrt_rng_mask_f64(nnrt_rng *r, double *mask, size_t n, double p, double keep) {
+  nnrt_rng s = *r;
+  for (size_t i = 0; i < n; i++)
+    mask[i] = uniform(&s) >= p ? keep : 0;
+  *r = s;
+}
 
 double nnrt_rng_normal(nnrt_rng *r) {
   const double two_pi = 6.283185307179586476925286766559;

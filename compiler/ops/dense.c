@@ -415,15 +415,17 @@ static const ArgSpec dropout_args[] = {
 
 /* Inference: the identity.  Training: keep each value with probability 1 - p
  * and scale it by 1 / (1 - p); the mask is saved for the backward pass.
- * The mask is drawn in index order, alone or fused. */
+ * The whole mask is drawn in index order before the kernel's loops (one
+ * call; the loop then only reads it and vectorizes), alone or fused. */
 static const char *map_dropout(KernelBuilder *e, const IrNode *n, const char *const *in,
                                const char *i) {
   double p = attr_num(n, "p");
   if (!e->training || p == 0)
     return in[0];
   const char *mask = k_aux(e, "mask", n, true), *rng = k_rng(e);
-  k_line(e, "%s[%s] = nnrt_rng_uniform(%s) >= %s ? %s : %s;", mask, i, rng, dlit(p),
-         lit(e, 1.0 / (1.0 - p)), lit(e, 0));
+  k_first(e, "nnrt_rng_mask_%s(%s, %s, (size_t)batch * %lld, %s, %s);",
+          e->T[0] == 'd' ? "f64" : "f32", rng, mask, (long long)type_numel(&n->out->ty),
+          dlit(p), lit(e, 1.0 / (1.0 - p)));
   return arena_printf("%s * %s[%s]", in[0], mask, i);
 }
 

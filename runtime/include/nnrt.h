@@ -108,6 +108,12 @@ double nnrt_rng_uniform(nnrt_rng *r);
 double nnrt_rng_normal(nnrt_rng *r);
 /* Uniform integer in [0, n), unbiased. */
 uint64_t nnrt_rng_below(nnrt_rng *r, uint64_t n);
+/* A dropout mask: mask[i] = keep if nnrt_rng_uniform(r) >= p, else 0, for i
+ * in order (the same stream as drawing them one by one).  Generated
+ * training kernels draw their masks with it before their loops, which then
+ * only read the mask and vectorize. */
+void nnrt_rng_mask_f32(nnrt_rng *r, float *mask, size_t n, double p, float keep);
+void nnrt_rng_mask_f64(nnrt_rng *r, double *mask, size_t n, double p, double keep);
 
 /* -------------------------------------------------------------- init.c */
 

@@ -128,6 +128,30 @@ static void test_rng(void) {
     CHECK(abs(hist[i] - 10000) < 500, "below(10): bucket %d has %d of 100000", i, hist[i]);
 }
 
+/* A mask drawn in one call is the one drawn value by value (the kernels
+ * drew it so before), and leaves the stream where they left it. */
+static void test_rng_mask(void) {
+  enum { N = 1001 };
+  static float mask[N];
+  static double mask64[N];
+  nnrt_rng r, r2, r3;
+  nnrt_rng_seed(&r, 5);
+  r2 = r3 = r;
+  nnrt_rng_mask_f32(&r, mask, N, 0.3, 1 / 0.7f);
+  nnrt_rng_mask_f64(&r3, mask64, N, 0.3, 1 / 0.7);
+  int bad = 0, kept = 0;
+  for (int i = 0; i < N; i++) {
+    float want = nnrt_rng_uniform(&r2) >= 0.3 ? 1 / 0.7f : 0.0f;
+    bad += mask[i] != want || mask64[i] != (want ? 1 / 0.7 : 0);
+    kept += want != 0;
+  }
+  CHECK(!bad, "nnrt_rng_mask: %d of %d values differ from one-by-one draws", bad, N);
+  CHECK(kept > 600 && kept < 800, "nnrt_rng_mask: kept %d of %d at p = 0.3", kept, N);
+  uint64_t next = nnrt_rng_next(&r2);
+  CHECK(nnrt_rng_next(&r) == next && nnrt_rng_next(&r3) == next,
+        "nnrt_rng_mask leaves the stream after its draws");
+}
+
 static void stats(const float *w, size_t n, double *mean, double *std) {
   double s = 0, s2 = 0;
   for (size_t i = 0; i < n; i++) {
@@ -269,6 +293,7 @@ int main(void) {
   test_gemm();
   test_parallel();
   test_rng();
+  test_rng_mask();
   test_init();
   test_ckpt();
   rmdir(dir);
