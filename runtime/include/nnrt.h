@@ -9,7 +9,7 @@
  * status codes).  The library never prints and never exits: every failure
  * is a status code, nnrt_status_str() turns one into text and nnrt_errmsg()
  * gives the detail.  libnnrt needs the C library, libm, POSIX threads and
- * (unless built with NNRT_PORTABLE_GEMM) OpenBLAS; no zlib, no stdio.
+ * (unless built with NNRT_PORTABLE_GEMM) OpenBLAS: not zlib.
  */
 #ifndef NNRT_H
 #define NNRT_H
