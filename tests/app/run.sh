@@ -28,6 +28,13 @@ run() {
   cat "$work/out"
   return 1
 }
+# runs WHAT 'COMMAND'...: each in turn as run does; WHAT passes if all do.
+runs() {
+  local what=$1 c
+  shift
+  for c in "$@"; do run "$c" || { bad "$what"; return 1; }; done
+  ok "$what"
+}
 finish() {
   local missing=0
   for c in "${shown[@]}"; do
@@ -65,11 +72,8 @@ if grep -rlF -e "$build" -e "$src" "$PREFIX/include" "$LIBDIR"/cmake "$LIBDIR"/p
 else ok "installed: nncc, both libraries static and shared, headers, CMake package, pkg-config"; fi
 
 # 1. CMake: find_package(nncc) and nncc_add_model.
-if run 'cmake -S "$APP" -B "$APP/build" -DCMAKE_PREFIX_PATH="$PREFIX"' &&
-   run 'cmake --build "$APP/build"' &&
-   run '"$APP/build/app" "$APP/build"'; then
-  ok "CMake: app built and run"
-else bad "CMake: app"; fi
+runs "CMake: app built and run" 'cmake -S "$APP" -B "$APP/build" -DCMAKE_PREFIX_PATH="$PREFIX"' \
+  'cmake --build "$APP/build"' '"$APP/build/app" "$APP/build"'
 if run '"$APP/build/blobs_trainer" train --data "$DATA" --save "$DATA/blobs.ckpt"' &&
    grep -q '^test accuracy 100.00%' "$work/out" &&
    run '"$APP/build/app" "$APP/build" "$DATA/blobs.ckpt"'; then
@@ -89,11 +93,10 @@ if [ "$n0" = 0 ] && [ "$n1" = 2 ] && [ "$n2" = 2 ]
 then ok "nncc_add_model: the C made again when blobs.nn or nncc changes (both targets), not otherwise"
 else bad "nncc_add_model rebuilds: unchanged $n0, .nn touched $n1, nncc touched $n2 (expected 0 2 2)"; fi
 # 2. pkg-config, from a plain Makefile.
-if run 'PATH="$PREFIX/bin:$PATH" PKG_CONFIG_PATH="$LIBDIR/pkgconfig" make -C "$APP"' &&
-   run '"$APP/app" "$APP" "$DATA/blobs.ckpt"' && run '"$APP/app_static" "$APP"' &&
-   run '"$APP/blobs_trainer" train --data "$DATA" --epochs 2'; then
-  ok "pkg-config: app (shared), app_static, blobs_trainer built and run"
-else bad "pkg-config"; fi
+runs "pkg-config: app (shared), app_static, blobs_trainer built and run" \
+  'PATH="$PREFIX/bin:$PATH" PKG_CONFIG_PATH="$LIBDIR/pkgconfig" make -C "$APP"' \
+  '"$APP/app" "$APP" "$DATA/blobs.ckpt"' '"$APP/app_static" "$APP"' \
+  '"$APP/blobs_trainer" train --data "$DATA" --epochs 2'
 if readelf -d "$APP/app" | grep -q 'NEEDED.*libnnrt\.so' && ! readelf -d "$APP/app_static" | grep -q libnnrt
 then ok "pkg-config: app links libnnrt.so (rpath), app_static libnnrt.a"
 else bad "pkg-config: the libraries linked"; fi
@@ -105,11 +108,9 @@ else bad "pkg-config --static --libs nnrt_train: $libs"; fi
 
 # 3. Plain cc, against the archive.
 mkdir -p "$APP/cc"
-if run '"$PREFIX/bin/nncc" "$APP/blobs.nn" -o "$APP/cc/blobs.c"' &&
-   run 'cc -std=c99 -O2 -I"$PREFIX/include" -I"$APP/cc" "$APP/app.c" "$APP/cc/blobs.c" "$LIBDIR/libnnrt.a" -lopenblas -lm -lpthread -o "$APP/cc/app"' &&
-   run '"$APP/cc/app" "$APP/cc" "$DATA/blobs.ckpt"'; then
-  ok "plain cc: built against libnnrt.a and run"
-else bad "plain cc"; fi
+runs "plain cc: built against libnnrt.a and run" '"$PREFIX/bin/nncc" "$APP/blobs.nn" -o "$APP/cc/blobs.c"' \
+  'cc -std=c99 -O2 -I"$PREFIX/include" -I"$APP/cc" "$APP/app.c" "$APP/cc/blobs.c" "$LIBDIR/libnnrt.a" -lopenblas -lm -lpthread -o "$APP/cc/app"' \
+  '"$APP/cc/app" "$APP/cc" "$DATA/blobs.ckpt"'
 
 # nncc train with the installed runtime, then with the prefix moved.
 if run '"$PREFIX/bin/nncc" train "$APP/blobs.nn" --data "$DATA" --epochs 2' &&
