@@ -5,12 +5,13 @@
 # generated without --main includes only nnrt.h and builds against nnrt.h
 # alone and libnnrt.a without zlib, and that --main C includes nnrt_train.h
 # and links with both.
-# Usage: runtime_split.sh NNCC SOURCE_DIR LIB_DIR WORKDIR [BLAS...]
-#   LIB_DIR holds libnnrt.a, libnnrt.so, libnnrt_train.a, libnnrt_train.so
+# Usage: runtime_split.sh NNCC SOURCE_DIR LIB_DIR WORKDIR [LIBS...]
+#   LIB_DIR holds libnnrt.a, libnnrt.so, libnnrt_train.a, libnnrt_train.so;
+#   LIBS what the core needs (OpenBLAS, libm, pthreads; the sanitizers' runtime)
 set -uo pipefail
 nncc=$1 src=$2 lib=$3 work=$4
 shift 4
-blas=("$@")
+libs=("$@")
 rm -rf "$work" && mkdir -p "$work/core-include"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
@@ -73,7 +74,7 @@ C
 cc=${CC:-cc}
 if "$nncc" "$work/tiny.nn" -o "$work/tiny.c" && ! grep -q "nnrt_train\.h" "$work/tiny.c" "$work/tiny.h" &&
    "$cc" -std=c99 -Wall -Wextra -pedantic -Werror -I"$work/core-include" -I"$work" "$work/use.c" \
-     "$work/tiny.c" "$lib/libnnrt.a" "${blas[@]}" -lm -lpthread -o "$work/use" && "$work/use" >/dev/null
+     "$work/tiny.c" "$lib/libnnrt.a" "${libs[@]}" -lm -lpthread -o "$work/use" && "$work/use" >/dev/null
 then ok "inference C: nnrt.h alone, libnnrt.a alone, no zlib"
 else bad "inference C against the core alone"; fi
 mkdir -p "$work/main"
@@ -81,7 +82,7 @@ if "$nncc" --main "$work/tiny.nn" -o "$work/main/tiny.c" &&
    grep -q '^#include "nnrt_train.h"$' "$work/main/tiny.c" &&
    ! grep -q "nnrt_train\.h" "$work/main/tiny.h" &&
    "$cc" -std=c99 -Wall -Wextra -pedantic -Werror -I"$src/runtime/include" "$work/main/tiny.c" \
-     "$lib/libnnrt_train.a" "$lib/libnnrt.a" "${blas[@]}" -lz -lm -lpthread -o "$work/main/tiny" &&
+     "$lib/libnnrt_train.a" "$lib/libnnrt.a" "${libs[@]}" -lz -lm -lpthread -o "$work/main/tiny" &&
    "$work/main/tiny" --help >/dev/null 2>&1
 then ok "--main C: includes nnrt_train.h, links libnnrt_train.a and libnnrt.a"
 else bad "--main C"; fi
