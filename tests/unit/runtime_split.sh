@@ -77,6 +77,16 @@ if "$nncc" "$work/tiny.nn" -o "$work/tiny.c" && ! grep -q "nnrt_train\.h" "$work
      "$work/tiny.c" "$lib/libnnrt.a" "${libs[@]}" -lm -lpthread -o "$work/use" && "$work/use" >/dev/null
 then ok "inference C: nnrt.h alone, libnnrt.a alone, no zlib"
 else bad "inference C against the core alone"; fi
+# ... and from the core's sources alone (env NNRT_CORE_SOURCES, as
+# CMakeLists.txt lists them) with the portable GEMM: no BLAS at all.
+read -r -a core_sources <<<"${NNRT_CORE_SOURCES:-}"
+if [ ${#core_sources[@]} -gt 0 ] &&
+   "$cc" -std=c99 -O2 -Wall -Wextra -pedantic -Werror -DNNRT_PORTABLE_GEMM -I"$work/core-include" \
+     -I"$work" "$work/use.c" "$work/tiny.c" "${core_sources[@]}" -lm -lpthread -o "$work/use-portable" &&
+   paste <("$work/use-portable" | tr ' ' '\n') <("$work/use" | tr ' ' '\n') |
+     awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-5) bad = 1 } END { exit bad }'
+then ok "inference C with the core's ${#core_sources[@]} sources, the portable GEMM, no BLAS: the same outputs"
+else bad "inference C with the core's sources and the portable GEMM"; fi
 mkdir -p "$work/main"
 if "$nncc" --main "$work/tiny.nn" -o "$work/main/tiny.c" &&
    grep -q '^#include "nnrt_train.h"$' "$work/main/tiny.c" &&
