@@ -22,7 +22,7 @@ set -euo pipefail
 ncores=$(nproc)  # before the export below: nproc honours OMP_NUM_THREADS
 threads=${THREADS:-1}
 rounds=${ROUNDS:-5} runs=${RUNS:-3} secs=${SECONDS_PER_RUN:-0.2}
-libs=(-lopenblas -lz -lm)
+libs=(-lopenblas -lm -lpthread)
 # one thread by default: the -O2 passes change the code around the GEMMs,
 # and OpenBLAS's threads would add their own noise on top of it
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads

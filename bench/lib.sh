@@ -1,13 +1,14 @@
 # bench/lib.sh - shared by the benchmark scripts.  Source it after
 # `set -euo pipefail`, with the script's arguments:
 #   . "$(dirname "$0")/lib.sh" "$@"
-# Sets src (the repository), build (BUILD_DIR, default build), nncc and
-# nnrt (the compiler and libnnrt.a there, checked to exist), cc (CC, else
-# cc) and cflags (CFLAGS, else -O3 -march=native).
+# Sets src (the repository), build (BUILD_DIR, default build), nncc, nnrt
+# and nnrt_train (the compiler, libnnrt.a and libnnrt_train.a there,
+# checked to exist), cc (CC, else cc) and cflags (CFLAGS, else -O3
+# -march=native).
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
-nncc=$build/nncc nnrt=$build/libnnrt.a
-for f in "$nncc" "$nnrt"; do
+nncc=$build/nncc nnrt=$build/libnnrt.a nnrt_train=$build/libnnrt_train.a
+for f in "$nncc" "$nnrt" "$nnrt_train"; do
   [ -e "$f" ] || { echo "$(basename "$0"): $f not found; build first" >&2; exit 2; }
 done
 cc=${CC:-cc}

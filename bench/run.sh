@@ -56,7 +56,7 @@ models=(fashion_mlp fashion_cnn)
 builds=(gcc-O2 gcc-O3n clang-O2 clang-O3n)
 TB=128 IB=1
 warn=(-Wall -Wextra -pedantic)
-libs=(-lopenblas -lz -lm)
+libs=(-lopenblas -lm -lpthread)
 flags_of() { case $1 in *-O2) echo "-O2" ;; *-O3n) echo "-O3 -march=native" ;; esac; }
 
 # builds: the C once per model, then every compiler and flag set, two at a
@@ -80,8 +80,8 @@ for m in "${models[@]}"; do
     bg "$d/build-$b.log" "${b%%-*}" -std=c99 "${fl[@]}" "${warn[@]}" "$inc" -DMODEL_API="${name}_model" \
       "$src/bench/bench.c" "$d/$m.c" "$nnrt" "${libs[@]}" -o "$d/bench-$b"
   done
-  bg "$d/build-train.log" gcc -std=c99 -O2 "${warn[@]}" "$inc" "$d/train.c" "$nnrt" "${libs[@]}" \
-    -o "$d/train-gcc-O2"
+  bg "$d/build-train.log" gcc -std=c99 -O2 "${warn[@]}" "$inc" "$d/train.c" "$nnrt_train" "$nnrt" \
+    "${libs[@]}" -lz -o "$d/train-gcc-O2"
 done
 bg "$work/build-gemm_bound.log" gcc -std=c99 -O2 "${warn[@]}" "$inc" "$src/bench/gemm_bound.c" "$nnrt" \
   "${libs[@]}" -o "$work/gemm_bound"

@@ -463,9 +463,10 @@ static void emit_prelude(FILE *f, const Emitter *e, const EmitOptions *opt) {
              " * at A + offset * batch, so one plan serves every batch size (a buffer\n"
              " * that does not scale with the batch at A + base * max_batch + offset).\n"
              " * P_ and B_ name where each parameter and running statistic starts. */\n");
-  fprintf(f, "#include \"%s\"\n\n#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n"
+  /* --main code is a trainer: nnrt_main is libnnrt_train's (nnrt_train.h). */
+  fprintf(f, "#include \"%s\"\n%s\n#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n"
              "#include <string.h>\n\n",
-          opt->h_include);
+          opt->h_include, opt->with_main ? "#include \"nnrt_train.h\"\n" : "");
   fprintf(f, "/* Kernels stay functions of their own: inlined into the long schedule\n"
              " * functions below, GCC loses their restrict parameters (and a profile\n"
              " * loses their names). */\n"

@@ -8,6 +8,7 @@
  * (diag.c, util.c).
  */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "nncc.h"
 
 #include <errno.h>
@@ -181,11 +182,63 @@ static bool outputs_distinct(const char *input, const char *const *outputs, int 
 
 /* ------------------------------------------------------------ nncc train */
 
-#ifndef NNCC_RUNTIME_INCLUDE
-#define NNCC_RUNTIME_INCLUDE ""
-#define NNCC_RUNTIME_LIB ""
-#define NNCC_RUNTIME_LIBS ""
+/* Where the runtime is (CMakeLists.txt says): an installed nncc finds it
+ * beside itself, BIN/INSTALLED_INCLUDE and BIN/INSTALLED_LIB for the
+ * directory BIN it is in (relative paths, so the prefix may move); the
+ * nncc of a build tree (in BUILD_BIN) finds it in that tree. */
+#ifndef NNCC_RUNTIME_LIBS
+#define NNCC_RUNTIME_INSTALLED_INCLUDE "../include"
+#define NNCC_RUNTIME_INSTALLED_LIB "../lib"
+#define NNCC_RUNTIME_BUILD_BIN ""
+#define NNCC_RUNTIME_BUILD_INCLUDE ""
+#define NNCC_RUNTIME_BUILD_LIB ""
+#define NNCC_RUNTIME_LIBS "-lopenblas -lz -lm -lpthread"
 #endif
+
+/* The directory of path's target, canonical (path itself if it has none). */
+static const char *real_dir(const char *path) {
+  char *real = realpath(path, NULL);
+  if (!real)
+    return path;
+  const char *copy = arena_printf("%s", real);
+  free(real);
+  return copy;
+}
+
+/* The headers and the static libraries `nncc train` builds against:
+ * nnrt_train.h, nnrt.h; libnnrt_train.a, libnnrt.a.  False (and an error)
+ * if they are not there. */
+static bool find_runtime(const char **include, const char **lib) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    error_plain("cannot find the runtime: /proc/self/exe: %s", strerror(errno));
+    return false;
+  }
+  exe[n] = '\0';
+  const char *bin = arena_strndup(exe, (size_t)(strrchr(exe, '/') - exe));
+  if (*NNCC_RUNTIME_BUILD_BIN && same_file(bin, NNCC_RUNTIME_BUILD_BIN)) {
+    *include = NNCC_RUNTIME_BUILD_INCLUDE;
+    *lib = NNCC_RUNTIME_BUILD_LIB;
+  } else {
+    const char *inc = NNCC_RUNTIME_INSTALLED_INCLUDE, *libdir = NNCC_RUNTIME_INSTALLED_LIB;
+    *include = inc[0] == '/' ? inc : arena_printf("%s/%s", bin, inc);
+    *lib = libdir[0] == '/' ? libdir : arena_printf("%s/%s", bin, libdir);
+  }
+  const char *need[] = {arena_printf("%s/nnrt_train.h", *include),
+                        arena_printf("%s/nnrt.h", *include),
+                        arena_printf("%s/libnnrt_train.a", *lib),
+                        arena_printf("%s/libnnrt.a", *lib)};
+  for (int i = 0; i < 4; i++)
+    if (access(need[i], R_OK) != 0) {
+      error_plain("cannot find the runtime to build the trainer against: %s: %s "
+                  "(nncc looks beside itself, in %s)", need[i], strerror(errno), bin);
+      return false;
+    }
+  *include = real_dir(*include);
+  *lib = real_dir(*lib);
+  return true;
+}
 
 static bool on_path(const char *prog) {
   const char *path = getenv("PATH");
@@ -237,6 +290,9 @@ static int train_command(int argc, char **argv) {
                 argv[2]);
     return 1;
   }
+  const char *include, *lib;
+  if (!find_runtime(&include, &lib))
+    return 1;
   const char *dir = getenv("NNCC_WORKDIR");
   if (dir) {
     mkdir(dir, 0777);
@@ -266,15 +322,16 @@ static int train_command(int argc, char **argv) {
   cmd[n++] = "-std=c99";
   cmd[n++] = "-O3";
   cmd[n++] = "-march=native";
-  cmd[n++] = arena_printf("-I%s", NNCC_RUNTIME_INCLUDE);
+  cmd[n++] = arena_printf("-I%s", include);
   cmd[n++] = (char *)eo.c_path;
-  cmd[n++] = NNCC_RUNTIME_LIB;
+  cmd[n++] = arena_printf("%s/libnnrt_train.a", lib);
+  cmd[n++] = arena_printf("%s/libnnrt.a", lib);
   cmd[n++] = "-o";
   cmd[n++] = (char *)exe;
   for (char *tok = strtok(libs.data, " "); tok && n < 30; tok = strtok(NULL, " "))
     cmd[n++] = tok;
   cmd[n] = NULL;
-  fprintf(stderr, "nncc: %s -> %s (%s -O3)\n", argv[2], exe, cc);
+  fprintf(stderr, "nncc: %s -> %s (%s -O3, the runtime in %s)\n", argv[2], exe, cc, lib);
   int rc = run(cmd);
   if (rc != 0) {
     error_plain("building %s failed (%s exited with %d)", exe, cc, rc);

@@ -3,12 +3,13 @@
  * from IDX files, and prints the predicted class of each.
  *
  *   nncc models/fashion_mlp.nn -o fashion_mlp.c
- *   cc -O2 classify_fashion.c fashion_mlp.c -lnnrt -lopenblas -lz -lm
+ *   cc -O2 classify_fashion.c fashion_mlp.c -lnnrt_train -lnnrt -lopenblas -lz -lm
  *   ./classify_fashion model.ckpt t10k-images-idx3-ubyte.gz [t10k-labels-idx1-ubyte.gz]
  *
  * With labels it also prints the accuracy.  A checkpoint of "-" uses freshly
  * initialised weights (seed 0), to try the pipeline before training. */
 #include "fashion_mlp.h"
+#include "nnrt_train.h"
 
 #include <stdio.h>
 #include <stdlib.h>

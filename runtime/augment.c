@@ -7,7 +7,7 @@
  * bilinear interpolation, RandomCrop, RandomResizedCrop, RandomHorizontalFlip);
  * randomness comes from nnrt_rng alone, so a seed fixes every image.
  */
-#include "nnrt.h"
+#include "nnrt_train.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* data.c - loading data sets: IDX and CSV files, plain or gzip (zlib reads
  * both). */
-#include "nnrt.h"
+#include "nnrt_train.h"
 
 #include <errno.h>
 #include <float.h>

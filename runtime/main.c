@@ -6,7 +6,7 @@
  *
  * It is the one place in libnnrt that writes to stderr, because it is the
  * program's main: it returns the exit status (0 ok, 1 failure, 2 usage). */
-#include "nnrt.h"
+#include "nnrt_train.h"
 
 #include <errno.h>
 #include <math.h>

@@ -9,6 +9,7 @@
  * written as checkpoints are (replace.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "nnrt_train.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "nnrt_train.h"
 
 #include <errno.h>
 #include <math.h>

@@ -3,7 +3,7 @@
 # Source it: . "$(dirname "$0")/../lib.sh"
 
 # driver_args NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]: sets nncc, src,
-# work, nnrt, libs (default: OpenBLAS, zlib, libm) and cc (CC, else cc).
+# work, nnrt, libs (default: OpenBLAS, libm, pthreads) and cc (CC, else cc).
 driver_args() {
   if [ $# -lt 4 ]; then
     echo "usage: $0 NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]" >&2
@@ -12,7 +12,7 @@ driver_args() {
   nncc=$1 src=$2 work=$3 nnrt=$4
   shift 4
   libs=("$@")
-  [ ${#libs[@]} -gt 0 ] || libs=(-lopenblas -lz -lm)
+  [ ${#libs[@]} -gt 0 ] || libs=(-lopenblas -lm -lpthread)
   cc=${CC:-cc}
 }
 

@@ -3,7 +3,8 @@
 # range (those of the .nn language's train block) and refused, with the
 # range, just outside them; `nncc train` hands them to the trainer as they
 # are.  A tiny model built with --main, on a CSV data set of 8 samples.
-# Usage: flags.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]   (env CC)
+# Usage: flags.sh NNCC SOURCE_DIR WORKDIR NNRT_TRAIN_LIB [LIBS...]   (env CC)
+#   NNRT_TRAIN_LIB libnnrt_train.a; LIBS libnnrt.a and what both need
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 driver_args "$@"

@@ -7,7 +7,7 @@
 #               changes nothing; a NaN, infinite or negative learning rate
 #               is refused and the rate stays: every model
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
-#   LIBS what libnnrt needs (default: -lopenblas -lz -lm); env CC (default cc)
+#   LIBS what libnnrt needs (default: -lopenblas -lm -lpthread); env CC (default cc)
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 driver_args "$@"

@@ -16,6 +16,7 @@
  * Usage: fault_inject WORKDIR (with WORKDIR/data: train-* and t10k-* IDX). */
 #define _POSIX_C_SOURCE 200809L
 #include "tiny.h"
+#include "nnrt_train.h"
 #include "shim.h"
 
 #include <dirent.h>

@@ -16,7 +16,7 @@
  * is a bug.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "nnrt.h"
+#include "nnrt_train.h"
 
 #include <math.h>
 #include <stdint.h>

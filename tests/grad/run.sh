@@ -4,7 +4,7 @@
 # differences (gradcheck.c), linked against the libnnrt the build made.
 #
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
-#   NNRT_LIB  libnnrt.a; LIBS what it needs (default: -lopenblas -lz -lm)
+#   NNRT_LIB  libnnrt.a; LIBS what it needs (default: -lopenblas -lm -lpthread)
 #   env CC (default cc); env JOBS processes at once (default: the CPUs)
 #
 # The models in models/ get dropout(0): finite differences need a loss that

@@ -8,7 +8,7 @@
 # (the fusion passes, in-place buffers, the planner's reuse).
 #
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
-#   NNRT_LIB  libnnrt.a; LIBS what it needs (default: -lopenblas -lz -lm)
+#   NNRT_LIB  libnnrt.a; LIBS what it needs (default: -lopenblas -lm -lpthread)
 #   env CC (default cc)
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"

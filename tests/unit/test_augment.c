@@ -6,7 +6,7 @@
  *   test_augment --plot FILE  only writes a sample plot (NAN gaps, a lone
  *                             point, a missing series) for check_svg.py */
 #define _POSIX_C_SOURCE 200809L
-#include "nnrt.h"
+#include "nnrt_train.h"
 #include "check.h"
 
 #include <math.h>
