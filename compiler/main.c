@@ -142,9 +142,7 @@ static bool same_file(const char *a, const char *b) {
   bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
   if (ea || eb)
     return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-  const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
-  na = na ? na + 1 : a;
-  nb = nb ? nb + 1 : b;
+  const char *na = base_name(a), *nb = base_name(b);
   if (strcmp(na, nb))
     return false;
   const char *da = na > a ? arena_strndup(a, (size_t)(na - a)) : ".";
@@ -251,7 +249,7 @@ static int train_command(int argc, char **argv) {
   eo.c_path = arena_printf("%s/%s.c", dir, g->name);
   eo.h_path = arena_printf("%s/%s.h", dir, g->name);
   eo.h_include = arena_printf("%s.h", g->name);
-  eo.command_line = arena_printf("nncc train %s", argv[2]);
+  eo.command_line = recorded_command("nncc train", 1, argv + 2);
   eo.with_main = true;
   const char *exe = arena_printf("%s/%s", dir, g->name);
   const char *outputs[] = {eo.c_path, eo.h_path, exe};
@@ -435,14 +433,8 @@ static bool write_c(const Graph *g, const CommandLine *cl, int argc, char **argv
   eo.with_main = cl->with_main;
   eo.c_path = cl->out_path ? cl->out_path : "-";
   eo.h_path = cl->header;
-  const char *h = eo.h_path ? eo.h_path : arena_printf("%s.h", g->name);
-  const char *slash = strrchr(h, '/');
-  eo.h_include = slash ? slash + 1 : h;
-  StrBuf cmd = {0};
-  sb_printf(&cmd, "nncc");
-  for (int i = 1; i < argc; i++)
-    sb_printf(&cmd, " %s", argv[i]);
-  eo.command_line = cmd.data;
+  eo.h_include = base_name(eo.h_path ? eo.h_path : arena_printf("%s.h", g->name));
+  eo.command_line = recorded_command("nncc", argc - 1, argv + 1);
   return emit_c(g, &eo);
 }
 

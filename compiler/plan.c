@@ -583,6 +583,11 @@ static void totals(const Plan *p, int mask, int64_t batch, int elem, int64_t out
   out[2] = peak * elem;
 }
 
+void plan_totals(const Graph *g, int mask, int64_t batch, int64_t out[3]) {
+  totals(&g->plan[mask == PLAN_INFER ? MODE_INFER : MODE_TRAIN].plan, mask, batch, g->f64 ? 8 : 4,
+         out);
+}
+
 /* Appends `total <mode>: arena=.. naive=.. lower_bound=..` for one entry
  * point mask; false (nothing appended) for a training plan with no buffers. */
 static bool totals_line(StrBuf *sb, const char *mode, const Plan *p, int mask, int64_t batch,
