@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const emit_kinds[] = {"ast",  "ir", "params", "summary",
-                                         "ir-train", "fused", "plan", "plan-svg", "c"};
+static const char *const emit_kinds[] = {"ast",  "ir", "params", "summary", "ir-train", "fused",
+                                         "plan", "plan-svg", "dot", "dot-train", "c"};
 #define NEMIT (int)(sizeof emit_kinds / sizeof emit_kinds[0])
 
 static void usage(FILE *out) {
@@ -33,7 +33,8 @@ static void usage(FILE *out) {
           "  --header <file.h>     where to write the header\n"
           "  --emit=<stage>        print a stage instead: ast, ir, ir-train (with the\n"
           "                        backward pass), fused (the kernels after fusion),\n"
-          "                        params, summary, plan, plan-svg, c\n"
+          "                        params, summary, plan, plan-svg, c, dot (the graph\n"
+          "                        for Graphviz), dot-train (the training step's)\n"
           "  --print-after=<pass>  print the IR after a pass (or 'all') to stderr\n"
           "  --print-locs          show .nn locations in printed IR (and the lines)\n"
           "  --list-passes         list the passes, in pipeline order\n"
@@ -399,8 +400,9 @@ static bool check_command_line(CommandLine *cl) {
       k++;
     if (k == NEMIT) {
       const char *near = closest_word(cl->emit, emit_kinds, NEMIT);
-      error_plain("unknown --emit=%s%s; expected ast, ir, ir-train, fused, params, summary, plan, plan-svg or c", cl->emit,
-                  near ? arena_printf(" (did you mean '%s'?)", near) : "");
+      error_plain("unknown --emit=%s%s; expected ast, ir, ir-train, fused, params, summary, "
+                  "plan, plan-svg, dot, dot-train or c",
+                  cl->emit, near ? arena_printf(" (did you mean '%s'?)", near) : "");
       return false;
     }
   }
@@ -458,6 +460,8 @@ static bool write_stage(const Graph *g, const Program *prog, const CommandLine *
     print_plan(out, g);
   else if (!strcmp(emit, "plan-svg"))
     print_plan_svg(out, g);
+  else if (!strcmp(emit, "dot") || !strcmp(emit, "dot-train"))
+    print_dot(out, g, !strcmp(emit, "dot-train"));
   else if (!strcmp(emit, "params"))
     print_params(out, g);
   else

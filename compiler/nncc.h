@@ -510,6 +510,9 @@ void print_params(FILE *out, const Graph *g);
  * source order, skipping names an input or layer takes); a backward node's
  * "grad of <its forward node's>"; a saved value's "saved by <its node's>". */
 const char **value_names(const Graph *g);
+/* emit_dot.c: --emit=dot (the inference graph) and --emit=dot-train (the
+ * training step) for Graphviz, fused kernels as clusters. */
+void print_dot(FILE *out, const Graph *g, bool training);
 /* summary.c: --emit=summary, a table of the nodes like Keras's
  * model.summary(), the totals, the memory, and the recipe. */
 void print_summary(FILE *out, const Graph *g);
