@@ -782,9 +782,17 @@ Value *value_storage(const Value *v);
 #define PLAN_MAX_SPANS 8
 enum { PLAN_INFER = 1, PLAN_TRAIN_FORWARD = 2, PLAN_TRAIN = 4 };  /* entry points */
 
+/* What a buffer holds, for people (--emit=plan-svg's colours). */
+enum { BUF_ACTIVATION, BUF_SAVED, BUF_GRADIENT, BUF_SCRATCH };
+
 /* A buffer to place: a value, a saved value or a kernel's scratch. */
 typedef struct PlanBuffer {
   const char *what;         /* "%12", "scratch of %7"                        */
+  int kind;                 /* BUF_*: a forward value, a value saved for the
+                               backward pass, a backward value, scratch     */
+  PtrVec values;            /* Value*: the values it holds, in graph order
+                               (in place and views share one); scratch: the
+                               output of its kernel's node                  */
   const char *cname;        /* its name in the generated C: t12, saved12,
                                scratch7 (a second: scratch7_1)              */
   int64_t size;             /* values (per sample unless fixed)              */
