@@ -18,20 +18,28 @@
 
 #include <string.h>
 
-/* s inside a DOT "quoted string": \ and " escaped (Graphviz reads \n, \l,
- * \N... in labels), control characters as spaces. */
-static const char *dot_escape(const char *s) {
+/* s inside a DOT "quoted string", to be shown as it is: " escaped, &
+ * as &amp; (Graphviz reads entities), control characters as spaces, and \
+ * doubled (Graphviz reads \n, \l, \N... in labels): once for a label, twice
+ * for a tooltip, which Graphviz unescapes once more (2.43, Debian's). */
+static const char *dot_text(const char *s, bool tooltip) {
   StrBuf sb = {0};
   sb_printf(&sb, "%s", "");
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '\\' || c == '"')
-      sb_printf(&sb, "\\%c", c);
+    if (c == '\\')
+      sb_printf(&sb, "%s", tooltip ? "\\\\\\\\" : "\\\\");
+    else if (c == '"')
+      sb_printf(&sb, "\\\"");
+    else if (c == '&')
+      sb_printf(&sb, "&amp;");
     else
       sb_printf(&sb, "%c", c < 0x20 || c == 0x7f ? ' ' : c);
   }
   return sb.data;
 }
+
+static const char *dot_escape(const char *s) { return dot_text(s, false); }
 
 /* The arguments the .nn wrote: "filters=32, kernel=3, pad=1". */
 static const char *given_args(const IrNode *n) {
@@ -99,7 +107,7 @@ static void print_node(FILE *out, const IrNode *n, const char **names, int mode,
   if (op_table[n->op]->flags & OPF_VIEW)
     style = ", style=\"rounded,dashed\"";
   fprintf(out, "%sv%d [label=\"%s\", tooltip=\"%s\"%s];\n", indent, n->out->id,
-          node_label(n, names[n->out->id], mode), dot_escape(where), style);
+          node_label(n, names[n->out->id], mode), dot_text(where, true), style);
 }
 
 static void print_edges(FILE *out, const Graph *g, const Schedules *s, int mode) {

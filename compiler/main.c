@@ -444,6 +444,11 @@ static bool write_c(const Graph *g, const CommandLine *cl, int argc, char **argv
  * as the C is) to a file. */
 static bool write_stage(const Graph *g, const Program *prog, const CommandLine *cl) {
   const char *emit = cl->emit;
+  if (!strcmp(emit, "dot-train") && !g->nlosses) {
+    error_plain("--emit=dot-train: model %s has no loss, so no training step to draw (--emit=dot "
+                "draws its inference graph)", g->name);
+    return false;
+  }
   OutputFile file_out = {cl->out_path, NULL, 0};
   FILE *out = cl->out_path ? open_memstream(&file_out.text, &file_out.len) : stdout;
   if (!out) {
