@@ -4,8 +4,9 @@
 # compiled from four working directories with the .nn named by a relative
 # path, an absolute one, one through ../ and one through a symlink, and the
 # output named likewise, gives byte-identical C and header (plain and
-# --main) and byte-identical --emit=summary, dot, dot-train, plan and
-# plan-svg; and no output holds the source, build or work directory.
+# --main, and --emit=dot written with -o) and byte-identical --emit=summary,
+# dot, dot-train, plan, plan-svg, fused and params; and no output holds the
+# source, build or work directory.
 # Usage: reproducible.sh NNCC SOURCE_DIR WORKDIR
 set -euo pipefail
 nncc=$(realpath "$1") src=$(realpath "$2") work=$(realpath -m "$3")
@@ -42,11 +43,11 @@ for model in "$src"/models/*.nn; do
       "$nncc" --main "$nn" -o "$out/$stem.c"
       cp "$out/$stem.c" "$res/main.c"
       cp "$out/$stem.h" "$res/main.h"
-      for emit in summary plan plan-svg; do
+      for emit in summary dot dot-train plan plan-svg fused params; do
         "$nncc" --emit=$emit "$nn" >"$res/$emit"
       done
-      : "$nncc" --emit=dot "$nn" -o "$out/$stem.dot"
-      : cp "$out/$stem.dot" "$res/dot-file"
+      "$nncc" --emit=dot "$nn" -o "$out/$stem.dot"
+      cp "$out/$stem.dot" "$res/dot-file"
     )
     n=$((n + 1))
   done
