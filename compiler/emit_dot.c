@@ -23,20 +23,24 @@
  * doubled (Graphviz reads \n, \l, \N... in labels): once for a label, twice
  * for a tooltip, which Graphviz unescapes once more (2.43, Debian's). */
 static const char *dot_text(const char *s, bool tooltip) {
-  StrBuf sb = {0};
-  sb_printf(&sb, "%s", "");
+  char *out = arena_alloc(strlen(s) * 5 + 1), *o = out;
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '\\')
-      sb_printf(&sb, "%s", tooltip ? "\\\\\\\\" : "\\\\");
-    else if (c == '"')
-      sb_printf(&sb, "\\\"");
-    else if (c == '&')
-      sb_printf(&sb, "&amp;");
-    else
-      sb_printf(&sb, "%c", c < 0x20 || c == 0x7f ? ' ' : c);
+    if (c == '\\') {
+      memcpy(o, "\\\\\\\\", tooltip ? 4 : 2);
+      o += tooltip ? 4 : 2;
+    } else if (c == '"') {
+      memcpy(o, "\\\"", 2);
+      o += 2;
+    } else if (c == '&') {
+      memcpy(o, "&amp;", 5);
+      o += 5;
+    } else {
+      *o++ = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
   }
-  return sb.data;
+  *o = '\0';
+  return out;
 }
 
 static const char *dot_escape(const char *s) { return dot_text(s, false); }
@@ -89,12 +93,34 @@ static bool drawn(const Graph *g, const Schedules *s, const IrNode *n, int mode)
   return runs_in_mode(g, s, n, mode) && (mode == MODE_TRAIN || !n->backward);
 }
 
+/* The .nn line of loc for a tooltip: at most QUOTE bytes each side of loc,
+ * whole UTF-8 characters, "..." where cut.  Reads only those bytes, so a
+ * node costs the same on a line of any length. */
+static const char *line_around(SrcLoc loc) {
+  enum { QUOTE = 72 };
+  const SrcFile *f = loc.file;
+  const char *text_end = f->text + f->len;
+  const char *op = f->text + loc.off, *line = op - (loc.col - 1);
+  if (line < f->text || op > text_end || (line > f->text && line[-1] != '\n')) {
+    int len;  /* (not a token's place: from the line's start) */
+    line = op = src_line_text(loc, &len);
+  }
+  const char *from = op - QUOTE > line ? op - QUOTE : line, *end = from;
+  while (from > line && (*from & 0xC0) == 0x80)
+    from--;
+  while (end < text_end && *end != '\n' && *end != '\r' && end - from < 2 * QUOTE)
+    end++;
+  bool cut = end < text_end && *end != '\n' && *end != '\r';
+  while (cut && end > from && (*end & 0xC0) == 0x80)
+    end--;
+  return arena_printf("%s%.*s%s", from > line ? "..." : "", (int)(end - from), from,
+                      cut ? "..." : "");
+}
+
 static void print_node(FILE *out, const IrNode *n, const char **names, int mode,
                        const char *indent) {
-  int len;
-  const char *line = src_line_text(n->loc, &len);
-  const char *where = arena_printf("%s:%d: %.*s", base_name(n->loc.file->name), n->loc.line, len,
-                                   line);
+  const char *where = arena_printf("%s:%d: %s", base_name(n->loc.file->name), n->loc.line,
+                                   line_around(n->loc));
   const char *style = "";
   if (n->op == OP_INPUT || n->op == OP_LABEL)
     style = ", shape=oval, fillcolor=\"#f2f2f2\"";
