@@ -44,11 +44,9 @@ for e in "${entries[@]}"; do
 done
 [ ${#models[@]} -gt 0 ] || { echo "fusion.sh: no models" >&2; exit 2; }
 
-# the train-block batch from the summary ("train ... batch 64, ..."); none: 128
+# the train-block batch from the summary's recipe ("  batch       64"); none: 128
 for m in "${models[@]}"; do
-  b=$("$nncc" --emit=summary "${path[$m]}" |
-        awk '$1 == "train" { for (i = 2; i < NF; i++) if ($i == "batch") { b = $(i + 1); sub(/,$/, "", b) } }
-             END { print b }')
+  b=$("$nncc" --emit=summary "${path[$m]}" | awk '$1 == "batch" && NF == 2 { b = $2 } END { print b }')
   tb[$m]=${b:-$default_tb}
 done
 

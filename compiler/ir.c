@@ -72,6 +72,57 @@ const char *type_str(const Type *t) {
   return sb.data;
 }
 
+const char *type_batch_str(const Type *t) {
+  switch (t->kind) {
+  case T_SCALAR: return "scalar";
+  case T_CLASS: return arena_printf("[N] class < %lld", (long long)t->nclasses);
+  case T_F32: break;
+  default: return type_str(t);
+  }
+  StrBuf sb = {0};
+  sb_printf(&sb, "[%s", t->fixed ? "" : "N");
+  for (int i = 0; i < t->rank; i++)
+    sb_printf(&sb, "%s%lld", i || !t->fixed ? ", " : "", (long long)t->dims[i]);
+  sb_printf(&sb, "]");
+  return sb.data;
+}
+
+const char **value_names(const Graph *g) {
+  const char **names = arena_alloc(sizeof(char *) * (size_t)(g->next_value_id + 1));
+  StrMap taken = {0};
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    const char *name = n->io_name ? n->io_name : n->layer_name;
+    if (name && n->out->id >= 0) {
+      names[n->out->id] = name;
+      *strmap_slot(&taken, name) = (void *)name;
+    }
+  }
+  int count[OP_COUNT] = {0};
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    int id = n->out->id;
+    if (id < 0 || names[id])
+      continue;
+    const char *op = op_table[n->op]->name, *name;
+    if (n->backward) {
+      const char *of = n->fwd && n->fwd != n ? names[n->fwd->out->id] : NULL;
+      name = of ? arena_printf("grad of %s", of) : op;
+    } else {
+      do
+        name = arena_printf("%s%d", op, count[n->op]++);
+      while (strmap_get(&taken, name));
+    }
+    names[id] = name;
+  }
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    if (n->aux && n->aux->id >= 0 && n->out->id >= 0)
+      names[n->aux->id] = arena_printf("saved by %s", names[n->out->id]);
+  }
+  return names;
+}
+
 const char *ir_node_str(const IrNode *n) {
   const OpInfo *info = op_table[n->op];
   StrBuf sb = {0};
@@ -217,72 +268,6 @@ void print_params(FILE *out, const Graph *g) {
     for (int d = 0; d < p->rank; d++)
       fprintf(out, "%s%lld", d ? "x" : "", (long long)p->dims[d]);
     fprintf(out, "\n");
-  }
-}
-
-static const char *value_label(const Value *v) {
-  return v->name ? arena_printf("%s %s", v->name, type_str(&v->ty))
-                 : arena_printf("%%%d %s", v->id, type_str(&v->ty));
-}
-
-/* The filled-in train block: how the trainer will train the model (with
- * the defaults when there is no block). */
-static void print_recipe_summary(FILE *out, const TrainConfig *t) {
-  StrBuf sb = {0};
-  print_optimizer(&sb, t);
-  sb_printf(&sb, ", schedule ");
-  print_lr_schedule(&sb, t);
-  fprintf(out, "  train   %s, batch %lld, %lld epochs%s\n", sb.data, (long long)t->batch,
-          (long long)t->epochs, t->present ? "" : " (no train block: the defaults)");
-  StrBuf more = {0};
-  sb_printf(&more, "validation %s, seed %lld, ", fmt_double(t->validation), (long long)t->seed);
-  if (t->early_stopping) {
-    print_early_stopping(&more, t);
-    sb_printf(&more, ", ");
-  }
-  sb_printf(&more, "optimizer state %d value%s per parameter", t->state_per_param,
-            t->state_per_param == 1 ? "" : "s");
-  fprintf(out, "          %s\n", more.data);
-  if (t->naugment) {
-    StrBuf aug = {0};
-    for (int i = 0; i < t->naugment; i++) {
-      sb_printf(&aug, "%s", i ? ", " : "");
-      print_augment(&aug, &t->augment[i]);
-    }
-    fprintf(out, "          augment %s\n", aug.data);
-  }
-}
-
-void print_summary(FILE *out, const Graph *g) {
-  fprintf(out, "model %s (%s)\n", g->name, g->file->name);
-  for (int i = 0; i < g->inputs.len; i++)
-    fprintf(out, "  input   %s\n", value_label(((IrNode *)g->inputs.data[i])->out));
-  for (int i = 0; i < g->labels.len; i++)
-    fprintf(out, "  label   %s\n", value_label(((IrNode *)g->labels.data[i])->out));
-  for (int i = 0; i < g->outputs.len; i++)
-    fprintf(out, "  output  %s\n", value_label(g->outputs.data[i]));
-  for (int i = 0; i < g->nlosses; i++)
-    fprintf(out, "  loss    %s (weight %s)\n", op_table[g->losses[i].value->def->op]->name,
-            fmt_double(g->losses[i].weight));
-  int layers = 0;
-  StrBuf sb = {0};
-  for (int i = 0; i < g->nodes.len; i++) {
-    const IrNode *n = g->nodes.data[i];
-    if (n->layer_name) {
-      sb_printf(&sb, "%s%s", layers ? ", " : "", n->layer_name);
-      layers++;
-    }
-  }
-  fprintf(out, "  layers  %d%s%s\n", layers, layers ? ": " : "", layers ? sb.data : "");
-  fprintf(out, "  params  %lld floats (%.2f MiB), buffers %lld floats\n",
-          (long long)g->num_params, (double)g->num_params * 4 / (1 << 20),
-          (long long)g->num_buffers);
-  if (g->nlosses)
-    print_recipe_summary(out, &g->train);
-  if (g->test.tta) {
-    StrBuf t = {0};
-    print_tta(&t, &g->test);
-    fprintf(out, "  test    %s\n", t.data);
   }
 }
 

@@ -158,7 +158,7 @@ const char *value_ref(const KernelBuilder *e, const Value *v) {
  * length past the op, so a kernel costs the same on a line of any length. */
 static void head_line(StrBuf *k, const IrNode *n, bool first) {
   enum { QUOTE_MIN = 40, ELLIPSES = 8 };
-  const char *file = n->loc.file->name;
+  const char *file = base_name(n->loc.file->name);
   const char *where = arena_printf("%s%s:%d:", first ? "/* " : " * ",
                                    comment_text(file, (int)strlen(file)), n->loc.line);
   const char *lead = " ";

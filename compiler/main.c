@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const emit_kinds[] = {"ast",  "ir", "params", "summary",
-                                         "ir-train", "fused", "plan", "plan-svg", "c"};
+static const char *const emit_kinds[] = {"ast",  "ir", "params", "summary", "ir-train", "fused",
+                                         "plan", "plan-svg", "dot", "dot-train", "c"};
 #define NEMIT (int)(sizeof emit_kinds / sizeof emit_kinds[0])
 
 static void usage(FILE *out) {
@@ -34,7 +34,8 @@ static void usage(FILE *out) {
           "  --header <file.h>     where to write the header\n"
           "  --emit=<stage>        print a stage instead: ast, ir, ir-train (with the\n"
           "                        backward pass), fused (the kernels after fusion),\n"
-          "                        params, summary, plan, plan-svg, c\n"
+          "                        params, summary, plan, plan-svg, c, dot (the graph\n"
+          "                        for Graphviz), dot-train (the training step's)\n"
           "  --print-after=<pass>  print the IR after a pass (or 'all') to stderr\n"
           "  --print-locs          show .nn locations in printed IR (and the lines)\n"
           "  --list-passes         list the passes, in pipeline order\n"
@@ -143,9 +144,7 @@ static bool same_file(const char *a, const char *b) {
   bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
   if (ea || eb)
     return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-  const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
-  na = na ? na + 1 : a;
-  nb = nb ? nb + 1 : b;
+  const char *na = base_name(a), *nb = base_name(b);
   if (strcmp(na, nb))
     return false;
   const char *da = na > a ? arena_strndup(a, (size_t)(na - a)) : ".";
@@ -307,7 +306,7 @@ static int train_command(int argc, char **argv) {
   eo.c_path = arena_printf("%s/%s.c", dir, g->name);
   eo.h_path = arena_printf("%s/%s.h", dir, g->name);
   eo.h_include = arena_printf("%s.h", g->name);
-  eo.command_line = arena_printf("nncc train %s", argv[2]);
+  eo.command_line = recorded_command("nncc train", 1, argv + 2);
   eo.with_main = true;
   const char *exe = arena_printf("%s/%s", dir, g->name);
   const char *outputs[] = {eo.c_path, eo.h_path, exe};
@@ -458,8 +457,9 @@ static bool check_command_line(CommandLine *cl) {
       k++;
     if (k == NEMIT) {
       const char *near = closest_word(cl->emit, emit_kinds, NEMIT);
-      error_plain("unknown --emit=%s%s; expected ast, ir, ir-train, fused, params, summary, plan, plan-svg or c", cl->emit,
-                  near ? arena_printf(" (did you mean '%s'?)", near) : "");
+      error_plain("unknown --emit=%s%s; expected ast, ir, ir-train, fused, params, summary, "
+                  "plan, plan-svg, dot, dot-train or c",
+                  cl->emit, near ? arena_printf(" (did you mean '%s'?)", near) : "");
       return false;
     }
   }
@@ -492,14 +492,8 @@ static bool write_c(const Graph *g, const CommandLine *cl, int argc, char **argv
   eo.with_main = cl->with_main;
   eo.c_path = cl->out_path ? cl->out_path : "-";
   eo.h_path = cl->header;
-  const char *h = eo.h_path ? eo.h_path : arena_printf("%s.h", g->name);
-  const char *slash = strrchr(h, '/');
-  eo.h_include = slash ? slash + 1 : h;
-  StrBuf cmd = {0};
-  sb_printf(&cmd, "nncc");
-  for (int i = 1; i < argc; i++)
-    sb_printf(&cmd, " %s", argv[i]);
-  eo.command_line = cmd.data;
+  eo.h_include = base_name(eo.h_path ? eo.h_path : arena_printf("%s.h", g->name));
+  eo.command_line = recorded_command("nncc", argc - 1, argv + 1);
   return emit_c(g, &eo);
 }
 
@@ -507,6 +501,11 @@ static bool write_c(const Graph *g, const CommandLine *cl, int argc, char **argv
  * as the C is) to a file. */
 static bool write_stage(const Graph *g, const Program *prog, const CommandLine *cl) {
   const char *emit = cl->emit;
+  if (!strcmp(emit, "dot-train") && !g->nlosses) {
+    error_plain("--emit=dot-train: model %s has no loss, so no training step to draw (--emit=dot "
+                "draws its inference graph)", g->name);
+    return false;
+  }
   OutputFile file_out = {cl->out_path, NULL, 0};
   FILE *out = cl->out_path ? open_memstream(&file_out.text, &file_out.len) : stdout;
   if (!out) {
@@ -523,6 +522,8 @@ static bool write_stage(const Graph *g, const Program *prog, const CommandLine *
     print_plan(out, g);
   else if (!strcmp(emit, "plan-svg"))
     print_plan_svg(out, g);
+  else if (!strcmp(emit, "dot") || !strcmp(emit, "dot-train"))
+    print_dot(out, g, !strcmp(emit, "dot-train"));
   else if (!strcmp(emit, "params"))
     print_params(out, g);
   else

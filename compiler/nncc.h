@@ -39,6 +39,13 @@ void arena_reset(void);                    /* frees everything allocated   */
 char *arena_strndup(const char *s, size_t n);
 char *arena_strdup(const char *s);
 char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The file name of a path, without its directories ("models/m.nn" -> "m.nn"):
+ * how generated files name the files they came from, so that they are the same
+ * bytes wherever they are made (decision 240). */
+const char *base_name(const char *path);
+/* A command line as generated files record it: argv[1..argc) after "nncc",
+ * each argument (or the value of a --flag=value) without its directories. */
+const char *recorded_command(const char *head, int argc, char *const *argv);
 
 /* A growable array of pointers, living in the arena. */
 typedef struct PtrVec {
@@ -81,6 +88,10 @@ const char *fmt_double(double v);
 /* Shortest decimal text that reads back (strtof, as a C compiler reads an
  * f-suffixed literal) as the same float: 0.286, not 0.28600001335144043. */
 const char *fmt_float(float v);
+/* A count with thousands separators: 422,090. */
+const char *fmt_count(int64_t v);
+/* A size for people: 320 B, 9.4 KiB, 1.61 MiB, 2.05 GiB. */
+const char *fmt_bytes(int64_t bytes);
 /* The candidate nearest to word by edit distance, or NULL if none is close. */
 const char *closest_word(const char *word, const char *const *cands, int n);
 
@@ -312,6 +323,9 @@ typedef struct Type {
 
 int64_t type_numel(const Type *t);          /* elements per sample         */
 const char *type_str(const Type *t);        /* "f32[32, 14, 14]"           */
+/* The shape with the batch as N, for model authors: "[N, 32, 14, 14]";
+ * a loss "scalar", a class label "[N] class < 10", a fixed value "[32]". */
+const char *type_batch_str(const Type *t);
 Type type_f32(int rank, const int64_t *dims);
 
 typedef struct OpInfo OpInfo;
@@ -490,6 +504,17 @@ void print_ir(FILE *out, const Graph *g, bool with_locs, bool training);
 void print_fused(FILE *out, const Graph *g);
 const char *ir_node_str(const IrNode *n);   /* one node, as print_ir shows it */
 void print_params(FILE *out, const Graph *g);
+/* Per value id, the name the printers for model authors (--emit=summary,
+ * dot, plan-svg) give a node's value: an input's or label's declared name,
+ * a layer's name, else <op><k> (normalize0, relu1: each op counted in
+ * source order, skipping names an input or layer takes); a backward node's
+ * "grad of <its forward node's>"; a saved value's "saved by <its node's>". */
+const char **value_names(const Graph *g);
+/* emit_dot.c: --emit=dot (the inference graph) and --emit=dot-train (the
+ * training step) for Graphviz, fused kernels as clusters. */
+void print_dot(FILE *out, const Graph *g, bool training);
+/* summary.c: --emit=summary, a table of the nodes like Keras's
+ * model.summary(), the totals, the memory, and the recipe. */
 void print_summary(FILE *out, const Graph *g);
 /* train.c: the recipe's words, and the blocks as --emit=ir prints them. */
 const char *optimizer_word(const TrainConfig *t);
@@ -757,9 +782,17 @@ Value *value_storage(const Value *v);
 #define PLAN_MAX_SPANS 8
 enum { PLAN_INFER = 1, PLAN_TRAIN_FORWARD = 2, PLAN_TRAIN = 4 };  /* entry points */
 
+/* What a buffer holds, for people (--emit=plan-svg's colours). */
+enum { BUF_ACTIVATION, BUF_SAVED, BUF_GRADIENT, BUF_SCRATCH };
+
 /* A buffer to place: a value, a saved value or a kernel's scratch. */
 typedef struct PlanBuffer {
   const char *what;         /* "%12", "scratch of %7"                        */
+  int kind;                 /* BUF_*: a forward value, a value saved for the
+                               backward pass, a backward value, scratch     */
+  PtrVec values;            /* Value*: the values it holds, in graph order
+                               (in place and views share one); scratch: the
+                               output of its kernel's node                  */
   const char *cname;        /* its name in the generated C: t12, saved12,
                                scratch7 (a second: scratch7_1)              */
   int64_t size;             /* values (per sample unless fixed)              */
@@ -802,6 +835,11 @@ const bool *plan_highest(const Plan *p);
  * <inference|training>: arena=.. naive=.. lower_bound=..` in bytes at the
  * train block's batch. */
 void print_plan(FILE *out, const Graph *g);
+/* Bytes at batch `batch` of the buffers of the entry points in mask
+ * (PLAN_INFER, or PLAN_TRAIN and PLAN_TRAIN_FORWARD of the training plan):
+ * [0] the arena the plan gives them, [1] their plain sum, [2] the peak of
+ * live bytes (the lower bound); --emit=plan's `total` lines. */
+void plan_totals(const Graph *g, int mask, int64_t batch, int64_t out[3]);
 /* --emit=plan-svg: the same plan drawn as a standalone SVG: time x arena
  * offset, per mode. */
 void print_plan_svg(FILE *out, const Graph *g);

@@ -370,6 +370,8 @@ static PlanBuffer **scratch_of(Walk *w, const IrNode *n) {
   for (int k = 0; k < count; k++) {
     PlanBuffer *b = arena_alloc(sizeof(PlanBuffer));
     b->what = arena_printf("scratch %d of %%%d", k, n->out->id);
+    b->kind = BUF_SCRATCH;
+    vec_push(&b->values, n->out);
     b->cname = k ? arena_printf("scratch%d_%d", n->out->id, k)
                  : arena_printf("scratch%d", n->out->id);
     b->fixed = sizes[k].fixed;
@@ -456,6 +458,7 @@ static void value_buffers(const Graph *g, PlanState *ps, int mode) {
         StrBuf *name = names[v->id] = names[src->id];
         sb_printf(name, " = %%%d", v->id);  /* (grown in place: a chain is long) */
         b->what = name->data;
+        vec_push(&b->values, (void *)v);
         ps->value_buf[v->id] = b;
         continue;
       }
@@ -464,6 +467,8 @@ static void value_buffers(const Graph *g, PlanState *ps, int mode) {
       sb_printf(names[v->id], "%%%d%s", v->id,
                 k ? arena_printf(" (saved by %%%d)", n->out->id) : "");
       b->what = names[v->id]->data;
+      b->kind = k ? BUF_SAVED : v->def->backward ? BUF_GRADIENT : BUF_ACTIVATION;
+      vec_push(&b->values, (void *)v);
       b->cname = k ? arena_printf("saved%d", n->out->id) : arena_printf("t%d", v->id);
       b->fixed = v->ty.kind == T_SCALAR || v->ty.fixed;
       b->size = v->ty.kind == T_SCALAR ? 1 : type_numel(&v->ty);
@@ -583,6 +588,11 @@ static void totals(const Plan *p, int mask, int64_t batch, int elem, int64_t out
   out[2] = peak * elem;
 }
 
+void plan_totals(const Graph *g, int mask, int64_t batch, int64_t out[3]) {
+  totals(&g->plan[mask == PLAN_INFER ? MODE_INFER : MODE_TRAIN].plan, mask, batch, g->f64 ? 8 : 4,
+         out);
+}
+
 /* Appends `total <mode>: arena=.. naive=.. lower_bound=..` for one entry
  * point mask; false (nothing appended) for a training plan with no buffers. */
 static bool totals_line(StrBuf *sb, const char *mode, const Plan *p, int mask, int64_t batch,
@@ -625,140 +635,4 @@ void print_plan(FILE *out, const Graph *g) {
   line = (StrBuf){0};
   if (totals_line(&line, "training", train, PLAN_TRAIN, batch, elem))
     fprintf(out, "%s\n", line.data);
-}
-
-/* ------------------------------------------------------------- plan-svg */
-
-enum { SVG_W = 900, SVG_LEFT = 80, SVG_RIGHT = 20, SVG_PS_H = 240, SVG_FIX_H = 50, SVG_GAP = 14 };
-
-static void svg_text(FILE *out, const char *s) {
-  for (; *s; s++)
-    switch (*s) {
-    case '&': fputs("&amp;", out); break;
-    case '<': fputs("&lt;", out); break;
-    case '>': fputs("&gt;", out); break;
-    case '"': fputs("&quot;", out); break;
-    default: fputc(*s, out);
-    }
-}
-
-static const char *svg_kind(const PlanBuffer *b, const char **color) {
-  if (!strncmp(b->what, "scratch", 7))
-    return *color = "#59a14f", "scratch";
-  if (strstr(b->what, "saved"))
-    return *color = "#f28e2b", "saved value";
-  return *color = "#4e79a7", "value";
-}
-
-/* One panel at vertical position y0; returns its height. */
-static int svg_panel(FILE *out, int y0, const char *title, const Plan *p, int mask,
-                     int64_t batch, int elem) {
-  int t_lo = 1 << 30, t_hi = -1;
-  for (int i = 0; i < p->bufs.len; i++) {
-    const PlanBuffer *b = p->bufs.data[i];
-    for (int s = 0; s < b->nspans; s++) {
-      t_lo = b->lo[s] < t_lo ? b->lo[s] : t_lo;
-      t_hi = b->hi[s] > t_hi ? b->hi[s] : t_hi;
-    }
-  }
-  if (t_hi < t_lo)
-    t_lo = 0, t_hi = 0;
-  int64_t ps = p->per_sample > 0 ? p->per_sample : 1, fx = p->fixed > 0 ? p->fixed : 1;
-  double pw = SVG_W - SVG_LEFT - SVG_RIGHT, step = pw / (t_hi - t_lo + 1);
-  int fix_top = y0 + 24, ps_top = fix_top + SVG_FIX_H + SVG_GAP, ps_bot = ps_top + SVG_PS_H;
-  fprintf(out, "<g class=\"panel\">\n<text x=\"%d\" y=\"%d\" font-weight=\"bold\">", SVG_LEFT,
-          y0 + 14);
-  svg_text(out, title);
-  fprintf(out, "</text>\n");
-  /* the two bands */
-  fprintf(out,
-          "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#f4f4f4\" "
-          "stroke=\"#999\"/>\n"
-          "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#f4f4f4\" "
-          "stroke=\"#999\"/>\n",
-          SVG_LEFT, fix_top, pw, SVG_FIX_H, SVG_LEFT, ps_top, pw, SVG_PS_H);
-  fprintf(out,
-          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"10\">fixed</text>\n"
-          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"10\">%lld</text>\n"
-          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"10\">%lld</text>\n"
-          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"10\">0</text>\n",
-          SVG_LEFT - 4, fix_top + SVG_FIX_H / 2 + 4, SVG_LEFT - 4, fix_top + 10,
-          (long long)p->fixed, SVG_LEFT - 4, ps_top + 10, (long long)p->per_sample, SVG_LEFT - 4,
-          ps_bot);
-  fprintf(out,
-          "<text transform=\"translate(%d,%d) rotate(-90)\" text-anchor=\"middle\" "
-          "font-size=\"11\">arena offset (values per sample)</text>\n",
-          SVG_LEFT - 50, ps_top + SVG_PS_H / 2);
-  /* the time axis */
-  int every = (t_hi - t_lo + 1 + 29) / 30;
-  for (int t = t_lo; t <= t_hi; t += every) {
-    double x = SVG_LEFT + (t - t_lo + 0.5) * step;
-    fprintf(out,
-            "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#999\"/>"
-            "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">%d</text>\n",
-            x, ps_bot, x, ps_bot + 4, x, ps_bot + 15, t);
-  }
-  fprintf(out,
-          "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">time (kernel "
-          "step)</text>\n",
-          SVG_LEFT + pw / 2, ps_bot + 30);
-  /* the buffers */
-  for (int i = 0; i < p->bufs.len; i++) {
-    const PlanBuffer *b = p->bufs.data[i];
-    const char *color, *kind = svg_kind(b, &color);
-    double top, h;
-    if (b->fixed) {
-      top = fix_top + SVG_FIX_H - (double)(b->offset + b->size) * SVG_FIX_H / (double)fx;
-      h = (double)b->size * SVG_FIX_H / (double)fx;
-    } else {
-      top = ps_bot - (double)(b->offset + b->size) * SVG_PS_H / (double)ps;
-      h = (double)b->size * SVG_PS_H / (double)ps;
-    }
-    for (int s = 0; s < b->nspans; s++) {
-      fprintf(out,
-              "<rect class=\"buf\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-              "fill=\"%s\" fill-opacity=\"0.75\" stroke=\"#222\" stroke-width=\"0.5\"><title>",
-              SVG_LEFT + (b->lo[s] - t_lo) * step, top, (b->hi[s] - b->lo[s] + 1) * step, h,
-              color);
-      svg_text(out, b->what);
-      fprintf(out, " (%s, %s): size %lld offset %lld span [%d,%d]</title></rect>\n", kind,
-              b->fixed ? "fixed" : "per-sample", (long long)b->size, (long long)b->offset,
-              b->lo[s], b->hi[s]);
-    }
-  }
-  StrBuf line = {0};
-  if (totals_line(&line, title, p, mask, batch, elem)) {
-    fprintf(out, "<text class=\"totals\" x=\"%d\" y=\"%d\" font-size=\"11\">", SVG_LEFT,
-            ps_bot + 46);
-    svg_text(out, line.data);
-    fprintf(out, " (bytes)</text>\n");
-  }
-  fprintf(out, "</g>\n");
-  return ps_bot + 56 - y0;
-}
-
-void print_plan_svg(FILE *out, const Graph *g) {
-  const Plan *infer = &g->plan[MODE_INFER].plan, *train = &g->plan[MODE_TRAIN].plan;
-  int64_t batch = g->train.batch;
-  int elem = g->f64 ? 8 : 4;
-  int panel_h = 24 + SVG_FIX_H + SVG_GAP + SVG_PS_H + 56, top = 44;
-  int h = top + 2 * panel_h + 10;
-  fprintf(out,
-          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-          "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-          "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-          "<text x=\"%d\" y=\"18\" font-size=\"13\">memory plan: values per sample x batch "
-          "%lld, %d-byte elements</text>\n",
-          SVG_W, h, SVG_W, h, SVG_LEFT, (long long)batch, elem);
-  static const char *const kinds[3][2] = {
-      {"value", "#4e79a7"}, {"saved value", "#f28e2b"}, {"scratch", "#59a14f"}};
-  for (int k = 0; k < 3; k++)
-    fprintf(out,
-            "<rect x=\"%d\" y=\"28\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-            "<text x=\"%d\" y=\"37\" font-size=\"11\">%s</text>\n",
-            SVG_LEFT + k * 110, kinds[k][1], SVG_LEFT + k * 110 + 14, kinds[k][0]);
-  svg_panel(out, top, "inference", infer, PLAN_INFER, batch, elem);
-  svg_panel(out, top + panel_h, "training", train, PLAN_TRAIN, batch, elem);
-  fprintf(out, "</svg>\n");
 }

@@ -61,6 +61,45 @@ char *arena_printf(const char *fmt, ...) {
   return sb.data ? sb.data : arena_strdup("");
 }
 
+const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash && slash[1] ? slash + 1 : path;
+}
+
+const char *recorded_command(const char *head, int argc, char *const *argv) {
+  StrBuf sb = {0};
+  sb_printf(&sb, "%s", head);
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *eq = a[0] == '-' ? strchr(a, '=') : NULL;
+    if (eq)
+      sb_printf(&sb, " %.*s%s", (int)(eq + 1 - a), a, base_name(eq + 1));
+    else
+      sb_printf(&sb, " %s", base_name(a));
+  }
+  return sb.data;
+}
+
+const char *fmt_count(int64_t v) {
+  char digits[32];
+  int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v));
+  StrBuf sb = {0};
+  sb_printf(&sb, "%s", v < 0 ? "-" : "");
+  for (int i = 0; i < n; i++)
+    sb_printf(&sb, "%s%c", i && (n - i) % 3 == 0 ? "," : "", digits[i]);
+  return sb.data;
+}
+
+const char *fmt_bytes(int64_t bytes) {
+  double b = (double)bytes;
+  if (bytes < 1024)
+    return arena_printf("%lld B", (long long)bytes);
+  if (bytes < (1 << 20))
+    return arena_printf("%.1f KiB", b / 1024);
+  if (bytes < (1 << 30))
+    return arena_printf("%.2f MiB", b / (1 << 20));
+  return arena_printf("%.2f GiB", b / (1 << 30));
+}
+
 void vec_push(PtrVec *v, void *item) {
   if (v->len == v->cap) {
     int cap = v->cap ? v->cap * 2 : 8;

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 
 packages=(cmake make gcc clang libclang-rt-14-dev llvm-14-tools python3 python3-torch zlib1g-dev
-          libopenblas-dev dataset-fashion-mnist universal-ctags pkgconf binutils)
+          libopenblas-dev dataset-fashion-mnist universal-ctags pkgconf binutils graphviz)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

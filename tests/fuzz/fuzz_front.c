@@ -42,6 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       eo.h_include = "fuzz.h";
       emit_c_to(sink, sink, g, &eo);
       print_plan(sink, g);
+      print_plan_svg(sink, g);
+      print_dot(sink, g, false);
+      if (g->nlosses)
+        print_dot(sink, g, true);
       print_schedule(sink, g);
     }
   }
