@@ -50,14 +50,19 @@ function(nncc_add_model target model)
   endif()
   if(arg_EMBED_WEIGHTS)
     get_filename_component(ckpt ${arg_EMBED_WEIGHTS} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
-    list(APPEND flags --embed-weights ${ckpt})
+    file(RELATIVE_PATH ckpt_source ${CMAKE_CURRENT_SOURCE_DIR} ${ckpt})
+    list(APPEND flags --embed-weights ${ckpt_source})
     list(APPEND depends ${ckpt})
   endif()
-  string(JOIN " " comment nncc ${flags} ${stem}.nn)
+  # nncc runs in the source directory on the paths from there, so the C
+  # quotes the model as `blobs.nn:8:` wherever the project is checked out.
+  file(RELATIVE_PATH source ${CMAKE_CURRENT_SOURCE_DIR} ${model})
+  string(JOIN " " comment nncc ${flags} ${source})
   add_custom_command(
     OUTPUT ${dir}/${stem}.c ${dir}/${stem}.h
     COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}
-    COMMAND nncc::nncc ${flags} ${model} -o ${dir}/${stem}.c
+    COMMAND nncc::nncc ${flags} ${source} -o ${dir}/${stem}.c
+    WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
     DEPENDS ${depends}
     COMMENT "${comment}"
     VERBATIM)

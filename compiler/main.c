@@ -194,7 +194,7 @@ static bool outputs_distinct(const char *input, const char *const *outputs, int 
 #define NNCC_RUNTIME_LIBS "-lopenblas -lz -lm -lpthread"
 #endif
 
-/* The directory of path's target, canonical (path itself if it has none). */
+/* path made canonical (no .., no links), or path itself if that fails. */
 static const char *real_dir(const char *path) {
   char *real = realpath(path, NULL);
   if (!real)

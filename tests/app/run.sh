@@ -106,6 +106,13 @@ if [[ "$libs" == *-lnnrt_train*-lnnrt*-lz* ]] && [[ "$libs" == *-lm* ]] &&
 then ok "pkg-config --static --libs nnrt_train: $libs"
 else bad "pkg-config --static --libs nnrt_train: $libs"; fi
 
+# nncc_add_model runs nncc on the model's path from the source directory:
+# its C is the Makefile's but for the heading's -o path (line 2).
+if cmp -s <(sed 2d "$APP/blobs.c") <(sed 2d "$APP/build/nncc-gen/app/blobs.c")
+then ok "nncc_add_model's C is the same as nncc blobs.nn's, no absolute path in it"
+else bad "nncc_add_model's C differs from the Makefile's: $(diff <(sed 2d "$APP/blobs.c") \
+  <(sed 2d "$APP/build/nncc-gen/app/blobs.c") | head -3)"; fi
+
 # 3. Plain cc, against the archive.
 mkdir -p "$APP/cc"
 runs "plain cc: built against libnnrt.a and run" '"$PREFIX/bin/nncc" "$APP/blobs.nn" -o "$APP/cc/blobs.c"' \
