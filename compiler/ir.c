@@ -1,5 +1,7 @@
-/* ir.c - the graph IR: construction, types, and the printers behind
- * --emit=ir, --print-after, --emit=params and --emit=summary.
+/* ir.c - the graph IR: construction, types, the printers behind
+ * --emit=ir, --print-after and --emit=params, and the names the printers
+ * for model authors give values (value_names: summary.c, emit_dot.c,
+ * plan_svg.c).
  *
  * A Graph is a list of IrNodes in source order, which is also a topological
  * order: a value is defined before it is used.  Each node defines one Value.
