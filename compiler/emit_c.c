@@ -417,11 +417,13 @@ static void emit_arena_names(StrBuf *fns, const Emitter *e) {
 /* The offsets of the parameters (in params, grads and each optimizer
  * state) and of the buffers, by name (kb_init named them): an enum where
  * they fit an int, as C wants, macros beyond. */
-static void emit_param_names(FILE *f, const Graph *g) {
+static void emit_param_names(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
   const PtrVec *lists[2] = {&g->params, &g->buffers};
-  static const char *const what[2] = {
-      "Where each parameter starts in params, in grads and in each optimizer state\n"
-      " * (nncc --emit=params).",
+  const char *what[2] = {
+      e->train_code ? "Where each parameter starts in params, in grads and in each optimizer state\n"
+                      " * (nncc --emit=params)."
+                    : "Where each parameter starts in params (nncc --emit=params).",
       "Where each running statistic starts in buffers."};
   for (int l = 0; l < 2; l++) {
     if (!lists[l]->len)
@@ -888,7 +890,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   emit_prelude(f, e, opt);
   emit_struct(f, e);
   emit_structure(f, model_structure(e->g));
-  emit_param_names(f, e->g);
+  emit_param_names(f, e);
   fprintf(f, "%s%s", kb_kernels(&e->kb), fns.data ? fns.data : "");
   emit_create(f, e);
   emit_forward(f, e);
@@ -931,8 +933,10 @@ static void emit_infer(FILE *f, const Emitter *e) {
     int64_t size = type_numel(&v->ty);
     const char *src = value_storage(v)->def->op == OP_INPUT
                           ? value_ref(&e->kb, v)
-                          : arena_printf("(const %s *)arena + %lld", T,
-                                         (long long)g->plan[MODE_INFER].offset[v->id]);
+                          : g->plan[MODE_INFER].offset[v->id]
+                              ? arena_printf("(const %s *)arena + %lld", T,
+                                             (long long)g->plan[MODE_INFER].offset[v->id])
+                              : "arena";
     fprintf(f, "  memcpy(out%s, %s, %lld * sizeof(%s));\n",
             at ? arena_printf(" + %lld", (long long)at) : "", src, (long long)size, T);
     at += size;

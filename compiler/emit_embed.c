@@ -195,6 +195,7 @@ void emit_weight_arrays(FILE *f, const KernelBuilder *kb, const Weights *w) {
       for (int d = 0; d < p->rank; d++)
         sb_printf(&dims, "%s%lld", d ? ", " : "", (long long)p->dims[d]);
       const char *note = strmap_get(&w->notes, p->name);
+      sb_printf(&text, "\n");
       sb_comment(&text, "/* ",
                  arena_printf("%s [%s]%s%s */", comment_text(p->name, (int)strlen(p->name)),
                               dims.data, note ? ": " : "", note ? note : ""),
@@ -213,7 +214,7 @@ void emit_weight_arrays(FILE *f, const KernelBuilder *kb, const Weights *w) {
         line += line ? 1 + n : 4 + n;
       }
       sb_printf(&text, "\n");
-      sb_printf(&text, "};\n\n");
+      sb_printf(&text, "};\n");
       fputs(text.data, f);
     }
 }
