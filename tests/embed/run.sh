@@ -15,7 +15,9 @@
 #     NAME_ARENA_BYTES between guard zones);
 #   - the --inference-only build loads the full build's checkpoint and
 #     gives its outputs bit for bit, references none of the training
-#     symbols, and compiles warning-free too.
+#     symbols, and compiles warning-free too; built against the runtime's
+#     inference files alone with the portable GEMM and no threads (no
+#     OpenBLAS, zlib or pthreads: -lm), the same predictions too.
 # With "sweep" for MODEL: every other model of models/ and tests/emit/models
 # embedded with a checkpoint make_ckpt.py writes: warning-free under gcc and
 # clang, no allocator, stdio, BLAS or libnnrt symbol.
@@ -31,6 +33,8 @@ strict="-std=c99 -Wall -Wextra -pedantic -Werror"
 # what an embedded object must not reference: the allocator, stdio and
 # file I/O, BLAS, libnnrt (in nm's "U name" lines, or defined)
 forbidden='^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|f?open|f?printf|puts|fputs|putchar|fputc|fwrite|fread|fclose|fflush|read|write|close|exit|abort|cblas_.*|.*gemm_?|.*gemv_?|openblas.*|nnrt_.*)$'
+# the runtime's files inference code needs (docs/embedded.md)
+core="ckpt gemm init pool replace rng status"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAILED: $*"; }
@@ -106,6 +110,22 @@ for stem in $([ "$what" = sweep ] || echo "$what"); do
     ok "$stem inference-only: loads the full build's checkpoint, the same 300 outputs bit for bit"
   else
     bad "$stem inference-only: outputs differ from the full build's (or it failed)"
+  fi
+  # ... and for a target without OpenBLAS, zlib or threads (docs/embedded.md):
+  # the runtime's inference files with the portable GEMM, -lm alone
+  objs=()
+  for f in $core; do
+    gcc $strict -O2 -DNNRT_PORTABLE_GEMM -DNNRT_NO_THREADS -I"$src/runtime/include" \
+      -c "$src/runtime/$f.c" -o "$dir/inference/nnrt_$f.o"
+    objs+=("$dir/inference/nnrt_$f.o")
+  done
+  gcc -std=c99 -O2 -I"$src/runtime/include" -I"$dir/inference" -DMODEL="$stem" -DHEADER="\"$stem.h\"" \
+    "$src/tests/embed/predict.c" "$dir/inference/$stem.gcc.o" "${objs[@]}" -lm -o "$dir/predict-portable"
+  if "$dir/predict-portable" "$dir/inputs.f32" 300 "$dir/$stem.ckpt" > "$dir/portable.txt"; then
+    compare "$dir/full.txt" "$dir/portable.txt" "$stem inference-only on the portable runtime ($core) vs full" &&
+      pass=$((pass + 1)) || fail=$((fail + 1))
+  else
+    bad "$stem inference-only on the portable runtime: predict failed"
   fi
 done
 
