@@ -9,7 +9,9 @@
  * untouched (so the arena is large enough and nothing of an earlier call
  * leaks into the next).  The program links with the model's object and
  * -lm only.  Inference-only: a model created with libnnrt that loads the
- * full build's checkpoint, forward on all the images.
+ * full build's checkpoint, forward on all the images (with -DBY_SAMPLE, one
+ * at a time: the layout of x NAME_infer takes, for models of several
+ * inputs).
  *
  * Usage: predict INPUTS COUNT [CKPT]  (CKPT: for the inference-only build) */
 #include HEADER
@@ -70,7 +72,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "predict: %s\n", m ? nnrt_errmsg() : "out of memory");
     return 1;
   }
+#ifdef BY_SAMPLE  /* (one sample at a time: x as NAME_infer takes it, for several inputs too) */
+  for (int s = 0; s < count; s++)
+    API(_forward)(m, 1, x + (size_t)s * IN, y + (size_t)s * OUT);
+#else
   API(_forward)(m, count, x, y);
+#endif
   API(_destroy)(m);
 #endif
   for (int s = 0; s < count; s++)

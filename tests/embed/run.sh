@@ -58,12 +58,16 @@ nm_clean() {
   else ok "$2: no allocator, stdio, BLAS or libnnrt symbol (undefined: $(nm -u "$1" | awk '{ printf "%s ", $NF } END { if (!NR) printf "none" }'))"; fi
 }
 
-# compare REF OTHER WHAT: the same argmax on every line, each output within
-# 1e-4 * (1 + |reference|); prints the largest such difference.
+# compare REF OTHER WHAT [--values]: the same argmax (the first column) on
+# every line, each output within 1e-4 * (1 + |reference|); prints the
+# largest such difference.  --values: all columns are outputs.
 compare() {
-  awk -v what="$3" 'NR == FNR { n = NF; for (i = 1; i <= NF; i++) ref[FNR, i] = $i; lines = FNR; next }
-    { if ($1 != ref[FNR, 1]) moved++
-      for (i = 2; i <= NF; i++) { d = $i - ref[FNR, i]; d = d < 0 ? -d : d
+  awk -v what="$3" -v first=$([ "${4:-}" = --values ] && echo 1 || echo 2) '
+    NR == FNR { n = NF; for (i = 1; i <= NF; i++) ref[FNR, i] = $i; lines = FNR; next }
+    { if (first == 2 && $1 != ref[FNR, 1]) moved++
+      if (NF != n) moved++
+      for (i = first; i <= NF; i++) { if (($i ~ /nan|inf/) != (ref[FNR, i] ~ /nan|inf/)) moved++
+        d = $i - ref[FNR, i]; d = d < 0 ? -d : d
         r = ref[FNR, i]; r = r < 0 ? -r : r; if (d / (1 + r) > worst) worst = d / (1 + r) } }
     END { if (FNR != lines || moved || worst > 1e-4) { printf "FAILED: %s: %d of %d predictions differ, largest difference %g * (1 + |full|)\n", what, moved, lines, worst; exit 1 }
           printf "ok: %s: the same %d predictions, outputs within %.2g * (1 + |full|) (limit 1e-4)\n", what, lines, worst }' "$1" "$2"
@@ -135,7 +139,7 @@ for model in $([ "$what" = sweep ] && echo "$src"/models/*.nn "$src"/tests/emit/
   stem=$(basename "$model" .nn)
   case $stem in fashion_mlp | fashion_cnn) continue ;; esac  # (with trained weights above)
   dir=$work/sweep/$stem
-  mkdir -p "$dir"
+  mkdir -p "$dir/inference"
   "$nncc" "$model" -o "$dir/full.c" 2>/dev/null
   python3 "$src/tests/embed/make_ckpt.py" "$dir/full.c" "$dir/w.ckpt"
   if ! "$nncc" --embed-weights "$dir/w.ckpt" "$model" -o "$dir/$stem.c" 2>"$dir/log" ||
@@ -147,6 +151,22 @@ for model in $([ "$what" = sweep ] && echo "$src"/models/*.nn "$src"/tests/emit/
   refs=$(nm "$dir/$stem.o" | awk '$(NF-1) ~ /^[UTDBRC]$/ { print $NF }' | grep -E "$forbidden" || true)
   [ -z "$refs" ] && ok "$stem embedded: warning-free, nothing it must not reference" ||
     bad "$stem embedded references $refs"
+  # its outputs on 5 random samples: the inference-only build's, loading
+  # the same checkpoint, one sample at a time
+  name=$(model_name "$dir/$stem.h")
+  "$nncc" --inference-only "$model" -o "$dir/inference/$stem.c" 2>/dev/null
+  python3 -c "import random, struct, sys; r = random.Random(3); n = int(sys.argv[2]) * 5
+open(sys.argv[1], 'wb').write(struct.pack('<%df' % n, *[r.random() for _ in range(n)]))" \
+    "$dir/inputs.f32" "$(sed -n "s/^#define ${name}_INPUT_SIZE *\([0-9]*\).*/\1/p" "$dir/$stem.h")"
+  gcc -std=c99 -O2 -I"$dir" -DEMBEDDED -DMODEL="$name" -DHEADER="\"$stem.h\"" \
+    "$src/tests/embed/predict.c" "$dir/$stem.o" -lm -o "$dir/predict-embedded"
+  "$cc" -std=c99 -O2 -I"$src/runtime/include" -I"$dir/inference" -DBY_SAMPLE -DMODEL="$name" \
+    -DHEADER="\"$stem.h\"" "$src/tests/embed/predict.c" "$dir/inference/$stem.c" "$nnrt" "${libs[@]}" \
+    -o "$dir/predict-inference"
+  "$dir/predict-embedded" "$dir/inputs.f32" 5 | cut -d' ' -f2- > "$dir/embedded.txt"
+  "$dir/predict-inference" "$dir/inputs.f32" 5 "$dir/w.ckpt" | cut -d' ' -f2- > "$dir/inference.txt"
+  compare "$dir/inference.txt" "$dir/embedded.txt" "$stem embedded vs inference-only, 5 random samples" \
+    --values && pass=$((pass + 1)) || fail=$((fail + 1))
 done
 
 echo "embed: $pass passed, $fail failed"
