@@ -15,6 +15,7 @@
  *
  * Usage: predict INPUTS COUNT [CKPT]  (CKPT: for the inference-only build) */
 #include HEADER
+#include "outputs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,16 +26,6 @@
 #define API(x) CAT(MODEL, x)
 
 enum { IN = API(_INPUT_SIZE), OUT = API(_OUTPUT_SIZE) };
-
-static void print_outputs(const float *o) {
-  int best = 0;
-  for (int k = 1; k < OUT; k++)
-    best = o[k] > o[best] ? k : best;
-  printf("%d", best);
-  for (int k = 0; k < OUT; k++)
-    printf(" %.9g", o[k]);
-  printf("\n");
-}
 
 int main(int argc, char **argv) {
   int count = argc > 2 ? atoi(argv[2]) : 0;
@@ -80,8 +71,7 @@ int main(int argc, char **argv) {
 #endif
   API(_destroy)(m);
 #endif
-  for (int s = 0; s < count; s++)
-    print_outputs(y + (size_t)s * OUT);
+  print_outputs(y, count, OUT);
   free(x);
   free(y);
   return 0;

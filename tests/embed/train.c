@@ -9,6 +9,7 @@
  * Writes the test images' values to INPUTS_OUT (raw floats), and prints a
  * line per image: the index of the largest output, then the outputs. */
 #include "nnrt.h"
+#include "outputs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,20 +17,6 @@
 const nnrt_model *MODEL_API(void);
 
 enum { BATCH = 64 };
-
-/* The predictions printed as predict.c prints them. */
-static void print_outputs(const float *out, int count, size_t size) {
-  for (int s = 0; s < count; s++) {
-    const float *o = out + (size_t)s * size;
-    size_t best = 0;
-    for (size_t k = 1; k < size; k++)
-      best = o[k] > o[best] ? k : best;
-    printf("%zu", best);
-    for (size_t k = 0; k < size; k++)
-      printf(" %.9g", o[k]);
-    printf("\n");
-  }
-}
 
 static nnrt_status load(nnrt_dataset *d, const char *dir, const char *set) {
   char images[4096], labels[4096];
