@@ -7,6 +7,8 @@
 # images from a model that loads it.  Then:
 #   - the embedded C compiles warning-free under gcc and clang (-std=c99
 #     -Wall -Wextra -pedantic -Werror), its lines under 120 columns;
+#   - at -O0 (nothing folded) its arrays hold the checkpoint's values bit
+#     for bit (check_values.py: no digit lost), for fashion_mlp;
 #   - its object (gcc -O2) references no allocator, no stdio, no BLAS and
 #     nothing of libnnrt (nm), and its static size is reported (size);
 #   - linked with -lm alone, it predicts the same classes on all 300 images
@@ -97,6 +99,13 @@ for stem in $([ "$what" = sweep ] || echo "$what"); do
     compare "$dir/full.txt" "$dir/embedded.txt" "$stem embedded vs full" && pass=$((pass + 1)) || fail=$((fail + 1))
   else
     bad "$stem embedded: predict failed"
+  fi
+
+  # no digit lost: at -O0 (nothing folded) the arrays are the checkpoint
+  if [ "$stem" = fashion_mlp ]; then
+    "$nncc" -O0 --embed-weights "$dir/$stem.ckpt" "$src/models/$stem.nn" -o "$dir/embedded/O0.c"
+    msg=$(python3 "$src/tests/embed/check_values.py" "$dir/embedded/O0.c" "$dir/$stem.ckpt" 2>&1) &&
+      ok "$stem embedded at -O0: ${msg#ok: }" || bad "$stem embedded at -O0: $msg"
   fi
 
   # inference-only
