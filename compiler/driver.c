@@ -72,6 +72,7 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
   g->current_pass = "lower";
   g->opt_level = opt->O0 ? 0 : 2;  /* -O0: no fusion, and no reuse in plan */
   g->f64 = opt->f64;
+  g->max_batch = opt->one_sample ? 1 : 0;
   dump(opt, g, &passes[0]);
   return run_passes(g, opt, 1);
 }
@@ -84,5 +85,6 @@ Graph *compile_ir(const SrcFile *file, const Options *opt) {
   g->current_pass = "read-ir";
   g->opt_level = opt->O0 ? 0 : 2;
   g->f64 = opt->f64;
+  g->max_batch = opt->one_sample ? 1 : 0;
   return run_passes(g, opt, start);
 }

@@ -35,6 +35,7 @@ typedef struct Emitter {
   const Graph *g;
   bool f64;                 /* --dtype f64                                  */
   const char *T;            /* "float" or "double"                          */
+  bool train_code;          /* training functions (not --inference-only)    */
   KernelBuilder kb;
   /* per entry point: its run_ function's parameters that it uses (m, batch,
    * in, lab), or none at all if it has no kernel (then it is not written) */
@@ -156,14 +157,12 @@ static void emit_flat(FILE *f, const Emitter *e, const char *fn) {
   fprintf(f, "  return %s_%s_ex(m, batch, in, lab);\n}\n\n", N, fn);
 }
 
-/* The structure string hashed into the checkpoint fingerprint. */
-static const char *structure(const Emitter *e) {
+const char *model_structure(const Graph *g) {
   StrBuf sb = {0};
-  sb_printf(&sb, "nncc-1 %s", e->f64 ? "f64" : "f32");
-  if (e->g->nlosses)
-    sb_printf(&sb, ";optimizer %s x%d", optimizer_word(&e->g->train),
-              e->g->train.state_per_param);
-  const PtrVec *lists[2] = {&e->g->params, &e->g->buffers};
+  sb_printf(&sb, "nncc-1 %s", g->f64 ? "f64" : "f32");
+  if (g->nlosses)
+    sb_printf(&sb, ";optimizer %s x%d", optimizer_word(&g->train), g->train.state_per_param);
+  const PtrVec *lists[2] = {&g->params, &g->buffers};
   for (int l = 0; l < 2; l++)
     for (int i = 0; i < lists[l]->len; i++) {
       const Param *p = lists[l]->data[i];
@@ -245,8 +244,7 @@ static const char *training_decls(const Emitter *e) {
 /* The first lines of the comment that heads the files: what wrote them,
  * from what (the file's base name), and the command (from line 2 up to
  * " *"; a long one on several lines). */
-static void emit_command_line(FILE *f, const EmitOptions *opt, const char *what,
-                              const char *from) {
+void emit_command_line(FILE *f, const EmitOptions *opt, const char *what, const char *from) {
   StrBuf sb = {0};
   from = base_name(from);
   sb_comment(&sb, "/* ",
@@ -258,39 +256,92 @@ static void emit_command_line(FILE *f, const EmitOptions *opt, const char *what,
   fprintf(f, "%s *\n", sb.data);
 }
 
-static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
-  const Graph *g = e->g;
-  const char *N = g->name, *T = e->T;
+/* The header's include guard: NNCC_<NAME>_H. */
+const char *header_guard(const Graph *g) {
   StrBuf guard = {0};
   sb_printf(&guard, "NNCC_");
-  for (const char *p = N; *p; p++)
+  for (const char *p = g->name; *p; p++)
     sb_printf(&guard, "%c", *p >= 'a' && *p <= 'z' ? *p - 32 : *p);
   sb_printf(&guard, "_H");
-  const char *label_t = float_labels(g) ? T : "int32_t";
-  emit_command_line(f, opt, arena_printf("%s", N), g->file->name);
-  fprintf(f, " * The model's whole interface.  Arrays are row-major with the batch\n"
-             " * first: x is [batch, %s_INPUT_SIZE], out is [batch, %s_OUTPUT_SIZE].\n"
-             " * A model with several inputs takes them one after another in x (all\n"
-             " * of input 0 for the batch, then input 1, ...), and likewise for outputs;\n"
-             " * %s_forward_ex takes one pointer per input and per output instead. */\n",
-          N, N, N);
-  fprintf(f, "#ifndef %s\n#define %s\n\n#include <stdint.h>\n\n#include \"nnrt.h\"\n\n",
-          guard.data, guard.data);
-  fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  return guard.data;
+}
+
+/* The sizes every header starts with (inputs, outputs, parameters). */
+void emit_header_sizes(FILE *f, const Graph *g) {
+  const char *N = g->name;
   fprintf(f, "#define %s_INPUT_SIZE   %lld  /* values per sample, all inputs  */\n", N,
           (long long)io_size(&g->inputs));
   fprintf(f, "#define %s_OUTPUT_SIZE  %lld  /* values per sample, all outputs */\n", N,
           (long long)outputs_size(g));
-  fprintf(f, "#define %s_LABEL_SIZE   %lld  /* label values per sample        */\n", N,
-          (long long)io_size(&g->labels));
+}
+
+/* The header's comment, guard, includes, sizes and types. */
+static void emit_header_head(FILE *f, const Emitter *e, const EmitOptions *opt) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T, *guard = header_guard(g);
+  const char *label_t = float_labels(g) ? T : "int32_t";
+  emit_command_line(f, opt, arena_printf("%s", N), g->file->name);
+  fprintf(f, "%s  Arrays are row-major with the batch\n"
+             " * first: x is [batch, %s_INPUT_SIZE], out is [batch, %s_OUTPUT_SIZE].\n"
+             " * A model with several inputs takes them one after another in x (all\n"
+             " * of input 0 for the batch, then input 1, ...), and likewise for outputs;\n"
+             " * %s_forward_ex takes one pointer per input and per output instead. */\n",
+          e->train_code ? " * The model's whole interface."
+                        : " * The model's interface for inference (--inference-only: no training\n"
+                          " * code).", N, N, N);
+  fprintf(f, "#ifndef %s\n#define %s\n\n#include <stdint.h>\n\n#include \"nnrt.h\"\n\n", guard,
+          guard);
+  fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  emit_header_sizes(f, g);
+  if (e->train_code)
+    fprintf(f, "#define %s_LABEL_SIZE   %lld  /* label values per sample        */\n", N,
+            (long long)io_size(&g->labels));
   fprintf(f, "#define %s_NUM_PARAMS   %lld  /* trainable values               */\n", N,
           (long long)g->num_params);
   fprintf(f, "#define %s_NUM_INPUTS   %d\n#define %s_NUM_OUTPUTS  %d\n\n", N, g->inputs.len, N,
           g->outputs.len);
-  if (!mixed_labels(g))
+  if (e->train_code && !mixed_labels(g))
     fprintf(f, "typedef %s %s_label_t;  /* %s */\n", label_t, N,
             float_labels(g) ? "real-valued labels" : "class ids");
   fprintf(f, "typedef struct %s %s;  /* opaque */\n\n", N, N);
+}
+
+/* An --inference-only header's functions: create, params, forward, load. */
+static void emit_inference_decls(FILE *f, const Emitter *e) {
+  const char *N = e->g->name, *T = e->T;
+  fprintf(f,
+          "/* Allocates the model for batches of up to max_batch samples (one\n"
+          " * allocation: parameters, running statistics, the inference arena) and\n"
+          " * initialises its parameters from seed as the full build does; load a\n"
+          " * checkpoint or write %s_params() before inferring.  NULL if\n"
+          " * max_batch < 1 or memory is short. */\n"
+          "%s *%s_create(int max_batch, uint64_t seed);\n"
+          "void %s_destroy(%s *m);\n\n"
+          "/* The flat parameter buffer, in `nncc --emit=params` order (PyTorch's\n"
+          " * layouts). */\n"
+          "%s *%s_params(%s *m);\n\n"
+          "/* Inference: running batchnorm statistics, no dropout.  Any batch >= 1\n"
+          " * works: batches above max_batch run in chunks of max_batch. */\n"
+          "void %s_forward(%s *m, int batch, const %s *x, %s *out);\n"
+          "void %s_forward_ex(%s *m, int batch, const %s *const *inputs,\n"
+          "    %s *const *outputs);\n\n"
+          "/* Loads the parameters and running statistics of a checkpoint of this\n"
+          " * model (one the full build saved: its optimizer state is checked and\n"
+          " * skipped).  0 on success, else an nnrt_status; a refused file leaves\n"
+          " * the model as it was, and nnrt_errmsg() says why. */\n"
+          "int %s_load(%s *m, const char *path);\n\n",
+          N, N, N, N, N, T, N, N, N, N, T, T, N, N, T, T, N, N);
+}
+
+static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  emit_header_head(f, e, opt);
+  if (!e->train_code) {
+    emit_inference_decls(f, e);
+    fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+    return;
+  }
   fprintf(f,
           "/* Allocates the model for batches of up to max_batch samples (one\n"
           " * allocation) and initialises its parameters from seed.  NULL if\n"
@@ -329,31 +380,32 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
 
 static void emit_train_config(FILE *f, const Emitter *e);
 
-/* Values of optimizer state: the optimizer's per parameter (check-train). */
-static int64_t opt_values(const Graph *g) {
+int64_t opt_values(const Graph *g) {
   return g->nlosses ? g->train.state_per_param * g->num_params : 0;
 }
 
 /* The arena buffers an entry point's calls name (kb_entry_buffers), where
  * the plan put them: a per-sample buffer at A + offset * batch, a fixed one
- * at A + base * max_batch + offset. */
+ * at A + base * max_batch + offset (embedded: max_batch is 1, and the arena
+ * the caller's). */
 static void emit_arena_names(StrBuf *fns, const Emitter *e) {
   const PtrVec *bufs = kb_entry_buffers(&e->kb);
-  bool fixed = false;
+  bool fixed = false, one = e->kb.embedded;
   for (int i = 0; i < bufs->len; i++)
     fixed |= ((const PlanBuffer *)bufs->data[i])->fixed;
   if (bufs->len)
-    sb_printf(fns, "  %s *const A = m->arena;  /* nncc --emit=plan */\n", e->T);
-  if (fixed)
+    sb_printf(fns, "  %s *const A = %s;  /* nncc --emit=plan */\n", e->T, one ? "arena" : "m->arena");
+  if (fixed && !one)
     sb_printf(fns, "  const size_t mb = (size_t)m->max_batch;\n");
   for (int i = 0; i < bufs->len; i++) {
     const PlanBuffer *b = bufs->data[i];
     StrBuf line = {0};  /* (a zero base or offset is not written) */
     sb_printf(&line, "  %s *const %s = A", e->T, b->cname);
-    if (b->fixed && b->base)
+    int64_t offset = b->offset + (one && b->fixed ? b->base : 0);
+    if (b->fixed && b->base && !one)
       sb_printf(&line, " + %lld * mb", (long long)b->base);
-    if (b->offset)
-      sb_printf(&line, " + %lld%s", (long long)b->offset, b->fixed ? "" : " * (size_t)batch");
+    if (offset)
+      sb_printf(&line, " + %lld%s", (long long)offset, b->fixed ? "" : " * (size_t)batch");
     sb_printf(&line, ";");
     /* what it holds, unless it is the one value its name says (what "%k") */
     const char *what = comment_text(b->what, (int)strlen(b->what));
@@ -366,11 +418,13 @@ static void emit_arena_names(StrBuf *fns, const Emitter *e) {
 /* The offsets of the parameters (in params, grads and each optimizer
  * state) and of the buffers, by name (kb_init named them): an enum where
  * they fit an int, as C wants, macros beyond. */
-static void emit_param_names(FILE *f, const Graph *g) {
+static void emit_param_names(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
   const PtrVec *lists[2] = {&g->params, &g->buffers};
-  static const char *const what[2] = {
-      "Where each parameter starts in params, in grads and in each optimizer state\n"
-      " * (nncc --emit=params).",
+  const char *what[2] = {
+      e->train_code ? "Where each parameter starts in params, in grads and in each optimizer state\n"
+                      " * (nncc --emit=params)."
+                    : "Where each parameter starts in params (nncc --emit=params).",
       "Where each running statistic starts in buffers."};
   for (int l = 0; l < 2; l++) {
     if (!lists[l]->len)
@@ -441,16 +495,32 @@ static void emit_entry(StrBuf *fns, Emitter *e, int which) {
   e->run_empty[which] = !*calls;
   if (e->run_empty[which])
     return;
-  static const char *const words[4] = {"m", "batch", "in", "lab"};
-  const char *decls[4] = {arena_printf("struct %s *m", g->name), "int batch",
-                          arena_printf("const %s *const *in", e->T), "const void *const *lab"}, *used[4];
+  bool one = e->kb.embedded;  /* (one sample, in the arena the caller passes) */
+  const char *words[4] = {one ? "arena" : "m", one ? "" : "batch", "in", "lab"};
+  const char *decls[4] = {one ? arena_printf("%s *arena", e->T) : arena_printf("struct %s *m", g->name),
+                          "int batch", arena_printf("const %s *const *in", e->T),
+                          "const void *const *lab"}, *used[4];
   int n = 0;
   for (int i = 0; i < (which == ENTRY_TRAIN ? 4 : 3); i++)
-    if ((e->run_uses[which][i] = uses_word(body.data, words[i])))
+    if ((e->run_uses[which][i] = *words[i] && uses_word(body.data, words[i])))
       used[n++] = decls[i];
+  if (one && uses_word(body.data, "batch")) {
+    StrBuf with = {0};
+    sb_printf(&with, "  const int batch = 1;  /* %s_infer's one sample */\n%s", g->name, body.data);
+    body = with;
+  }
   sb_printf(fns, "\n/* The %s pass: every kernel in schedule order. */\n", en->name);
   sb_wrapped(fns, arena_printf("static void run_%s(", en->name), used, n, ",", ") {", 4);
   sb_printf(fns, "\n%s}\n", body.data);
+}
+
+/* NNCC_KERNEL, which every kernel's definition starts with. */
+static void emit_kernel_macro(FILE *f) {
+  fprintf(f, "/* Kernels stay functions of their own: inlined into the long schedule\n"
+             " * functions below, GCC loses their restrict parameters (and a profile\n"
+             " * loses their names). */\n"
+             "#if defined(__GNUC__)\n#define NNCC_KERNEL static __attribute__((noinline))\n"
+             "#else\n#define NNCC_KERNEL static\n#endif\n\n");
 }
 
 /* The comment that heads the .c file, its includes, NNCC_KERNEL. */
@@ -468,47 +538,41 @@ static void emit_prelude(FILE *f, const Emitter *e, const EmitOptions *opt) {
   fprintf(f, "#include \"%s\"\n%s\n#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n"
              "#include <string.h>\n\n",
           opt->h_include, opt->with_main ? "#include \"nnrt_train.h\"\n" : "");
-  fprintf(f, "/* Kernels stay functions of their own: inlined into the long schedule\n"
-             " * functions below, GCC loses their restrict parameters (and a profile\n"
-             " * loses their names). */\n"
-             "#if defined(__GNUC__)\n#define NNCC_KERNEL static __attribute__((noinline))\n"
-             "#else\n#define NNCC_KERNEL static\n#endif\n\n");
+  emit_kernel_macro(f);
 }
 
-/* The model's struct: what one allocation holds. */
+/* The model's struct: what one allocation holds (without training code:
+ * the parameters, the running statistics and the inference arena). */
 static void emit_struct(FILE *f, const Emitter *e) {
   const Graph *g = e->g;
   const char *N = g->name, *T = e->T;
-  fprintf(f, "struct %s {\n", N);
-  fprintf(f, "  int max_batch;\n  uint64_t step;       /* optimizer steps taken */\n");
-  fprintf(f, "  int last_batch;     /* of the last loss_and_grad */\n");
-  fprintf(f, "  %s lr;\n", T);
+  fprintf(f, "struct %s {\n  int max_batch;\n", N);
+  if (e->train_code) {
+    fprintf(f, "  uint64_t step;       /* optimizer steps taken */\n");
+    fprintf(f, "  int last_batch;     /* of the last loss_and_grad */\n");
+    fprintf(f, "  %s lr;\n", T);
+  }
   fprintf(f, "  %s *params;   /* %lld values: nncc --emit=params */\n", T,
           (long long)g->num_params);
-  fprintf(f, "  %s *grads;    /* same layout as params */\n", T);
+  if (e->train_code)
+    fprintf(f, "  %s *grads;    /* same layout as params */\n", T);
   fprintf(f, "  %s *buffers;  /* %lld values: batchnorm running statistics */\n", T,
           (long long)g->num_buffers);
-  if (g->num_buffers)
+  if (e->train_code && g->num_buffers)
     fprintf(f, "  %s *saved_buffers;  /* buffers before a train step, for a refused one */\n", T);
-  fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_values(g));
+  if (e->train_code)
+    fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_values(g));
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
-
-  fprintf(f, "  nnrt_rng rng;\n};\n\n");
+  fprintf(f, "%s};\n\n", e->train_code ? "  nnrt_rng rng;\n" : "");
 }
 
-/* create, destroy and the accessors. */
-static void emit_create(FILE *f, const Emitter *e) {
-  const Graph *g = e->g;
-  const char *N = g->name, *T = e->T;
-  int64_t opt_state = opt_values(g);
-  fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
-  fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
-  fprintf(f, "  size_t head = (sizeof(struct %s) + 63) / 64 * 64;\n", N);
-  /* the arena: the per-sample part of each plan, or a fixed buffer above
-   * the per-sample ones beside it, whichever ends higher */
+/* create's arena: for each plan (only the inference one without training
+ * code), its per-sample part, or a fixed buffer above the per-sample ones
+ * beside it, whichever ends higher. */
+static void emit_arena_size(FILE *f, const Emitter *e) {
   fprintf(f, "  size_t mb = (size_t)max_batch, arena = 0;\n");
-  for (int k = 0; k < NMODES; k++) {
-    const Plan *p = &g->plan[k].plan;
+  for (int k = 0; k < (e->train_code ? NMODES : 1); k++) {
+    const Plan *p = &e->g->plan[k].plan;
     fprintf(f, "  if ((size_t)%lld * mb > arena)\n    arena = (size_t)%lld * mb;\n",
             (long long)p->per_sample, (long long)p->per_sample);
     const bool *highest = plan_highest(p);
@@ -520,25 +584,51 @@ static void emit_create(FILE *f, const Emitter *e) {
                 (long long)(b->offset + b->size));
     }
   }
-  /* with buffers, a second copy of them (saved_buffers) after them */
-  fprintf(f, "  size_t values = 2 * (size_t)%lld + %s%lld + %lld + arena;\n",
-          (long long)g->num_params, g->num_buffers ? "2 * " : "", (long long)g->num_buffers,
-          (long long)opt_state);
+}
+
+/* create's pointers into its one allocation v. */
+static void emit_layout(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
+  long long np = (long long)g->num_params, nb = (long long)g->num_buffers;
+  if (!e->train_code) {
+    fprintf(f, "  m->params = v;\n  m->buffers = v + %lld;\n  m->arena = m->buffers + %lld;\n", np,
+            nb);
+    return;
+  }
+  fprintf(f, "  m->params = v;\n  m->grads = v + %lld;\n  m->buffers = v + 2 * (size_t)%lld;\n", np,
+          np);
+  if (g->num_buffers)
+    fprintf(f, "  m->saved_buffers = m->buffers + %lld;\n", nb);
+  fprintf(f, "  m->opt = m->%s + %lld;\n", g->num_buffers ? "saved_buffers" : "buffers", nb);
+  fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_values(g));
+  fprintf(f, "  m->lr = %s;\n", lit(&e->kb, g->train.lr));
+}
+
+/* create, destroy and the accessors. */
+static void emit_create(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
+  fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
+  fprintf(f, "  size_t head = (sizeof(struct %s) + 63) / 64 * 64;\n", N);
+  emit_arena_size(f, e);
+  if (e->train_code)  /* with buffers, a second copy of them (saved_buffers) after them */
+    fprintf(f, "  size_t values = 2 * (size_t)%lld + %s%lld + %lld + arena;\n",
+            (long long)g->num_params, g->num_buffers ? "2 * " : "", (long long)g->num_buffers,
+            (long long)opt_values(g));
+  else
+    fprintf(f, "  size_t values = (size_t)%lld + %lld + arena;\n", (long long)g->num_params,
+            (long long)g->num_buffers);
   fprintf(f, "  if (values > (SIZE_MAX - head) / sizeof(%s))\n    return NULL;\n", T);
   fprintf(f, "  char *mem = calloc(1, head + values * sizeof(%s));\n", T);
   fprintf(f, "  if (!mem)\n    return NULL;\n");
   fprintf(f, "  struct %s *m = (struct %s *)mem;\n", N, N);
   fprintf(f, "  %s *v = (%s *)(mem + head);\n", T, T);
   fprintf(f, "  m->max_batch = max_batch;\n");
-  fprintf(f, "  m->params = v;\n  m->grads = v + %lld;\n  m->buffers = v + 2 * (size_t)%lld;\n",
-          (long long)g->num_params, (long long)g->num_params);
-  if (g->num_buffers)
-    fprintf(f, "  m->saved_buffers = m->buffers + %lld;\n", (long long)g->num_buffers);
-  fprintf(f, "  m->opt = m->%s + %lld;\n", g->num_buffers ? "saved_buffers" : "buffers",
-          (long long)g->num_buffers);
-  fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_state);
-  fprintf(f, "  m->lr = %s;\n", lit(&e->kb, g->train.lr));
-  fprintf(f, "  nnrt_rng_seed(&m->rng, seed);\n");
+  emit_layout(f, e);
+  const char *rng = e->train_code ? "&m->rng" : "&rng";
+  fprintf(f, e->train_code ? "  nnrt_rng_seed(&m->rng, seed);\n"
+                           : "  nnrt_rng rng;\n  nnrt_rng_seed(&rng, seed);\n");
   const PtrVec *lists[2] = {&g->params, &g->buffers};
   for (int l = 0; l < 2; l++)
     for (int i = 0; i < lists[l]->len; i++) {
@@ -551,7 +641,7 @@ static void emit_create(FILE *f, const Emitter *e) {
         fan_in = (double)(p->dims[1] * receptive);
         fan_out = (double)(p->dims[0] * receptive);
       }
-      const char *args[] = {"&m->rng", arena_printf("m->%s + %s", l ? "buffers" : "params", p->cname),
+      const char *args[] = {rng, arena_printf("m->%s + %s", l ? "buffers" : "params", p->cname),
                             arena_printf("%lld", (long long)p->numel), init_enum(p->init),
                             fmt_double(p->init_arg), fmt_double(fan_in), fmt_double(fan_out)};
       StrBuf call = {0};
@@ -562,15 +652,16 @@ static void emit_create(FILE *f, const Emitter *e) {
   fprintf(f, "  return m;\n}\n\n");
   fprintf(f, "void %s_destroy(struct %s *m) { free(m); }\n\n", N, N);
   fprintf(f, "%s *%s_params(struct %s *m) { return m->params; }\n\n", T, N, N);
-  fprintf(f, "%s *%s_grads(struct %s *m) { return m->grads; }\n\n", T, N, N);
+  if (e->train_code)
+    fprintf(f, "%s *%s_grads(struct %s *m) { return m->grads; }\n\n", T, N, N);
 }
 
 /* forward_ex, in chunks of max_batch, and forward on flat arrays. */
 static void emit_forward(FILE *f, const Emitter *e) {
   const Graph *g = e->g;
-  const char *N = g->name, *T = e->T;
+  const char *N = g->name, *T = e->T, *training = e->train_code ? ", int training" : "";
   fprintf(f, "void %s_forward_ex(struct %s *m, int batch, const %s *const *inputs,\n"
-             "    %s *const *outputs, int training) {\n", N, N, T, T);
+             "    %s *const *outputs%s) {\n", N, N, T, T, training);
   fprintf(f, "  static const size_t in_size[%d] = {", g->inputs.len);
   for (int i = 0; i < g->inputs.len; i++)
     fprintf(f, "%s%lld", i ? ", " : "",
@@ -586,30 +677,33 @@ static void emit_forward(FILE *f, const Emitter *e) {
   fprintf(f, "      in[i] = inputs[i] + (size_t)done * in_size[i];\n");
   static const char *const args[4] = {"m", "n", "in", NULL};
   const char *train = run_call(e, ENTRY_TRAIN_FORWARD, args), *infer = run_call(e, ENTRY_INFER, args);
-  if (train && infer)
+  if (!e->train_code && infer)
+    fprintf(f, "    %s;\n", infer);
+  else if (train && infer)
     fprintf(f, "    if (training)\n      %s;\n    else\n      %s;\n", train, infer);
   else if (train || infer)
     fprintf(f, "    if (%straining)\n      %s;\n", train ? "" : "!", train ? train : infer);
-  else
+  else if (e->train_code)
     fprintf(f, "    (void)training;  /* the same in both modes: the outputs are inputs */\n");
   for (int i = 0; i < g->outputs.len; i++) {
     const Value *v = g->outputs.data[i];
     /* an output that is an input (or a view of one) is returned unchanged:
      * it has no place in the arena, and value_ref names it in[k], this
      * chunk of input k */
-    const char *src = value_storage(v)->def->op == OP_INPUT
-                          ? value_ref(&e->kb, v)
-                          : arena_printf("m->arena + (training ? %lld : %lld) * (size_t)n",
-                                         (long long)g->plan[MODE_TRAIN].offset[v->id],
-                                         (long long)g->plan[MODE_INFER].offset[v->id]);
+    long long at_infer = (long long)g->plan[MODE_INFER].offset[v->id];
+    const char *src = value_storage(v)->def->op == OP_INPUT ? value_ref(&e->kb, v)
+                      : !e->train_code ? arena_printf("m->arena + %lld * (size_t)n", at_infer)
+                                       : arena_printf("m->arena + (training ? %lld : %lld) * (size_t)n",
+                                                      (long long)g->plan[MODE_TRAIN].offset[v->id],
+                                                      at_infer);
     fprintf(f, "    memcpy(outputs[%d] + (size_t)done * out_size[%d],\n"
                "           %s,\n"
                "           (size_t)n * out_size[%d] * sizeof(%s));\n",
             i, i, src, i, T);
   }
   fprintf(f, "  }\n}\n\n");
-  fprintf(f, "void %s_forward(struct %s *m, int batch, const %s *x, %s *out,\n    int training) {\n",
-          N, N, T, T);
+  fprintf(f, "void %s_forward(struct %s *m, int batch, const %s *x, %s *out%s) {\n", N, N, T,
+          T, e->train_code ? ",\n    int training" : "");
   fprintf(f, "  const %s *inputs[%d];\n  %s *outputs[%d];\n", T, g->inputs.len, T,
           g->outputs.len);
   int64_t off = 0;
@@ -630,7 +724,8 @@ static void emit_forward(FILE *f, const Emitter *e) {
       fprintf(f, "  outputs[%d] = out;\n", i);
     off += type_numel(&((Value *)g->outputs.data[i])->ty);
   }
-  fprintf(f, "  %s_forward_ex(m, batch, inputs, outputs, training);\n}\n\n", N);
+  fprintf(f, "  %s_forward_ex(m, batch, inputs, outputs%s);\n}\n\n", N,
+          e->train_code ? ", training" : "");
 }
 
 /* The training functions: the _ex ones take an array per input and per
@@ -690,6 +785,16 @@ static void emit_checkpoints(FILE *f, const Emitter *e) {
       "                           {m->buffers, %lld * sizeof(%s)},\n"
       "                           {m->opt, %lld * sizeof(%s)}};\n",
       (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_values(g), T);
+  if (!e->train_code) {  /* the optimizer state: its size checked, its data skipped (NULL) */
+    fprintf(f, "int %s_load(struct %s *m, const char *path) {\n"
+               "  nnrt_ckpt_section s[3] = {{m->params, %lld * sizeof(%s)},\n"
+               "                           {m->buffers, %lld * sizeof(%s)},\n"
+               "                           {NULL, %lld * sizeof(%s)}};  /* optimizer state */\n"
+               "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64_parts(structure), sizeof(%s), NULL, "
+               "s, 3);\n}\n", N, N, (long long)g->num_params, T, (long long)g->num_buffers, T,
+            (long long)opt_values(g), T, T);
+    return;
+  }
   fprintf(f, "int %s_save(const struct %s *m, const char *path) {\n%s", N, N, sections);
   fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64_parts(structure), sizeof(%s), m->step, "
              "s, 3);\n}\n\n", T);
@@ -780,18 +885,97 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
 static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   StrBuf fns = {0};  /* the entry points, written first: their kernels with them */
   for (int i = 0; i < e->g->nentries; i++)
-    emit_entry(&fns, e, i);
+    if (e->train_code || i == ENTRY_INFER)
+      emit_entry(&fns, e, i);
+    else
+      e->run_empty[i] = true;  /* --inference-only: not written */
   emit_prelude(f, e, opt);
   emit_struct(f, e);
-  emit_structure(f, structure(e));
-  emit_param_names(f, e->g);
+  emit_structure(f, model_structure(e->g));
+  emit_param_names(f, e);
   fprintf(f, "%s%s", kb_kernels(&e->kb), fns.data ? fns.data : "");
   emit_create(f, e);
   emit_forward(f, e);
-  if (e->g->nlosses)
+  if (e->train_code && e->g->nlosses)
     emit_training(f, e);
   emit_checkpoints(f, e);
-  emit_trainer_view(f, e, opt);
+  if (e->train_code)
+    emit_trainer_view(f, e, opt);
+}
+
+/* --embed-weights: NAME_infer_in runs the inference pass on one sample in
+ * the caller's arena and copies the outputs out; NAME_infer in a static
+ * arena of its own. */
+static void emit_infer(FILE *f, const Emitter *e) {
+  const Graph *g = e->g;
+  const char *N = g->name, *T = e->T;
+  bool in_used = e->run_uses[ENTRY_INFER][2];
+  for (int i = 0; i < g->outputs.len; i++)  /* (an output that is an input is copied from it) */
+    in_used |= value_storage(g->outputs.data[i])->def->op == OP_INPUT;
+  fprintf(f, "\nvoid %s_infer_in(void *arena, const %s *x, %s *out) {\n", N, T, T);
+  if (in_used) {
+    const char **items = arena_alloc(sizeof(char *) * (size_t)g->inputs.len);
+    int64_t at = 0;
+    for (int i = 0; i < g->inputs.len; i++) {
+      items[i] = at ? arena_printf("x + %lld", (long long)at) : "x";
+      at += type_numel(&((IrNode *)g->inputs.data[i])->out->ty);
+    }
+    StrBuf decl = {0};
+    sb_wrapped(&decl, arena_printf("  const %s *const in[%d] = {", T, g->inputs.len), items,
+               g->inputs.len, ",", "};", 4);
+    fprintf(f, "%s\n", decl.data);
+  }
+  static const char *const args[4] = {"arena", "1", "in", NULL};
+  const char *infer = run_call(e, ENTRY_INFER, args);
+  if (infer)
+    fprintf(f, "  %s;\n", infer);
+  int64_t at = 0;
+  for (int i = 0; i < g->outputs.len; i++) {
+    const Value *v = g->outputs.data[i];
+    int64_t size = type_numel(&v->ty);
+    const char *src = value_storage(v)->def->op == OP_INPUT
+                          ? value_ref(&e->kb, v)
+                          : g->plan[MODE_INFER].offset[v->id]
+                              ? arena_printf("(const %s *)arena + %lld", T,
+                                             (long long)g->plan[MODE_INFER].offset[v->id])
+                              : "arena";
+    fprintf(f, "  memcpy(out%s, %s, %lld * sizeof(%s));\n",
+            at ? arena_printf(" + %lld", (long long)at) : "", src, (long long)size, T);
+    at += size;
+  }
+  if (!infer && !e->run_uses[ENTRY_INFER][0])
+    fprintf(f, "  (void)arena;  /* the outputs are inputs */\n");
+  int64_t values = infer_arena_values(g);
+  fprintf(f, "}\n\nvoid %s_infer(const %s *x, %s *out) {\n"
+             "  static %s arena[%lld];  /* %s_ARENA_BYTES%s */\n"
+             "  %s_infer_in(arena, x, out);\n}\n",
+          N, T, T, T, (long long)(values ? values : 1), N, values ? "" : ": none, but C has no empty array",
+          N);
+}
+
+/* --embed-weights: the weights as constants, the GEMM, the kernels and the
+ * inference functions; nothing from libnnrt or the C library's allocator
+ * or files (docs/embedded.md). */
+static void emit_embedded(FILE *f, Emitter *e, const EmitOptions *opt) {
+  const Graph *g = e->g;
+  StrBuf fns = {0};
+  emit_entry(&fns, e, ENTRY_INFER);
+  const char *kernels = kb_kernels(&e->kb);
+  emit_command_line(f, opt, arena_printf("%s.c", g->name), g->file->name);
+  fprintf(f, " * The weights are constants below; each kernel is headed by the .nn line\n"
+             " * and the IR node it came from (nncc --emit=ir); the activations of one\n"
+             " * sample live in one arena (nncc --emit=plan): run_infer names the buffers\n"
+             " * it passes, t<k> for value %%k, at A + offset.  No allocation, no file\n"
+             " * and no library but the C library's memcpy and memset, and <math.h>'s\n"
+             " * functions where an op needs one (expf, sqrtf: -lm). */\n");
+  fprintf(f, "#include \"%s\"\n\n#include <math.h>\n#include <stddef.h>\n#include <string.h>\n\n",
+          opt->h_include);
+  emit_kernel_macro(f);
+  if (uses_word(kernels, gemm_fn(&e->kb)))
+    emit_portable_gemm(f, &e->kb);
+  emit_weight_arrays(f, &e->kb, opt->weights);
+  fprintf(f, "%s%s", kernels, fns.data ? fns.data : "");
+  emit_infer(f, e);
 }
 
 /* The train and test blocks as the runtime's nnrt_train_config. */
@@ -882,7 +1066,15 @@ void emit_c_to(FILE *c, FILE *h, const Graph *g, const EmitOptions *opt) {
   e.g = g;
   e.f64 = g->f64;
   e.T = g->f64 ? "double" : "float";
+  e.train_code = !opt->inference_only && !opt->weights;
   kb_init(&e.kb, g);
+  e.kb.embedded = opt->weights != NULL;
+  if (opt->weights) {
+    if (h)
+      emit_embedded_header(h, g, opt);
+    emit_embedded(c, &e, opt);
+    return;
+  }
   if (h)
     emit_header(h, &e, opt);
   emit_source(c, &e, opt);

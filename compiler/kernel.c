@@ -41,6 +41,7 @@ struct KernelState {
   PtrVec same_local;        /* Local*: values that are another's local      */
   const char *load_from;    /* k_load_into's buffer, or NULL                */
   bool split_ok;            /* its batch may be split across threads so far */
+  StrMap params_used;       /* the parameters and buffers kernels read, by name */
   StrMap helpers;           /* the helper functions written (k_helper)      */
 };
 
@@ -100,7 +101,14 @@ const char *mathfn(const KernelBuilder *e, const char *name) {
   return e->g->f64 ? name : arena_printf("%sf", name);
 }
 
-const char *gemm_fn(const KernelBuilder *e) { return e->g->f64 ? "nnrt_dgemm" : "nnrt_sgemm"; }
+/* libnnrt's GEMM, or in embedded code its own copy (gemm_portable.h). */
+const char *gemm_fn(const KernelBuilder *e) {
+  if (e->embedded)
+    return "nncc_gemm";  /* (of the file's one element type) */
+  return e->g->f64 ? "nnrt_dgemm" : "nnrt_sgemm";
+}
+
+bool k_weights_const(const KernelBuilder *e) { return e->embedded; }
 
 /* Text from the .nn file made safe inside a C comment: printable ASCII,
  * other bytes '?' (a tab ' '), and then no comment delimiter, no line
@@ -312,7 +320,7 @@ static void kernel_close(KernelBuilder *e) {
   StrBuf sig = {0}, call = {0};
   const char *head = arena_printf("NNCC_KERNEL void %s(", e->k->ksig.data);
   sb_wrapped(&sig, head, decls, np, ",", ") {", (int)strlen(head));
-  int64_t per_sample = split_work(e);
+  int64_t per_sample = e->embedded ? 0 : split_work(e);  /* (embedded: one thread, no libnnrt) */
   if (per_sample) {
     parallel_call(&call, e, args, per_sample);
   } else {
@@ -501,6 +509,9 @@ const char *k_aux(KernelBuilder *e, const char *name, const IrNode *n, bool writ
 }
 
 const char *k_param(KernelBuilder *e, const char *name, const Param *p, bool writable) {
+  *strmap_slot(&e->k->params_used, p->name) = (void *)p;
+  if (e->embedded)  /* a static const array of its own, named as its offset is elsewhere */
+    return k_ptr(e, e->T, name, false, p->cname);
   return k_ptr(e, e->T, name, writable,
                arena_printf("m->%s + %s", p->trainable ? "params" : "buffers", p->cname));
 }
@@ -814,6 +825,10 @@ const char *kb_write_entry(KernelBuilder *e, const Entry *en) {
 }
 
 const PtrVec *kb_entry_buffers(const KernelBuilder *e) { return &e->k->used; }
+
+bool kb_param_used(const KernelBuilder *e, const Param *p) {
+  return strmap_get(&e->k->params_used, p->name) != NULL;
+}
 
 const char *kb_kernels(const KernelBuilder *e) {
   return e->k->kernels.data ? e->k->kernels.data : "";

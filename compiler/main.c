@@ -42,6 +42,10 @@ static void usage(FILE *out) {
           "  -O0, -O2              -O0: no fusion, no buffer reuse (default -O2)\n"
           "  --dtype f32|f64       element type of the generated code (default f32)\n"
           "  --main                add a main(): the model as a command-line trainer\n"
+          "  --inference-only      no training code: create, params, forward, load\n"
+          "  --embed-weights <ckpt>\n"
+          "                        the checkpoint's weights in the C (batchnorm folded):\n"
+          "                        NAME_infer on a static arena, no malloc, no library\n"
           "  -x ir                 the input is IR text (--emit=ir, ir-train)\n"
           "  --passes=<a,b,...>    run these passes, in this order, instead\n"
           "  --verify-each         run the verifier after every pass\n"
@@ -362,6 +366,8 @@ typedef struct CommandLine {
   const char *emit;         /* --emit, or NULL: the C                       */
   const char *dtype;        /* --dtype: f32 | f64                           */
   bool with_main;           /* --main                                       */
+  bool inference_only;      /* --inference-only                             */
+  const char *embed_weights;  /* --embed-weights: the checkpoint, or NULL   */
   bool ir;                  /* -x ir: the input is IR text                  */
 } CommandLine;
 
@@ -371,7 +377,8 @@ static int parse_command_line(int argc, char **argv, CommandLine *cl) {
   static const char *const flags[] = {"-o", "--header", "--emit", "--print-after",
                                       "--print-locs", "--list-passes", "-O0", "-O2",
                                       "--dtype", "--help", "--version", "--main",
-                                      "-x", "--passes", "--verify-each"};
+                                      "-x", "--passes", "--verify-each", "--inference-only",
+                                      "--embed-weights"};
   cl->dtype = "f32";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
@@ -392,6 +399,11 @@ static int parse_command_line(int argc, char **argv, CommandLine *cl) {
       cl->front.print_locs = true;
     } else if (!strcmp(a, "--main")) {
       cl->with_main = true;
+    } else if (!strcmp(a, "--inference-only")) {
+      cl->inference_only = true;
+    } else if ((v = flag_value(argc, argv, &i, "--embed-weights"))) {
+      cl->embed_weights = v;
+      cl->front.one_sample = true;  /* NAME_infer: scratch for one sample */
     } else if (!strcmp(a, "-O0")) {
       cl->front.O0 = true;  /* no fusion, and no buffer reuse */
     } else if (!strcmp(a, "-O2") || !strcmp(a, "-O1") || !strcmp(a, "-O3")) {
@@ -444,6 +456,27 @@ static int parse_command_line(int argc, char **argv, CommandLine *cl) {
   return diag_error_count() ? 1 : -1;
 }
 
+/* --inference-only and --embed-weights: C output without a trainer. */
+static bool check_c_flags(const CommandLine *cl, bool emit_c_files) {
+  const char *flag = cl->embed_weights ? "--embed-weights" : "--inference-only";
+  if (!cl->embed_weights && !cl->inference_only)
+    return true;
+  if (!emit_c_files) {
+    error_plain("%s shapes the C, not --emit=%s; leave one out", flag, cl->emit);
+    return false;
+  }
+  if (cl->with_main) {
+    error_plain("--main makes a trainer, and %s leaves the training code out; leave one out",
+                flag);
+    return false;
+  }
+  if (cl->embed_weights && !strcmp(cl->embed_weights, "-")) {
+    error_plain("--embed-weights needs a checkpoint file, not standard input");
+    return false;
+  }
+  return true;
+}
+
 /* Do the options make sense together?  Reports the first problem; fills in
  * the header's default place. */
 static bool check_command_line(CommandLine *cl) {
@@ -476,6 +509,8 @@ static bool check_command_line(CommandLine *cl) {
   }
   cl->front.f64 = !strcmp(cl->dtype, "f64");
   bool emit_c_files = !cl->emit || !strcmp(cl->emit, "c");
+  if (!check_c_flags(cl, emit_c_files))
+    return false;
   if (emit_c_files && !cl->header && cl->out_path && strcmp(cl->out_path, "-")) {  /* beside the C */
     size_t n = strlen(cl->out_path);
     cl->header = n > 2 && !strcmp(cl->out_path + n - 2, ".c")
@@ -483,13 +518,17 @@ static bool check_command_line(CommandLine *cl) {
                      : arena_printf("%s.h", cl->out_path);
   }
   const char *outputs[] = {cl->out_path, emit_c_files ? cl->header : NULL};
-  return outputs_distinct(cl->path, outputs, 2);
+  return outputs_distinct(cl->path, outputs, 2) &&
+         (!cl->embed_weights || outputs_distinct(cl->embed_weights, outputs, 2));
 }
 
 /* The C and its header (-o, or stdout). */
-static bool write_c(const Graph *g, const CommandLine *cl, int argc, char **argv) {
+static bool write_c(const Graph *g, const CommandLine *cl, const Weights *w, int argc,
+                    char **argv) {
   EmitOptions eo = {0};
+  eo.weights = w;
   eo.with_main = cl->with_main;
+  eo.inference_only = cl->inference_only;
   eo.c_path = cl->out_path ? cl->out_path : "-";
   eo.h_path = cl->header;
   eo.h_include = base_name(eo.h_path ? eo.h_path : arena_printf("%s.h", g->name));
@@ -556,8 +595,11 @@ int main(int argc, char **argv) {
   Program *prog = NULL;
   Graph *g = cl.ir ? compile_ir(&file, &cl.front) : compile_source(&file, &cl.front, &prog);
   bool ok = g != NULL;
-  if (g && (cl.emit || cl.out_path))  /* else: a check only */
-    ok = !cl.emit || !strcmp(cl.emit, "c") ? write_c(g, &cl, argc, argv)
+  const Weights *w = NULL;  /* (read and checked before anything is written) */
+  if (g && cl.embed_weights)
+    ok = (w = weights_load(g, cl.embed_weights)) != NULL;
+  if (ok && (cl.emit || cl.out_path))  /* else: a check only */
+    ok = !cl.emit || !strcmp(cl.emit, "c") ? write_c(g, &cl, w, argc, argv)
                                            : write_stage(g, prog, &cl);
   free((void *)file.text);  /* diagnostics hold their own copy of the lines */
   return ok ? 0 : 1;

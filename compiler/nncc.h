@@ -491,6 +491,9 @@ typedef struct Graph {
   PtrVec groups[NMODES];    /* Group*, per mode, in schedule order          */
   int opt_level;            /* 0: no fusion, no reuse; 2: both              */
   bool f64;                 /* --dtype f64: the generated C uses double      */
+  int max_batch;            /* the most samples a call runs: 1 embedded
+                               (--embed-weights), 0 any (create's max_batch):
+                               what scratch per chunk of samples is sized by */
   struct Entry *entries;    /* the generated C's entry points (schedule)    */
   int nentries;
   struct PlanState *plan;   /* per mode (MODE_*): its memory plan (plan)    */
@@ -596,7 +599,7 @@ typedef struct Scratch {
 } Scratch;
 /* The scratch buffers n's kernel takes with k_scratch, in that order (the
  * same in both modes); returns how many, at most MAX_SCRATCH. */
-typedef int (*ScratchFn)(const IrNode *n, Scratch *out);
+typedef int (*ScratchFn)(const Graph *g, const IrNode *n, Scratch *out);
 /* An elementwise op as an expression: its value at flat index idx of the
  * batch, given its inputs' values there (C expressions).  It may add kernel
  * arguments (k_aux, k_rng) and lines before the expression (k_line).  The op's kernel, alone or fused, is built from it. */
@@ -853,6 +856,11 @@ struct KernelBuilder {
   const Graph *g;
   const char *T;            /* the element type: "float" or "double"        */
   bool training;            /* writing an entry point of MODE_TRAIN         */
+  bool embedded;            /* --embed-weights (set after kb_init): each
+                               parameter a static const array named by its
+                               cname, batchnorms folded into their layers
+                               when nncc wrote the file, one thread, the
+                               file's own GEMM: nothing from libnnrt         */
   struct KernelState *k;    /* kernel.c's own: the kernel being written, the
                                kernels written, the calls                   */
 };
@@ -866,6 +874,8 @@ const char *kb_write_entry(KernelBuilder *e, const Entry *en);
 const PtrVec *kb_entry_buffers(const KernelBuilder *e);
 /* The kernels written so far: static C functions, in order. */
 const char *kb_kernels(const KernelBuilder *e);
+/* Does a kernel written so far read parameter (or buffer) p? */
+bool kb_param_used(const KernelBuilder *e, const Param *p);
 
 /* Writing one kernel: k_begin, then its pointer arguments, then its body
  * lines ("{" at the end of a line indents, "}" at the start dedents), then
@@ -918,6 +928,10 @@ bool k_stored(const KernelBuilder *e, const Value *v);
  * moves into the batchnorm's shift (layer emitters skip it). */
 bool k_bias_folded(const KernelBuilder *e, const IrNode *layer);
 const IrNode *k_folded_layer(const KernelBuilder *e, const IrNode *bn);
+/* Are the weights constants folded when nncc wrote the file (embedded): a
+ * folded batchnorm's scale is in its layer's weights, and its bias holds
+ * the whole shift (emit_embed.c)? */
+bool k_weights_const(const KernelBuilder *e);
 void k_line(KernelBuilder *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k_end(KernelBuilder *e);
 
@@ -925,7 +939,7 @@ void k_end(KernelBuilder *e);
 const char *lit(const KernelBuilder *e, double v);   /* 0.5f, or 0.5 for f64 */
 const char *dlit(double v);                    /* a double literal: 1.0   */
 const char *mathfn(const KernelBuilder *e, const char *name);  /* expf / exp */
-const char *gemm_fn(const KernelBuilder *e);   /* nnrt_sgemm / nnrt_dgemm */
+const char *gemm_fn(const KernelBuilder *e);   /* nnrt_sgemm / nnrt_dgemm; embedded nncc_gemm */
 /* A value's place inside an entry point's function: A + 12 * batch, in[0]. */
 const char *value_ref(const KernelBuilder *e, const Value *v);
 const char *comment_text(const char *s, int len);          /* safe in comments */
@@ -939,8 +953,22 @@ typedef struct EmitOptions {
   const char *h_include;    /* how the .c includes the header               */
   const char *command_line; /* recorded in the header comment               */
   bool with_main;           /* --main: a main() that runs libnnrt's trainer  */
+  bool inference_only;      /* --inference-only: no training code, no
+                               optimizer state, no gradients; load, no save */
+  const struct Weights *weights;  /* --embed-weights: the checkpoint's values,
+                               written into the C (emit_embed.c), or NULL  */
 } EmitOptions;
 
+/* The structure string hashed into checkpoints' fingerprint (nnrt_fnv1a64):
+ * element type, optimizer, every parameter's and buffer's name and shape. */
+const char *model_structure(const Graph *g);
+/* Values of optimizer state: the optimizer's per parameter (check-train). */
+int64_t opt_values(const Graph *g);
+/* What heads every file nncc writes: what, from what, the command line. */
+void emit_command_line(FILE *f, const EmitOptions *opt, const char *what, const char *from);
+/* The header's include guard, NNCC_<NAME>_H, and its first sizes. */
+const char *header_guard(const Graph *g);
+void emit_header_sizes(FILE *f, const Graph *g);
 /* Makes both files in memory, then writes them (write_outputs); c_path "-"
  * is stdout, h_path NULL no header.  On failure reports an error. */
 bool emit_c(const Graph *g, const EmitOptions *opt);
@@ -961,6 +989,26 @@ bool write_outputs(const OutputFile *files, int n);
  * name, one of the generated C's own...), or NULL if it would not. */
 const char *c_name_reserved(const char *s);
 
+/* ------------------------------------------------------------ emit_embed.c */
+
+/* --embed-weights: a checkpoint's values, batchnorms folded. */
+typedef struct Weights Weights;
+/* Reads path as g's checkpoint (runtime/ckpt.c's checks), refuses values
+ * that are not finite, folds each inference batchnorm that fold-batchnorm
+ * grouped with its layer into that layer's weight and its own bias.  NULL
+ * after an error naming the file. */
+Weights *weights_load(const Graph *g, const char *path);
+/* The inference plan's arena at batch 1, in values: NAME_ARENA_BYTES. */
+int64_t infer_arena_values(const Graph *g);
+/* The embedded header: sizes, NAME_ARENA_BYTES, NAME_infer, NAME_infer_in. */
+void emit_embedded_header(FILE *f, const Graph *g, const EmitOptions *opt);
+/* Each parameter the kernels written so far read, as a static const array
+ * named by its cname. */
+void emit_weight_arrays(FILE *f, const KernelBuilder *kb, const Weights *w);
+/* The portable GEMM (runtime/gemm_portable.h) as the file's static
+ * gemm_fn(kb), of its element type. */
+void emit_portable_gemm(FILE *f, const KernelBuilder *kb);
+
 /* -------------------------------------------------------------- driver.c */
 
 typedef struct Options {
@@ -972,6 +1020,7 @@ typedef struct Options {
   const Pass **only;            /* --passes=a,b,c: these, in this order     */
   int nonly;
   bool verify_each;             /* --verify-each: verify after every pass   */
+  bool one_sample;              /* --embed-weights: calls run one sample   */
 } Options;
 
 /* Runs the whole pipeline but the writing of files on a buffer.  Returns

@@ -363,7 +363,7 @@ static PlanBuffer **scratch_of(Walk *w, const IrNode *n) {
   if (*slots || !op_table[n->op]->scratch)
     return *slots;
   Scratch sizes[MAX_SCRATCH];
-  int count = op_table[n->op]->scratch(n, sizes);
+  int count = op_table[n->op]->scratch(w->g, n, sizes);
   if (count < 0 || count > MAX_SCRATCH)
     internal_error("%d scratch buffers for one kernel (%s)", count, op_table[n->op]->name);
   *slots = arena_alloc(sizeof(PlanBuffer *) * (MAX_SCRATCH + 1));

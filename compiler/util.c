@@ -239,11 +239,18 @@ static const char *shortest_text(double v, bool as_float) {
     snprintf(buf, sizeof buf, "%lld", (long long)v);
     return arena_strdup(buf);
   }
-  for (int prec = 1; prec <= (as_float ? 9 : 17); prec++) {
-    snprintf(buf, sizeof buf, "%.*g", prec, v);
+  /* The fewest digits that read back: more digits never read back worse,
+   * so a binary search (the embedded weights print half a million). */
+  int lo = 1, hi = as_float ? 9 : 17;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    snprintf(buf, sizeof buf, "%.*g", mid, v);
     if (as_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
-      break;
+      hi = mid;
+    else
+      lo = mid + 1;
   }
+  snprintf(buf, sizeof buf, "%.*g", lo, v);
   return arena_strdup(buf);
 }
 

@@ -207,7 +207,7 @@ nnrt_status nnrt_ckpt_load(const char *path, uint64_t fingerprint, uint32_t elem
   if (s == NNRT_OK) {
     const unsigned char *p = buf + header_size(nsections);
     for (int i = 0; i < nsections; i++) {
-      if (sections[i].bytes)
+      if (sections[i].bytes && sections[i].data)  /* (no data: checked, not kept) */
         memcpy(sections[i].data, p, (size_t)sections[i].bytes);
       p += sections[i].bytes;
     }

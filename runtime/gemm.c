@@ -22,44 +22,27 @@ void nnrt_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha, 
 }
 
 #ifdef NNRT_PORTABLE_GEMM
-/* Loop orders chosen so the innermost loop walks memory contiguously:
- * B untransposed -> i, p, j (rows of B and C); B transposed -> i, j, p (dot
- * products of rows).  Written once as a macro body for float and double. */
-#define PORTABLE_GEMM(T)                                                                  \
-  for (int i = 0; i < m; i++) {                                                           \
-    T *crow = c + (size_t)i * ldc;                                                        \
-    if (beta == 0)                                                                        \
-      for (int j = 0; j < n; j++)                                                         \
-        crow[j] = 0;                                                                      \
-    else if (beta != 1)                                                                   \
-      for (int j = 0; j < n; j++)                                                         \
-        crow[j] *= beta;                                                                  \
-    if (!trans_b) {                                                                       \
-      for (int p = 0; p < k; p++) {                                                       \
-        T aip = alpha * AT(a, lda, i, p, trans_a);                                        \
-        const T *brow = b + (size_t)p * ldb;                                              \
-        for (int j = 0; j < n; j++)                                                       \
-          crow[j] += aip * brow[j];                                                       \
-      }                                                                                   \
-    } else {                                                                              \
-      for (int j = 0; j < n; j++) {                                                       \
-        const T *bcol = b + (size_t)j * ldb;                                              \
-        T acc = 0;                                                                        \
-        for (int p = 0; p < k; p++)                                                       \
-          acc += AT(a, lda, i, p, trans_a) * bcol[p];                                     \
-        crow[j] += alpha * acc;                                                           \
-      }                                                                                   \
-    }                                                                                     \
-  }
+/* The portable loop nest, one source with the GEMM nncc copies into
+ * --embed-weights output (gemm_portable.h), once per element type. */
+#define GEMM_T float
+#define GEMM_NAME portable_sgemm
+#include "gemm_portable.h"
+#undef GEMM_T
+#undef GEMM_NAME
+#define GEMM_T double
+#define GEMM_NAME portable_dgemm
+#include "gemm_portable.h"
+#undef GEMM_T
+#undef GEMM_NAME
 
 void nnrt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                 int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-  PORTABLE_GEMM(float)
+  portable_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void nnrt_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha, const double *a,
                 int lda, const double *b, int ldb, double beta, double *c, int ldc) {
-  PORTABLE_GEMM(double)
+  portable_dgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 const char *nnrt_gemm_backend(void) { return "portable"; }

@@ -22,18 +22,6 @@
 
 enum { MAX_THREADS = 64 };
 
-static int nthreads;  /* 0: not chosen yet */
-
-static int default_threads(void) {
-  const char *env = getenv("NNRT_NUM_THREADS");
-  long n = env && *env ? strtol(env, NULL, 10) : 0;
-#ifndef NNRT_NO_THREADS
-  if (n < 1)
-    n = sysconf(_SC_NPROCESSORS_ONLN);
-#endif
-  return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
-}
-
 /* Parts for a batch of per_sample values a sample: one per thread, but
  * none of fewer than about 16k values (below that the hand-off costs more
  * than the part) and none empty. */
@@ -58,6 +46,16 @@ void nnrt_parallel(nnrt_task fn, void *ctx, int nparts) {
 }
 
 #else
+
+static int nthreads;  /* 0: not chosen yet */
+
+static int default_threads(void) {
+  const char *env = getenv("NNRT_NUM_THREADS");
+  long n = env && *env ? strtol(env, NULL, 10) : 0;
+  if (n < 1)
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
 
 /* The task being run.  Its parts are claimed through ticket, the task's
  * generation (high 32 bits) and the next part (low 32): a claim is a

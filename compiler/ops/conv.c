@@ -66,25 +66,27 @@ static int64_t conv_k(const IrNode *n) {
  * GEMMs' F x S*Ho*Wo side (the forward's result, the backward's dy) is
  * gathered from or scattered to NCHW.  S fills CONV_CHUNK_VALUES with both
  * (1 MB of f32, one core's L2 here), at least 1 and at most CONV_CHUNK_MAX
- * (longer GEMMs gain nothing more there; the scratch would only grow).  A
- * direct conv runs a sample at a time: its columns are its input and its
+ * (longer GEMMs gain nothing more there; the scratch would only grow), and
+ * at most the samples a call runs (g->max_batch: embedded code runs one).
+ * A direct conv runs a sample at a time: its columns are its input and its
  * GEMMs' other side its output, both in place. */
 enum { CONV_CHUNK_VALUES = 1 << 18, CONV_CHUNK_MAX = 32 };
 
-static int64_t conv_chunk(const IrNode *n) {
+static int64_t conv_chunk(const Graph *g, const IrNode *n) {
   if (conv_direct(n))
     return 1;
   int64_t per = (conv_k(n) + n->out->ty.dims[0]) * n->out->ty.dims[1] * n->out->ty.dims[2];
-  int64_t s = CONV_CHUNK_VALUES / per;
-  return s < 1 ? 1 : s > CONV_CHUNK_MAX ? CONV_CHUNK_MAX : s;
+  int64_t s = CONV_CHUNK_VALUES / per, most = g->max_batch ? g->max_batch : CONV_CHUNK_MAX;
+  most = most < CONV_CHUNK_MAX ? most : CONV_CHUNK_MAX;
+  return s < 1 ? 1 : s > most ? most : s;
 }
 
 /* The scratch of conv2d n's kernels, forward and backward alike (fixed:
  * one chunk): the chunk's columns (none for a direct conv; the backward's
  * dx GEMM writes its columns over them) and, with S > 1, its F x S*Ho*Wo
  * side. */
-static int conv_scratch(const IrNode *n, Scratch *out) {
-  int64_t s = conv_chunk(n), hw = n->out->ty.dims[1] * n->out->ty.dims[2];
+static int conv_scratch(const Graph *g, const IrNode *n, Scratch *out) {
+  int64_t s = conv_chunk(g, n), hw = n->out->ty.dims[1] * n->out->ty.dims[2];
   int count = 0;
   if (!conv_direct(n))
     out[count++] = (Scratch){conv_k(n) * s * hw, true};
@@ -114,7 +116,7 @@ static void emit_conv_open(KernelBuilder *e, const IrNode *n) {
 }
 
 static void emit_chunks_open(KernelBuilder *e, const IrNode *n) {
-  int64_t chunk = conv_chunk(n);
+  int64_t chunk = conv_chunk(e->g, n);
   if (chunk == 1) {
     k_line(e, "for (int s0 = 0; s0 < batch; s0++) {");
     k_line(e, conv_direct(n) ? "const int N = Ho * Wo;" : "const int ns = 1, N = Ho * Wo;");
@@ -273,7 +275,9 @@ static void params_conv2d(Graph *g, IrNode *n) {
 /* Per chunk of samples and group: im2col of the chunk (a direct conv reads
  * its input as it is), then one GEMM W_g[F/G, K] x col[K, N], K = C/G*kh*kw,
  * into the chunk's F x N result; that to NCHW with the bias. */
-static int scratch_conv2d(const IrNode *n, Scratch *out) { return conv_scratch(n, out); }
+static int scratch_conv2d(const Graph *g, const IrNode *n, Scratch *out) {
+  return conv_scratch(g, n, out);
+}
 
 /* The forward's F x N result to NCHW (ys), with the bias: from yc for a
  * chunk of samples, in place for one. */
@@ -310,7 +314,7 @@ static void emit_conv_scatter(KernelBuilder *e, bool chunked, bool bias) {
 }
 
 static void emit_conv2d(KernelBuilder *e, const IrNode *n) {
-  bool direct = conv_direct(n), chunked = conv_chunk(n) > 1;
+  bool direct = conv_direct(n), chunked = conv_chunk(e->g, n) > 1;
   bool bias = n->nparams > 1 && !k_bias_folded(e, n);
   const char *what = direct ? "1x1 convolution: one GEMM per sample and group"
                      : chunked ? "im2col + GEMM over chunks of samples" : "im2col + GEMM per sample";
@@ -351,7 +355,9 @@ static void emit_conv2d(KernelBuilder *e, const IrNode *n) {
  * adding up the overlaps. */
 static void grad_conv2d(AD *ad, IrNode *n, Value *dy) { grad_layer(ad, n, dy, OP_CONV2D_GRAD); }
 
-static int scratch_conv2d_grad(const IrNode *n, Scratch *out) { return conv_scratch(n->fwd, out); }
+static int scratch_conv2d_grad(const Graph *g, const IrNode *n, Scratch *out) {
+  return conv_scratch(g, n->fwd, out);
+}
 
 /* The chunk's dy (dys, NCHW) as F x N in dyc, and its sums into db: four
  * partial sums, which GCC vectorises at -O2 (one would be a chain of
@@ -391,7 +397,7 @@ static void emit_dy_gather(KernelBuilder *e, const IrNode *n, bool chunked, bool
 
 static void emit_conv2d_grad(KernelBuilder *e, const IrNode *n) {
   const IrNode *f = n->fwd;
-  bool direct = conv_direct(f), chunked = conv_chunk(f) > 1;
+  bool direct = conv_direct(f), chunked = conv_chunk(e->g, f) > 1;
   bool bias = f->nparams > 1, dx = n->out->ty.kind != T_NONE;
   k_begin(e, n, chunked ? "backward over chunks of samples: GEMMs against im2col, col2im for dx"
                         : "backward: GEMMs against im2col, col2im for dx");

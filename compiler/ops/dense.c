@@ -256,6 +256,30 @@ static void emit_sum_chunk(KernelBuilder *e, int64_t inner) {
            (long long)sum_chunk(inner));
 }
 
+/* Inference folded into its layer when nncc wrote the file (embedded
+ * weights, emit_embed.c): the layer's weights carry the scale and this
+ * batchnorm's bias the whole shift, beta + (b - running_mean) * scale, so
+ * the pass after the GEMM adds the shift alone (the maps after it in the
+ * same store). */
+static void emit_batchnorm_shift(KernelBuilder *e, const IrNode *n, const IrNode *layer) {
+  const Type *t = &n->in[0]->ty;
+  int64_t c = t->dims[0], inner = type_numel(t) / c;
+  k_begin(e, n, arena_printf("inference: folded into %%%d when nncc wrote this file, so only the "
+                             "shift is left", layer->out->id));
+  k_in(e, "x", 0);
+  const char *y = k_out(e, "y");
+  k_param(e, "shift", n->params[1], false);
+  emit_channel_dims(e, c, inner);
+  k_line(e, "for (int c = 0; c < C; c++) {");
+  k_line(e, "for (int s = 0; s < batch; s++) {");
+  emit_values_of_channel(e, inner);
+  k_store(e, y, "k", "x[k] + shift[c]");
+  end_values_of_channel(e, inner);
+  k_line(e, "}");
+  k_line(e, "}");
+  k_end(e);
+}
+
 /* Inference: the running statistics (and, folded into a layer, that
  * layer's bias).  Training: the batch's mean and biased variance (saved for
  * the backward pass), and the running statistics move by momentum, the
@@ -268,6 +292,10 @@ static void emit_batchnorm(KernelBuilder *e, const IrNode *n) {
   double momentum = attr_num(n, "momentum"), eps = attr_num(n, "eps");
   const IrNode *layer = e->training ? NULL : k_folded_layer(e, n);
   bool bias = layer && layer->nparams > 1;
+  if (layer && k_weights_const(e)) {
+    emit_batchnorm_shift(e, n, layer);
+    return;
+  }
   k_begin(e, n, e->training ? "training: batch statistics"
                 : layer ? arena_printf("inference: running statistics, folded into %%%d",
                                        layer->out->id)

@@ -148,7 +148,9 @@ void nnrt_init_f64(nnrt_rng *r, double *w, size_t n, nnrt_init_kind kind, double
  * replaced), a path that is not a regular file refused, a new file made
  * 0666 & ~umask, an old one's permissions kept.  Loading reads
  * and checks the whole file before copying anything into the sections, so a
- * refused file leaves them as they were. */
+ * refused file leaves them as they were.  A section to load with NULL data
+ * is checked (its size, the CRC over it) and skipped: an --inference-only
+ * model loads a trainer's checkpoint without its optimizer state. */
 #define NNRT_CKPT_VERSION 1
 #define NNRT_CKPT_MAX_SECTIONS 8
 
