@@ -23,7 +23,8 @@
 # With "sweep" for MODEL: every other model of models/ and tests/emit/models
 # embedded with a checkpoint make_ckpt.py writes: warning-free under gcc and
 # clang, no allocator, stdio, BLAS or libnnrt symbol.
-# Usage: run.sh MODEL|sweep NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
+# Usage: run.sh MODEL|sweep NNCC SOURCE_DIR WORKDIR NNRT_TRAIN_LIB NNRT_LIB [LIBS...]
+#   (the drivers train with libnnrt_train: both libraries)
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 what=$1

@@ -8,7 +8,7 @@
  * Usage: train DATA_DIR STEPS CKPT INPUTS_OUT COUNT > predictions
  * Writes the test images' values to INPUTS_OUT (raw floats), and prints a
  * line per image: the index of the largest output, then the outputs. */
-#include "nnrt.h"
+#include "nnrt_train.h"
 #include "outputs.h"
 
 #include <stdio.h>
