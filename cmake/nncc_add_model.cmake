@@ -7,7 +7,8 @@
 # .nn file, the checkpoint or nncc itself changes.  The .c joins <target>'s
 # sources, its directory <target>'s include path (PUBLIC: a library's users
 # see the header too), and <target> links the runtime (PUBLIC): nncc::nnrt,
-# or with MAIN nncc::nnrt_train (which brings nncc::nnrt).
+# or with MAIN nncc::nnrt_train (which brings nncc::nnrt), or with
+# EMBED_WEIGHTS none (libm alone).
 #
 #   MAIN            nncc --main: a main() that makes <target> a trainer
 #                   (`<target> train --data DIR`, test, predict)
@@ -70,6 +71,10 @@ function(nncc_add_model target model)
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${dir}>)
   if(arg_MAIN)
     target_link_libraries(${target} PUBLIC nncc::nnrt_train)
+  elseif(arg_EMBED_WEIGHTS)
+    if(UNIX)  # embedded C needs no runtime library, only the C library's math
+      target_link_libraries(${target} PUBLIC m)
+    endif()
   else()
     target_link_libraries(${target} PUBLIC nncc::nnrt)
   endif()

@@ -89,9 +89,23 @@ else ok "CMake: the static libraries by default"; fi
 # nncc_add_model makes the C again when the .nn file or nncc changes, and only then.
 rebuilt() { cmake --build "$APP/build" 2>&1 | grep -c 'nncc .*blobs\.nn'; }
 n0=$(rebuilt); sleep 1; touch "$APP/blobs.nn"; n1=$(rebuilt); sleep 1; touch "$PREFIX/bin/nncc"; n2=$(rebuilt)
-if [ "$n0" = 0 ] && [ "$n1" = 2 ] && [ "$n2" = 2 ]
-then ok "nncc_add_model: the C made again when blobs.nn or nncc changes (both targets), not otherwise"
-else bad "nncc_add_model rebuilds: unchanged $n0, .nn touched $n1, nncc touched $n2 (expected 0 2 2)"; fi
+if [ "$n0" = 0 ] && [ "$n1" = 3 ] && [ "$n2" = 3 ]
+then ok "nncc_add_model: the C made again when blobs.nn or nncc changes (all three targets), not otherwise"
+else bad "nncc_add_model rebuilds: unchanged $n0, .nn touched $n1, nncc touched $n2 (expected 0 3 3)"; fi
+# INFERENCE_ONLY: the trainer's checkpoint loaded at run time; EMBED_WEIGHTS:
+# its weights compiled in, no runtime library linked.
+runs "CMake: INFERENCE_ONLY and EMBED_WEIGHTS built and run" \
+  '"$APP/build/app_infer" "$DATA/blobs.ckpt"' \
+  'cmake -S "$APP" -B "$APP/build" -DBLOBS_CKPT="$DATA/blobs.ckpt"' \
+  'cmake --build "$APP/build"' '"$APP/build/app_embedded"'
+if grep -q "inference_only\|loss_and_grad" "$APP/build/nncc-gen/app_infer/blobs.h" ||
+   ! grep -q "blobs_infer(const float \*x, float \*out)" "$APP/build/nncc-gen/app_embedded/blobs.h" ||
+   readelf -d "$APP/build/app_embedded" | grep -q 'libnnrt\|libopenblas\|libz'
+then bad "INFERENCE_ONLY / EMBED_WEIGHTS: the headers or the libraries linked"
+else ok "INFERENCE_ONLY has no training API; EMBED_WEIGHTS has blobs_infer and links no runtime"; fi
+sleep 1; touch "$DATA/blobs.ckpt"; n3=$(rebuilt)
+if [ "$n3" = 1 ]; then ok "nncc_add_model: EMBED_WEIGHTS made again when the checkpoint changes (only it)"
+else bad "nncc_add_model: checkpoint touched, $n3 targets made again (expected 1)"; fi
 # 2. pkg-config, from a plain Makefile.
 runs "pkg-config: app (shared), app_static, blobs_trainer built and run" \
   'PATH="$PREFIX/bin:$PATH" PKG_CONFIG_PATH="$LIBDIR/pkgconfig" make -C "$APP"' \
@@ -108,9 +122,9 @@ else bad "pkg-config --static --libs nnrt_train: $libs"; fi
 
 # nncc_add_model runs nncc on the model's path from the source directory:
 # its C is the Makefile's but for the heading's -o path (line 2).
-if cmp -s <(sed 2d "$APP/blobs.c") <(sed 2d "$APP/build/nncc-gen/app/blobs.c")
+if cmp -s <(sed 2d "$APP/gen/blobs.c") <(sed 2d "$APP/build/nncc-gen/app/blobs.c")
 then ok "nncc_add_model's C is the same as nncc blobs.nn's, no absolute path in it"
-else bad "nncc_add_model's C differs from the Makefile's: $(diff <(sed 2d "$APP/blobs.c") \
+else bad "nncc_add_model's C differs from the Makefile's: $(diff <(sed 2d "$APP/gen/blobs.c") \
   <(sed 2d "$APP/build/nncc-gen/app/blobs.c") | head -3)"; fi
 
 # 3. Plain cc, against the archive.
