@@ -16,13 +16,14 @@
 static void usage(FILE *f, const char *prog) {
   fprintf(f,
           "usage: %s train --data DIR [options]\n"
-          "       %s test --load CKPT --data DIR [--tta] [--batch N]\n"
-          "       %s predict --load CKPT --images FILE [--tta]\n"
+          "       %s test --load CKPT --data DIR [--tta] [--batch N] [--scale S]\n"
+          "       %s predict --load CKPT --images FILE [--tta] [--scale S]\n"
           "\n"
           "DIR holds MNIST-style IDX files (train-images-idx3-ubyte[.gz],\n"
           "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-...)\n"
-          "or train.csv and test.csv (label first).  Fashion-MNIST comes with Debian's\n"
-          "dataset-fashion-mnist, in /usr/share/datasets/fashion-mnist.\n"
+          "or train.csv and test.csv (the label columns first: a class id, or as many\n"
+          "real values as the model's label; a header line optional).  Fashion-MNIST\n"
+          "comes with Debian's dataset-fashion-mnist, in /usr/share/datasets/fashion-mnist.\n"
           "\n"
           "train options (defaults: the model's train block):\n"
           "  --epochs N  --batch N  --lr X  --seed N\n"
