@@ -399,10 +399,11 @@ static nnrt_status check_model(const nnrt_model *api) {
                      "`loss` line to %s", api->name, api->source);
   /* (no train_step: labels of two types) */
   if (!api->train_step || (!api->label_is_float && api->label_size != 1))
-    return nnrt_fail(NNRT_ERR_ARG, "model %s takes %s, but the trainer's data sets carry one "
-                     "class id or real values per sample (a program of your own can train it "
-                     "through %s_train_step_ex)", api->name,
-                     api->train_step ? "several class labels" : "labels of two types",
+    return nnrt_fail(NNRT_ERR_ARG, "model %s takes %s, but the trainer's data sets carry "
+                     "either one class id or real values per sample (a program of your own can "
+                     "train it through %s_train_step_ex)", api->name,
+                     api->train_step ? "several class labels"
+                                     : "labels of two types (class ids and real values)",
                      api->name);
   return NNRT_OK;
 }
