@@ -8,7 +8,7 @@
 # line.  Its checkpoint, loaded by a small C driver through the generated
 # API (regress_load, regress_forward), predicts the test set with a test
 # MSE far below the labels' variance and equal to what the trainer printed;
-# `regress predict` prints the same values.
+# `regress predict` prints the same values, `regress test` the same errors.
 # Usage: regression.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]   (env CC)
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -145,6 +145,14 @@ sys.exit(not (n == 500 and d < 0.05 and d < 0.05 * v and abs(d - t) <= 2e-5 * t 
   then ok "predict prints the values: $(echo "$pred" | head -1)"
   else bad "predict: $(echo "$pred" | head -2) (driver: $y0 $y1) $(cat "$work/predict.err")"; fi
 fi
+
+# NAME test reports the same errors; --quiet prints only them.
+out=$("$NNCC_WORKDIR/regress" test --load "$work/regress.ckpt" --data "$work/data" 2>&1)
+if [ "$(echo "$out" | tail -1)" = "$last" ]; then ok "regress test: $last"
+else bad "regress test: $out (want $last)"; fi
+out=$("$NNCC_WORKDIR/regress" train --data "$work/data" --epochs 1 --quiet 2>&1)
+if echo "$out" | grep -Eqx "test mse [0-9.e-]+  mae [0-9.e-]+"; then ok "--quiet: $out"
+else bad "--quiet: $out"; fi
 
 echo "regression: $pass passed, $fail failed"
 [ $fail = 0 ]
