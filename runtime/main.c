@@ -34,7 +34,7 @@ static void usage(FILE *f, const char *prog) {
           "  --save PATH        checkpoint after each epoch (and the best as PATH.best)\n"
           "  --load PATH        resume from a checkpoint\n"
           "  --log FILE.csv     per-epoch metrics\n"
-          "  --plot FILE.svg    loss and accuracy curves\n"
+          "  --plot FILE.svg    loss and accuracy (real-valued labels: MAE) curves\n"
           "  --limit N          use only the first N training samples\n"
           "  --scale auto|none|X  inputs are the data's values divided by X (none: 1;\n"
           "                     auto: 255 for IDX and 8-bit CSV pixels, else 1), the\n"

@@ -175,13 +175,13 @@ nnrt_status nnrt_check_tta(const nnrt_model *api, const nnrt_dataset *d, const c
  * user, else decided by nnrt_dataset_auto_scale of from. */
 void nnrt_scale_text(char *text, size_t cap, double scale, int given, const nnrt_dataset *from);
 
-
 /* What the trainer's command line can override; 0 / NULL / negative: the
  * model's train block. */
 typedef struct nnrt_train_options {
   const char *data;        /* a directory with MNIST-style IDX files
                               (train-images-idx3-ubyte[.gz], ..., t10k-...)
-                              or train.csv and test.csv                     */
+                              or train.csv and test.csv (the model's label
+                              columns first: a class id, or real values)   */
   int epochs, batch;
   double lr;               /* < 0: the model's                              */
   double validation;       /* < 0: the model's                              */
