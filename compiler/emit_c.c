@@ -865,6 +865,11 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
           N, e->f64 ? 8 : 4, g->inputs.len, g->outputs.len, (long long)io_size(&g->inputs),
           (long long)outputs_size(g), (long long)io_size(&g->labels), float_labels(g),
           (long long)nclasses, (long long)g->num_params);
+  const Type *in0 = g->inputs.len == 1 ? &((IrNode *)g->inputs.data[0])->out->ty : NULL;
+  /* an image: the trainer's CSV rows take its shape */
+  if (in0 && in0->kind == T_F32 && in0->rank == 3 && type_numel(in0) <= INT32_MAX)
+    fprintf(f, "      .input_shape = {%lld, %lld, %lld},\n", (long long)in0->dims[0],
+            (long long)in0->dims[1], (long long)in0->dims[2]);
   fprintf(f, "      .create = model_create, .destroy = model_destroy, .params = model_params,\n"
              "      .grads = model_grads, .forward = model_forward,\n"
              "      .loss_and_grad = %s, .train_step = %s,\n"

@@ -144,6 +144,7 @@ void nnrt_dataset_free(nnrt_dataset *d) {
   else
     free(d->x.f32);
   free(d->y);
+  free(d->targets);
   memset(d, 0, sizeof *d);
 }
 
@@ -242,22 +243,73 @@ static int csv_is_header(char *p) {
   return numbers == 0 || index0 || index1;
 }
 
+/* Room for rows more samples' values and labels: *cap rows, doubled. */
+static nnrt_status csv_grow(nnrt_dataset *d, size_t *cap, size_t features, size_t tsize,
+                            int class_ids, const char *path, size_t lineno) {
+  if (d->count < *cap)
+    return NNRT_OK;
+  size_t ncap = *cap ? 2 * *cap : 256, row = features > tsize ? features : tsize;
+  if (ncap > SIZE_MAX / sizeof(float) / row)
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s:%zu: out of memory", path, lineno);
+  float *nx = realloc(d->x.f32, ncap * features * sizeof *nx);
+  if (nx)
+    d->x.f32 = nx;
+  int32_t *ny = nx && class_ids ? realloc(d->y, ncap * sizeof *ny) : NULL;
+  if (ny)
+    d->y = ny;
+  float *nt = nx && tsize ? realloc(d->targets, ncap * tsize * sizeof *nt) : NULL;
+  if (nt)
+    d->targets = nt;
+  if (!nx || (class_ids && !ny) || (tsize && !nt))
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s:%zu: out of memory", path, lineno);
+  *cap = ncap;
+  return NNRT_OK;
+}
+
+/* The label in column col (from 0) of sample d->count: a class id, or a
+ * real value (targets). */
+static nnrt_status csv_label(nnrt_dataset *d, double v, size_t col, int max_classes,
+                             const char *p, const char *path, size_t lineno) {
+  char field[48];
+  if (max_classes == NNRT_REAL_LABELS) {
+    if (fabs(v) > FLT_MAX)
+      return nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: column %zu: label \"%s\" is too large for a "
+                       "32-bit float", path, lineno, col + 1, csv_field(p, field));
+    d->targets[d->count * d->target_size + col] = (float)v;
+    return NNRT_OK;
+  }
+  if (v != floor(v) || v < 0 || v >= INT32_MAX)
+    return nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: label \"%s\" is not a class id (an integer "
+                     "from 0)", path, lineno, csv_field(p, field));
+  if (max_classes > 0 && v >= max_classes)
+    return nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: label %.0f is out of range: the model has %d "
+                     "classes", path, lineno, v, max_classes);
+  d->y[d->count] = (int32_t)v;
+  if ((int)v + 1 > d->num_classes)
+    d->num_classes = (int)v + 1;
+  return NNRT_OK;
+}
+
 nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t features,
                                   int label_columns, int max_classes) {
   memset(d, 0, sizeof *d);
-  if (!path || features == 0 || features > INT32_MAX || label_columns < 0 || label_columns > 1)
-    return nnrt_fail(NNRT_ERR_ARG, "%s: CSV: bad arguments (%zu features, %d label columns)",
-                     path ? path : "(null)", features, label_columns);
+  int real = max_classes == NNRT_REAL_LABELS;
+  if (!path || features == 0 || features > INT32_MAX || label_columns < 0 ||
+      label_columns > (real ? 65536 : 1) || max_classes < NNRT_REAL_LABELS)
+    return nnrt_fail(NNRT_ERR_ARG, "%s: CSV: bad arguments (%zu features, %d label columns%s)",
+                     path ? path : "(null)", features, label_columns,
+                     real ? " of real values" : "");
   errno = 0;
   gzFile f = gzopen(path, "rb");
   if (!f)
     return nnrt_fail(NNRT_ERR_IO, "%s: cannot open: %s", path,
                      errno ? strerror(errno) : "out of memory");
-  const size_t cols = features + (size_t)label_columns;
+  const size_t cols = features + (size_t)label_columns, lc = (size_t)label_columns;
   char *line = NULL, field[48];
   size_t line_cap = 0, len, lineno = 0, lines_seen = 0, cap_rows = 0;
-  int eof = 0, pixels = 1, above_one = 0;
+  int eof = 0;
   nnrt_status s = NNRT_OK;
+  d->target_size = real ? lc : 0;
 
   while (s == NNRT_OK) {
     s = csv_getline(f, &line, &line_cap, &len, &eof, path);
@@ -273,27 +325,18 @@ nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t feat
     for (const char *q = p; *q; q++)
       n += *q == ',';
     if (n != cols) {
+      char labels[64] = "";
+      if (lc)
+        snprintf(labels, sizeof labels, lc == 1 ? "a label and " : "%zu labels and ", lc);
       s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: %zu columns, expected %zu (%s%zu features)",
-                    path, lineno, n, cols, label_columns ? "a label and " : "", features);
+                    path, lineno, n, cols, labels, features);
       break;
     }
     if (lines_seen++ == 0 && csv_is_header(p))
       continue;
-    if (d->count == cap_rows) {
-      size_t ncap = cap_rows ? 2 * cap_rows : 256;
-      float *nx = ncap <= SIZE_MAX / sizeof(float) / features
-                      ? realloc(d->x.f32, ncap * features * sizeof *nx) : NULL;
-      if (nx)
-        d->x.f32 = nx;
-      int32_t *ny = nx && label_columns ? realloc(d->y, ncap * sizeof *ny) : NULL;
-      if (ny)
-        d->y = ny;
-      if (!nx || (label_columns && !ny)) {
-        s = nnrt_fail(NNRT_ERR_NOMEM, "%s:%zu: out of memory", path, lineno);
-        break;
-      }
-      cap_rows = ncap;
-    }
+    if ((s = csv_grow(d, &cap_rows, features, d->target_size, lc && !real, path, lineno)) !=
+        NNRT_OK)
+      break;
     float *x = d->x.f32 + d->count * features;
     for (size_t col = 0; col < cols && s == NNRT_OK; col++) {
       double v;
@@ -301,24 +344,13 @@ nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t feat
       if (!end)
         s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: column %zu: \"%s\" is not a number", path,
                       lineno, col + 1, csv_field(p, field));
-      else if (col >= (size_t)label_columns && fabs(v) > FLT_MAX)
+      else if (col < lc)
+        s = csv_label(d, v, col, max_classes, p, path, lineno);
+      else if (fabs(v) > FLT_MAX)
         s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: column %zu: \"%s\" is too large for a 32-bit "
                       "float", path, lineno, col + 1, csv_field(p, field));
-      else if (col >= (size_t)label_columns) {
-        x[col - (size_t)label_columns] = (float)v;
-        pixels = pixels && v >= 0 && v <= 255 && v == floor(v);
-        above_one = above_one || v > 1;
-      } else if (v != floor(v) || v < 0 || v >= INT32_MAX)
-        s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: label \"%s\" is not a class id (an integer "
-                      "from 0)", path, lineno, csv_field(p, field));
-      else if (max_classes > 0 && v >= max_classes)
-        s = nnrt_fail(NNRT_ERR_FORMAT, "%s:%zu: label %.0f is out of range: the model has %d "
-                      "classes", path, lineno, v, max_classes);
-      else {
-        d->y[d->count] = (int32_t)v;
-        if ((int)v + 1 > d->num_classes)
-          d->num_classes = (int)v + 1;
-      }
+      else
+        x[col - lc] = (float)v;
       if (end)
         p = end + (*end == ',');
     }
@@ -333,15 +365,37 @@ nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t feat
     nnrt_dataset_free(d);
     return s;
   }
-  /* 8-bit pixels (every value an integer in [0, 255], some above 1) are
-   * scaled to [0, 1]; other values (already in [0, 1], or negative or
-   * fractional features) are kept as they are. */
-  if (pixels && above_one)
-    for (size_t i = 0; i < d->count * features; i++)
-      d->x.f32[i] /= 255.0f;
   d->channels = 1;
   d->height = 1;
   d->width = (int)features;
   d->sample_size = features;
   return NNRT_OK;
+}
+
+/* ------------------------------------------------------------- scaling */
+
+double nnrt_dataset_auto_scale(const nnrt_dataset *d) {
+  if (d->type == NNRT_SAMPLES_U8)
+    return 255;
+  int above_one = 0;
+  for (size_t i = 0; i < d->count * d->sample_size; i++) {
+    float v = d->x.f32[i];
+    if (!(v >= 0 && v <= 255 && v == floorf(v)))
+      return 1;
+    above_one = above_one || v > 1;
+  }
+  return above_one ? 255 : 1;
+}
+
+/* Float division, as the IDX table's (float)b / 255.0f: the same pixels
+ * from a CSV as from an IDX file, bit for bit. */
+void nnrt_dataset_scale(nnrt_dataset *d, double scale) {
+  float s = (float)scale;
+  if (d->type == NNRT_SAMPLES_U8) {
+    for (int b = 0; b < 256; b++)
+      d->byte_value[b] = (float)b / s;
+  } else if (s != 1) {
+    for (size_t i = 0; i < d->count * d->sample_size; i++)
+      d->x.f32[i] /= s;
+  }
 }

@@ -16,13 +16,14 @@
 static void usage(FILE *f, const char *prog) {
   fprintf(f,
           "usage: %s train --data DIR [options]\n"
-          "       %s test --load CKPT --data DIR [--tta] [--batch N]\n"
-          "       %s predict --load CKPT --images FILE [--tta]\n"
+          "       %s test --load CKPT --data DIR [--tta] [--batch N] [--scale S]\n"
+          "       %s predict --load CKPT --images FILE [--tta] [--scale S]\n"
           "\n"
           "DIR holds MNIST-style IDX files (train-images-idx3-ubyte[.gz],\n"
           "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-...)\n"
-          "or train.csv and test.csv (label first).  Fashion-MNIST comes with Debian's\n"
-          "dataset-fashion-mnist, in /usr/share/datasets/fashion-mnist.\n"
+          "or train.csv and test.csv (the label columns first: a class id, or as many\n"
+          "real values as the model's label; a header line optional).  Fashion-MNIST\n"
+          "comes with Debian's dataset-fashion-mnist, in /usr/share/datasets/fashion-mnist.\n"
           "\n"
           "train options (defaults: the model's train block):\n"
           "  --epochs N  --batch N  --lr X  --seed N\n"
@@ -33,8 +34,11 @@ static void usage(FILE *f, const char *prog) {
           "  --save PATH        checkpoint after each epoch (and the best as PATH.best)\n"
           "  --load PATH        resume from a checkpoint\n"
           "  --log FILE.csv     per-epoch metrics\n"
-          "  --plot FILE.svg    loss and accuracy curves\n"
+          "  --plot FILE.svg    loss and accuracy (real-valued labels: MAE) curves\n"
           "  --limit N          use only the first N training samples\n"
+          "  --scale auto|none|X  inputs are the data's values divided by X (none: 1;\n"
+          "                     auto: 255 for IDX and 8-bit CSV pixels, else 1), the\n"
+          "                     same for every split (test and predict take it too)\n"
           "  --quiet            print only the result\n",
           prog, prog, prog);
 }
@@ -71,21 +75,52 @@ static double number_flag(const char *prog, const char *flag, const char *v, dou
   return x;
 }
 
-static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
-                   const char *images, int tta) {
-  nnrt_dataset d;
+/* --scale: auto (0), none (1), or a number > 0. */
+static double scale_flag(const char *prog, const char *v, int *bad) {
+  if (v && !strcmp(v, "auto"))
+    return 0;
+  if (v && !strcmp(v, "none"))
+    return 1;
+  char *end;
+  errno = 0;
+  double x = v ? strtod(v, &end) : 0;
+  if (v && (*end || end == v || errno || !(x > 0 && x <= 1e30))) {
+    fprintf(stderr, "%s: --scale needs auto, none or a number in (0, 1e+30], got '%s'\n", prog,
+            v);
+    *bad = 1;
+  }
+  return x;
+}
+
+/* The images to predict, loaded, fitted to the model and scaled (--scale,
+ * else auto on the file itself: it has no training file), which stderr is
+ * told. */
+static nnrt_status predict_data(const nnrt_model *api, const char *prog, const char *images,
+                                double scale, int tta, nnrt_dataset *d) {
   size_t n = strlen(images);
   nnrt_status s = n > 4 && !strcmp(images + n - 4, ".csv")
-                      ? nnrt_dataset_load_csv(&d, images, (size_t)api->input_size, 0, 0)
-                      : nnrt_dataset_load_idx(&d, images, NULL, 0);
-  if (s != NNRT_OK) {
+                      ? nnrt_dataset_load_csv(d, images, (size_t)api->input_size, 0, 0)
+                      : nnrt_dataset_load_idx(d, images, NULL, 0);
+  if (s == NNRT_OK)
+    s = nnrt_dataset_fit_model(api, d, images);
+  if (s == NNRT_OK && tta)
+    s = nnrt_check_tta(api, d, images);
+  if (s != NNRT_OK)
+    return s;
+  char text[160];
+  double used = scale > 0 ? scale : nnrt_dataset_auto_scale(d);
+  nnrt_scale_text(text, sizeof text, used, scale > 0, d);
+  nnrt_dataset_scale(d, used);
+  fprintf(stderr, "%s: %s: %s\n", prog, images, text);
+  return NNRT_OK;
+}
+
+static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
+                   const char *images, int tta, double scale) {
+  nnrt_dataset d;
+  const nnrt_tta *views = tta && api->config && api->config->has_tta ? &api->config->tta : NULL;
+  if (predict_data(api, prog, images, scale, views != NULL, &d) != NNRT_OK) {
     fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
-    return 1;
-  }
-  if ((long)d.sample_size != api->input_size) {
-    fprintf(stderr, "%s: %s: samples of %zu values, but the model takes %ld\n", prog, images,
-            d.sample_size, api->input_size);
-    nnrt_dataset_free(&d);
     return 1;
   }
   enum { B = 256 };
@@ -97,7 +132,6 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
     nnrt_dataset_free(&d);
     return 1;
   }
-  const nnrt_tta *views = tta && api->config && api->config->has_tta ? &api->config->tta : NULL;
   int nviews = views ? nnrt_tta_views(views) : 1;
   long out = api->output_size;
   float *x = malloc(sizeof(float) * d.sample_size * B);
@@ -194,6 +228,8 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
       o.limit = integer_flag(prog, a, v, 1, 2147483647, &bad);
     else if (!strcmp(a, "--lr"))
       o.lr = number_flag(prog, a, v, 0, 1e30, 0, &bad);
+    else if (!strcmp(a, "--scale"))
+      o.scale = scale_flag(prog, v, &bad);
     else if (!strcmp(a, "--validation"))
       o.validation = number_flag(prog, a, v, 0, 1, 1, &bad);
     else if (!strcmp(a, "--no-augment"))
@@ -219,7 +255,7 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
       fprintf(stderr, "%s: predict needs --load CKPT and --images FILE\n", prog);
       return 2;
     }
-    return predict(api, prog, o.load, images, o.tta);
+    return predict(api, prog, o.load, images, o.tta, o.scale);
   }
   nnrt_train_report r;
   nnrt_status s;

@@ -212,6 +212,12 @@ static void panel(FILE *f, int left, const char *name, const char *ylabel, int e
 nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
                              const double *train_loss, const double *val_loss,
                              const double *train_acc, const double *val_acc) {
+  return nnrt_plot_metric(path, title, epochs, train_loss, val_loss, NULL, train_acc, val_acc);
+}
+
+nnrt_status nnrt_plot_metric(const char *path, const char *title, int epochs,
+                             const double *train_loss, const double *val_loss,
+                             const char *metric, const double *train_m, const double *val_m) {
   if (!path || epochs < 0)
     return nnrt_fail(NNRT_ERR_ARG, "plot: bad arguments (%d epochs)", epochs);
   /* Made in memory, then written whole. */
@@ -228,9 +234,12 @@ nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
          "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
          "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"17\">%x</text>\n",
       PAGE_W, PAGE_H, PAGE_W, PAGE_H, t, PAGE_W / 2, t);
-  const double *loss[2] = {train_loss, val_loss}, *acc[2] = {train_acc, val_acc};
+  const double *loss[2] = {train_loss, val_loss}, *acc[2] = {train_m, val_m};
   panel(f, panel_left[0], "Loss", "loss", epochs, loss, 1, 0, HUGE_VAL, 0);
-  panel(f, panel_left[1], "Accuracy", "accuracy (%)", epochs, acc, 100, 0, 100, 1);
+  if (metric)  /* an error: from 0 up, falling like the loss */
+    panel(f, panel_left[1], metric, metric, epochs, acc, 1, 0, HUGE_VAL, 0);
+  else
+    panel(f, panel_left[1], "Accuracy", "accuracy (%)", epochs, acc, 100, 0, 100, 1);
   out(f, "</svg>\n");
   int bad = ferror(f);
   if (fclose(f) != 0 || bad) {

@@ -32,6 +32,8 @@ typedef struct Data {
   nnrt_dataset train, test;
   int has_test;
   char train_name[1024];   /* for messages */
+  double scale;            /* what the inputs were divided by              */
+  int scale_given;         /* by --scale, else decided from the training file */
 } Data;
 
 /* A name that cannot be looked up (other than for not existing) counts as
@@ -51,15 +53,67 @@ static int find_file(const char *dir, const char *base, char *out, size_t cap) {
   return is_file(out);
 }
 
-static nnrt_status check_shape(const nnrt_model *api, const nnrt_dataset *d, const char *path) {
+nnrt_status nnrt_dataset_fit_model(const nnrt_model *api, nnrt_dataset *d, const char *path) {
   if ((long)d->sample_size != api->input_size)
     return nnrt_fail(NNRT_ERR_MISMATCH, "%s: samples of %zu values (%dx%dx%d), but model %s "
                      "takes %ld values per sample", path, d->sample_size, d->channels,
                      d->height, d->width, api->name, api->input_size);
+  const int *shape = api->input_shape;
+  if (shape[0] <= 0)
+    return NNRT_OK;
+  if (d->type == NNRT_SAMPLES_F32) {  /* CSV rows: the model's image */
+    d->channels = shape[0], d->height = shape[1], d->width = shape[2];
+    return NNRT_OK;
+  }
+  if (d->channels != shape[0] || d->height != shape[1] || d->width != shape[2])
+    return nnrt_fail(NNRT_ERR_MISMATCH, "%s: %dx%dx%d images, but model %s takes f32[%d, %d, "
+                     "%d]", path, d->channels, d->height, d->width, api->name, shape[0],
+                     shape[1], shape[2]);
   return NNRT_OK;
 }
 
-static nnrt_status load_data(const nnrt_model *api, const char *dir, int need_train, Data *d) {
+void nnrt_scale_text(char *text, size_t cap, double scale, int given, const nnrt_dataset *from) {
+  char by[40];
+  snprintf(by, sizeof by, scale == 1 ? "kept as they are" : "divided by %g", scale);
+  snprintf(text, cap, "inputs %s (%s)", by,
+           given ? "--scale"
+           : from->type == NNRT_SAMPLES_U8 ? "IDX bytes"
+           : scale == 255 ? "auto: 8-bit pixels, every value an integer in [0, 255]"
+                          : "auto: not 8-bit pixels; --scale 255 divides them");
+}
+
+/* The training file (or IDX files) decide the scaling once, unless
+ * --scale did; every split gets it (decision 260). */
+static void scale_data(Data *d, double want) {
+  d->scale_given = want > 0;
+  d->scale = want > 0 ? want : nnrt_dataset_auto_scale(&d->train);
+  nnrt_dataset_scale(&d->train, d->scale);
+  nnrt_dataset_scale(&d->test, d->scale);
+}
+
+/* One CSV split: the model's label columns, then its inputs. */
+static nnrt_status load_csv_split(const nnrt_model *api, nnrt_dataset *d, const char *path) {
+  int real = api->label_is_float;
+  nnrt_status s = nnrt_dataset_load_csv(d, path, (size_t)api->input_size,
+                                        real ? (int)api->label_size : 1,
+                                        real ? NNRT_REAL_LABELS : (int)api->num_classes);
+  return s != NNRT_OK ? s : nnrt_dataset_fit_model(api, d, path);
+}
+
+static nnrt_status load_idx_split(const nnrt_model *api, nnrt_dataset *d, const char *images,
+                                  const char *labels) {
+  if (api->label_is_float)
+    return nnrt_fail(NNRT_ERR_MISMATCH, "%s: IDX labels are class ids, but model %s takes "
+                     "real-valued labels: put them in train.csv and test.csv (the %ld label "
+                     "columns first)", labels, api->name, api->label_size);
+  nnrt_status s = nnrt_dataset_load_idx(d, images, labels, (int)api->num_classes);
+  return s != NNRT_OK ? s : nnrt_dataset_fit_model(api, d, images);
+}
+
+/* The splits of dir.  The training split is loaded if need_train, or if
+ * it must decide the scaling (CSV without --scale). */
+static nnrt_status load_data(const nnrt_model *api, const char *dir, int need_train,
+                             double scale, Data *d) {
   memset(d, 0, sizeof *d);
   struct stat st;
   if (!dir)
@@ -71,10 +125,6 @@ static nnrt_status load_data(const nnrt_model *api, const char *dir, int need_tr
                      "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) and pass "
                      "--data /usr/share/datasets/fashion-mnist", dir,
                      exists ? "not a directory" : strerror(errno));
-  if (api->label_is_float || api->num_classes <= 0)
-    return nnrt_fail(NNRT_ERR_MISMATCH, "model %s takes %s labels, but the trainer's data sets "
-                     "carry class ids", api->name, api->label_is_float ? "real-valued" : "no");
-  int classes = (int)api->num_classes;
   char images[1024], labels[1024];
   nnrt_status s;
   if (find_file(dir, "train-images-idx3-ubyte", images, sizeof images)) {
@@ -82,37 +132,31 @@ static nnrt_status load_data(const nnrt_model *api, const char *dir, int need_tr
       return nnrt_fail(NNRT_ERR_IO, "%s: train-images-idx3-ubyte without "
                        "train-labels-idx1-ubyte", dir);
     snprintf(d->train_name, sizeof d->train_name, "%s", images);
-    if (need_train) {
-      if ((s = nnrt_dataset_load_idx(&d->train, images, labels, classes)) != NNRT_OK)
-        return s;
-      if ((s = check_shape(api, &d->train, images)) != NNRT_OK)
-        return s;
-    }
+    if (need_train && (s = load_idx_split(api, &d->train, images, labels)) != NNRT_OK)
+      return s;
     if (find_file(dir, "t10k-images-idx3-ubyte", images, sizeof images) &&
         find_file(dir, "t10k-labels-idx1-ubyte", labels, sizeof labels)) {
-      if ((s = nnrt_dataset_load_idx(&d->test, images, labels, classes)) != NNRT_OK)
-        return s;
-      if ((s = check_shape(api, &d->test, images)) != NNRT_OK)
+      if ((s = load_idx_split(api, &d->test, images, labels)) != NNRT_OK)
         return s;
       d->has_test = 1;
     }
+    d->train.type = NNRT_SAMPLES_U8;  /* (so the auto scale of IDX is known unloaded) */
+    scale_data(d, scale);
     return NNRT_OK;
   }
   char csv[1024];
   snprintf(csv, sizeof csv, "%s/train.csv", dir);
   if (is_file(csv)) {
     snprintf(d->train_name, sizeof d->train_name, "%s", csv);
-    if (need_train &&
-        (s = nnrt_dataset_load_csv(&d->train, csv, (size_t)api->input_size, 1, classes)) !=
-            NNRT_OK)
+    if ((need_train || scale <= 0) && (s = load_csv_split(api, &d->train, csv)) != NNRT_OK)
       return s;
     snprintf(csv, sizeof csv, "%s/test.csv", dir);
     if (is_file(csv)) {
-      if ((s = nnrt_dataset_load_csv(&d->test, csv, (size_t)api->input_size, 1, classes)) !=
-          NNRT_OK)
+      if ((s = load_csv_split(api, &d->test, csv)) != NNRT_OK)
         return s;
       d->has_test = 1;
     }
+    scale_data(d, scale);
     return NNRT_OK;
   }
   return nnrt_fail(NNRT_ERR_IO, "%s: no data set here: expected train-images-idx3-ubyte[.gz] "
@@ -127,12 +171,26 @@ static void free_data(Data *d) {
   nnrt_dataset_free(&d->test);
 }
 
+/* Test-time augmentation needs images: refused for samples without an
+ * image shape (CSV rows of a model whose input is not f32[C, H, W]). */
+nnrt_status nnrt_check_tta(const nnrt_model *api, const nnrt_dataset *d, const char *path) {
+  if (d->height >= 2 && d->width >= 2)
+    return NNRT_OK;
+  return nnrt_fail(NNRT_ERR_ARG, "%s: test-time augmentation needs images, but the samples "
+                   "have no image shape (model %s takes %ld values, not f32[C, H, W]); "
+                   "leave out --tta", path, api->name, api->input_size);
+}
+
 /* ----------------------------------------------------------- evaluation */
 
 typedef struct Metrics {
   double loss, accuracy;   /* mean cross-entropy of the logits, % correct  */
+  double mse, mae;         /* real-valued labels: errors of output 0; the
+                              loss is the mse                              */
   nnrt_status status;      /* NNRT_ERR_NOMEM if there was no memory for it */
 } Metrics;
+
+#define NO_METRICS ((Metrics){NAN, NAN, NAN, NAN, NNRT_OK})
 
 /* Softmax cross-entropy of logits z[0..k) against label y; sets *best. */
 static double cross_entropy(const float *z, long k, int32_t y, int *best) {
@@ -148,32 +206,91 @@ static double cross_entropy(const float *z, long k, int32_t y, int *best) {
   return max + log(sum) - z[y];
 }
 
+/* Sums over the samples evaluated. */
+typedef struct Score {
+  double loss, se, ae;     /* cross-entropy; squared and absolute errors   */
+  size_t correct;
+} Score;
+
+/* Whether output 0 is what real-valued labels are compared with. */
+static int compares_output(const nnrt_model *api, const nnrt_dataset *d) {
+  return d->targets && api->output_size == (long)d->target_size;
+}
+
+/* One view's outputs y of b samples into avg (1/views of each): softmax
+ * probabilities for class ids, the outputs for real-valued labels. */
+static void add_view(const nnrt_model *api, const float *y, int b, int views, double *avg,
+                     int real) {
+  long out = api->output_size, k = api->num_classes;
+  for (int i = 0; i < b; i++) {
+    const float *z = y + (size_t)i * (size_t)out;
+    double *p = avg + (size_t)i * (size_t)out;
+    if (real) {
+      for (long c = 0; c < out; c++)
+        p[c] += (double)z[c] / views;
+      continue;
+    }
+    double max = z[0], sum = 0;
+    for (long c = 1; c < k; c++)
+      max = z[c] > max ? z[c] : max;
+    for (long c = 0; c < k; c++)
+      sum += exp(z[c] - max);
+    for (long c = 0; c < k; c++)
+      p[c] += exp(z[c] - max) / sum / views;
+  }
+}
+
+/* Sample s's score: from the averaged views avg (TTA, real-valued labels)
+ * or the logits z. */
+static void score(const nnrt_model *api, const nnrt_dataset *d, size_t s, const float *z,
+                  const double *avg, Score *sc) {
+  if (d->targets) {
+    const float *t = d->targets + s * d->target_size;
+    for (size_t c = 0; c < d->target_size; c++) {
+      double e = avg[c] - (double)t[c];
+      sc->se += e * e;
+      sc->ae += fabs(e);
+    }
+    return;
+  }
+  long k = api->num_classes;
+  int best = 0;
+  if (avg) {
+    for (long c = 1; c < k; c++)
+      if (avg[c] > avg[best])
+        best = (int)c;
+    sc->loss += -log(avg[d->y[s]] > 1e-300 ? avg[d->y[s]] : 1e-300);
+  } else {
+    sc->loss += cross_entropy(z, k, d->y[s], &best);
+  }
+  sc->correct += best == d->y[s];
+}
+
 /* Inference over samples idx[0..n) (all if idx is NULL), in batches of
- * max_batch; with tta, softmax probabilities averaged over the views. */
+ * max_batch; with tta, softmax probabilities (or, for real-valued labels,
+ * the outputs) averaged over the views. */
 static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnrt_dataset *d,
                         const size_t *idx, size_t n, const nnrt_tta *tta) {
-  Metrics r = {NAN, NAN, NNRT_OK};
-  if (n == 0)
+  Metrics r = NO_METRICS;
+  int real = d->targets != NULL;
+  if (n == 0 || (real && !compares_output(api, d)))
     return r;
-  size_t in = d->sample_size;
-  long out = api->output_size, k = api->num_classes;
+  size_t in = d->sample_size, out = (size_t)api->output_size;
   int views = tta ? nnrt_tta_views(tta) : 1;
   float *x = malloc(sizeof(float) * in * (size_t)max_batch);
-  float *y = malloc(sizeof(float) * (size_t)out * (size_t)max_batch);
-  double *prob = malloc(sizeof(double) * (size_t)k * (size_t)max_batch);
+  float *y = malloc(sizeof(float) * out * (size_t)max_batch);
+  double *avg = malloc(sizeof(double) * out * (size_t)max_batch);
   float *scratch = malloc(sizeof(float) * in), *one = malloc(sizeof(float) * in);
-  double loss = 0;
-  size_t correct = 0;
-  if (!x || !y || !prob || !scratch || !one) {
-    free(x), free(y), free(prob), free(scratch), free(one);
+  Score sc = {0, 0, 0, 0};
+  if (!x || !y || !avg || !scratch || !one) {
+    free(x), free(y), free(avg), free(scratch), free(one);
     r.status = nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory to evaluate in batches of %d",
                          api->name, max_batch);
     return r;
   }
   for (size_t start = 0; start < n; start += (size_t)max_batch) {
     int b = n - start < (size_t)max_batch ? (int)(n - start) : max_batch;
-    if (tta)
-      memset(prob, 0, sizeof(double) * (size_t)k * (size_t)b);
+    memset(avg, 0, sizeof(double) * out * (size_t)b);
     for (int v = 0; v < views; v++) {
       for (int i = 0; i < b; i++) {
         size_t s = idx ? idx[start + (size_t)i] : start + (size_t)i;
@@ -186,37 +303,21 @@ static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnr
         }
       }
       api->forward(m, b, x, y, 0);
-      if (!tta)
-        break;
-      for (int i = 0; i < b; i++) {  /* accumulate softmax probabilities */
-        const float *z = y + (size_t)i * (size_t)out;
-        double max = z[0], sum = 0;
-        for (long c = 1; c < k; c++)
-          max = z[c] > max ? z[c] : max;
-        for (long c = 0; c < k; c++)
-          sum += exp(z[c] - max);
-        for (long c = 0; c < k; c++)
-          prob[(size_t)i * (size_t)k + (size_t)c] += exp(z[c] - max) / sum / views;
-      }
+      if (tta || real)
+        add_view(api, y, b, views, avg, real);
     }
-    for (int i = 0; i < b; i++) {
-      size_t s = idx ? idx[start + (size_t)i] : start + (size_t)i;
-      int best = 0;
-      if (tta) {
-        const double *p = prob + (size_t)i * (size_t)k;
-        for (long c = 1; c < k; c++)
-          if (p[c] > p[best])
-            best = (int)c;
-        loss += -log(p[d->y[s]] > 1e-300 ? p[d->y[s]] : 1e-300);
-      } else {
-        loss += cross_entropy(y + (size_t)i * (size_t)out, k, d->y[s], &best);
-      }
-      correct += best == d->y[s];
-    }
+    for (int i = 0; i < b; i++)
+      score(api, d, idx ? idx[start + (size_t)i] : start + (size_t)i, y + (size_t)i * out,
+            tta || real ? avg + (size_t)i * out : NULL, &sc);
   }
-  free(x), free(y), free(prob), free(scratch), free(one);
-  r.loss = loss / (double)n;
-  r.accuracy = 100.0 * (double)correct / (double)n;
+  free(x), free(y), free(avg), free(scratch), free(one);
+  if (real) {
+    r.loss = r.mse = sc.se / (double)n / (double)d->target_size;
+    r.mae = sc.ae / (double)n / (double)d->target_size;
+  } else {
+    r.loss = sc.loss / (double)n;
+    r.accuracy = 100.0 * (double)sc.correct / (double)n;
+  }
   return r;
 }
 
@@ -237,8 +338,9 @@ static double learning_rate(const nnrt_train_config *c, double lr0, uint64_t ste
 
 /* ----------------------------------------------------------- reporting */
 
+/* metric: the accuracy (%), or for real-valued labels the MAE (real). */
 static void progress(FILE *out, int tty, int epoch, int epochs, double frac, double loss,
-                     double acc, double rate) {
+                     double metric, int real, double rate) {
   if (!out || !tty)
     return;
   char bar[31];
@@ -247,8 +349,8 @@ static void progress(FILE *out, int tty, int epoch, int epochs, double frac, dou
     bar[i] = i < fill ? '#' : '.';
   bar[30] = '\0';
   fprintf(out, "\repoch %d/%d [%s] %3.0f%%  loss %.4f", epoch, epochs, bar, 100 * frac, loss);
-  if (!isnan(acc))
-    fprintf(out, "  acc %.2f%%", acc);
+  if (!isnan(metric))
+    fprintf(out, real ? "  mae %.4f" : "  acc %.2f%%", metric);
   fprintf(out, "  %.0f samples/s ", rate);
   fflush(out);
 }
@@ -261,6 +363,12 @@ static void fmt_metric(char *buf, size_t cap, const char *name, double v, int pc
 }
 
 /* ------------------------------------------------------------- training */
+
+/* The metrics CSV's columns. */
+#define LOG_HEAD_CLASSES "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,test_loss," \
+                         "test_accuracy,seconds,samples_per_second\n"
+#define LOG_HEAD_REAL "epoch,lr,train_loss,train_mse,train_mae,val_loss,val_mse,val_mae," \
+                      "test_loss,test_mse,test_mae,seconds,samples_per_second\n"
 
 /* One line of the metrics CSV. */
 static nnrt_status log_line(nnrt_file *log, const char *fmt, ...) {
@@ -289,11 +397,14 @@ static nnrt_status check_model(const nnrt_model *api) {
   if (!api->config)
     return nnrt_fail(NNRT_ERR_ARG, "model %s has no loss, so it cannot be trained: add a "
                      "`loss` line to %s", api->name, api->source);
-  if (!api->train_step || api->label_size != 1)  /* (no train_step: labels of two types) */
-    return nnrt_fail(NNRT_ERR_ARG, "model %s takes %ld label values per sample, but the "
-                     "trainer's data sets carry one class id (a program of your own can train it "
-                     "through %s_train_step_ex)",
-                     api->name, api->label_size, api->name);
+  /* (no train_step: labels of two types) */
+  if (!api->train_step || (!api->label_is_float && api->label_size != 1))
+    return nnrt_fail(NNRT_ERR_ARG, "model %s takes %s, but the trainer's data sets carry "
+                     "either one class id or real values per sample (a program of your own can "
+                     "train it through %s_train_step_ex)", api->name,
+                     api->train_step ? "several class labels"
+                                     : "labels of two types (class ids and real values)",
+                     api->name);
   return NNRT_OK;
 }
 
@@ -326,7 +437,7 @@ static nnrt_status check_diverged(const nnrt_model *api, void *m, int epoch, int
 
 typedef struct History {
   int n;
-  double *train_loss, *val_loss, *train_acc, *val_acc;
+  double *train_loss, *val_loss, *train_acc, *val_acc;  /* acc: the MAE for real labels */
 } History;
 
 /* One run of nnrt_train: what it was asked, what it holds, where it is. */
@@ -344,7 +455,9 @@ typedef struct Run {
   size_t ntrain, nval;
   void *m;
   float *x, *scratch;      /* a batch of inputs; one augmentation's scratch  */
-  int32_t *y;
+  int32_t *y;              /* a batch of class ids, or                     */
+  float *t;                /* of real-valued labels (real)                 */
+  int real;
   History h;
   nnrt_file log;
   char best_path[1100];    /* the best epoch's checkpoint, or ""           */
@@ -353,6 +466,7 @@ typedef struct Run {
 /* What one epoch's training steps did. */
 typedef struct Epoch {
   double loss, accuracy;   /* over the accepted steps; accuracy NAN if unknown */
+  double mse, mae;         /* real-valued labels (else NAN)                */
   double lr, seconds;
   size_t seen;             /* samples of the accepted steps                */
 } Epoch;
@@ -363,10 +477,12 @@ typedef struct Epoch {
  * checkpoints and the curves can be replaced, the log opened. */
 static nnrt_status start_run(Run *r) {
   const nnrt_train_options *opt = r->opt;
-  nnrt_status s = load_data(r->api, opt->data, 1, &r->data);
+  nnrt_status s = load_data(r->api, opt->data, 1, opt->scale, &r->data);
   if (s != NNRT_OK)
     return s;
   Data *d = &r->data;
+  if (opt->tta && r->cfg->has_tta && (s = nnrt_check_tta(r->api, &d->train, d->train_name)) != NNRT_OK)
+    return s;
   if (opt->limit > 0 && (size_t)opt->limit < d->train.count)
     d->train.count = (size_t)opt->limit;
   if (r->naug && (d->train.height < 2 || d->train.width < 2))
@@ -412,19 +528,19 @@ static nnrt_status start_run(Run *r) {
   if (opt->log && nnrt_file_append(&r->log, opt->log, !resumed) != 0)
     return nnrt_file_failed(&r->log);
   if (opt->log && !resumed &&
-      (s = log_line(&r->log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,"
-                             "test_loss,test_accuracy,seconds,samples_per_second\n")) != NNRT_OK)
+      (s = log_line(&r->log, r->real ? LOG_HEAD_REAL : LOG_HEAD_CLASSES)) != NNRT_OK)
     return s;
 
   size_t in = d->train.sample_size;
   r->x = malloc(sizeof(float) * in * (size_t)r->batch);
   r->scratch = malloc(sizeof(float) * in);
   r->y = malloc(sizeof(int32_t) * (size_t)r->batch);
+  r->t = r->real ? malloc(sizeof(float) * d->train.target_size * (size_t)r->batch) : NULL;
   r->h.train_loss = calloc((size_t)r->epochs, sizeof(double));
   r->h.val_loss = calloc((size_t)r->epochs, sizeof(double));
   r->h.train_acc = calloc((size_t)r->epochs, sizeof(double));
   r->h.val_acc = calloc((size_t)r->epochs, sizeof(double));
-  if (!r->x || !r->scratch || !r->y || !r->h.train_loss || !r->h.val_loss || !r->h.train_acc ||
+  if (!r->x || !r->scratch || !r->y || (r->real && !r->t) || !r->h.train_loss || !r->h.val_loss || !r->h.train_acc ||
       !r->h.val_acc)
     return nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory for batch %d", r->api->name,
                      r->batch);
@@ -432,7 +548,7 @@ static nnrt_status start_run(Run *r) {
 }
 
 static void end_run(Run *r, nnrt_status *s) {
-  free(r->x), free(r->scratch), free(r->y);
+  free(r->x), free(r->scratch), free(r->y), free(r->t);
   free(r->h.train_loss), free(r->h.val_loss), free(r->h.train_acc), free(r->h.val_acc);
   if (!r->opt->save && r->best_path[0])
     remove(r->best_path);
@@ -456,27 +572,41 @@ static void fill_batch(Run *r, nnrt_rng *er, size_t start, int b) {
     if (r->naug)  /* in place */
       nnrt_augment_image(r->cfg->augment, r->naug, er, dst, dst, r->scratch, d->channels,
                          d->height, d->width);
-    r->y[i] = d->y[k];
+    if (r->real)
+      memcpy(r->t + (size_t)i * d->target_size, d->targets + k * d->target_size,
+             sizeof(float) * d->target_size);
+    else
+      r->y[i] = d->y[k];
   }
 }
 
-/* How many of the b samples of the last step its training output classed
- * right, or -1 if the model does not tell. */
-static long count_correct(const Run *r, int b) {
+/* What the last step's training output scored on its b samples, into sc
+ * (correct, or for real-valued labels the errors); 0 if the model does not
+ * tell. */
+static int train_score(const Run *r, int b, Score *sc) {
   const nnrt_model *api = r->api;
   const float *z = api->train_output ? api->train_output(r->m) : NULL;
-  if (!z || api->output_size != api->num_classes)
-    return -1;
-  long correct = 0;
+  long out = api->output_size;
+  size_t tsize = r->data.train.target_size;
+  if (!z || (r->real ? out != (long)tsize : out != api->num_classes))
+    return 0;
   for (int i = 0; i < b; i++) {
-    const float *zi = z + (size_t)i * (size_t)api->output_size;
+    const float *zi = z + (size_t)i * (size_t)out;
+    if (r->real) {
+      for (size_t c = 0; c < tsize; c++) {
+        double e = (double)zi[c] - r->t[(size_t)i * tsize + c];
+        sc->se += e * e;
+        sc->ae += fabs(e);
+      }
+      continue;
+    }
     int best = 0;
     for (long c = 1; c < api->num_classes; c++)
       if (zi[c] > zi[best])
         best = (int)c;
-    correct += best == r->y[i];
+    sc->correct += best == r->y[i];
   }
-  return correct;
+  return 1;
 }
 
 /* The training steps of one epoch, in an order and with augmentations
@@ -487,7 +617,8 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   nnrt_rng er;
   nnrt_rng_seed(&er, r->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch + 1);
   shuffle(r->order, r->ntrain, &er);
-  size_t correct = 0, counted = 0;
+  Score sc = {0, 0, 0, 0};
+  size_t counted = 0, tsize = r->real ? r->data.train.target_size : 1;
   int refused = 0;  /* steps in a row whose loss or update was not finite */
   memset(e, 0, sizeof *e);
   e->lr = r->lr0;
@@ -500,7 +631,7 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
       snprintf(why, sizeof why, "%s", nnrt_errmsg());
       return nnrt_fail(NNRT_ERR_ARG, "epoch %d: the schedule's rate: %s", epoch + 1, why);
     }
-    double loss = api->train_step(r->m, b, r->x, r->y);
+    double loss = api->train_step(r->m, b, r->x, r->real ? (const void *)r->t : r->y);
     if (!isfinite(loss)) {  /* the step changed nothing */
       if (++refused >= 20)
         return check_diverged(api, r->m, epoch, refused, r->lr0);
@@ -509,21 +640,57 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
     refused = 0;
     loss_sum += loss * b;
     e->seen += (size_t)b;
-    long right = count_correct(r, b);
-    if (right >= 0) {
-      correct += (size_t)right;
-      counted += (size_t)b;
-    }
+    counted += train_score(r, b, &sc) ? (size_t)b : 0;
+    double metric = !counted ? NAN : r->real ? sc.ae / (double)(counted * tsize)
+                                             : 100.0 * (double)sc.correct / (double)counted;
     if (r->tty && (start / (size_t)r->batch) % 16 == 0)
       progress(r->out, r->tty, epoch + 1, r->epochs,
                (double)(start + (size_t)b) / (double)r->ntrain, loss_sum / (double)e->seen,
-               counted ? 100.0 * (double)correct / (double)counted : NAN,
-               (double)e->seen / (now() - t0));
+               metric, r->real, (double)e->seen / (now() - t0));
   }
   e->loss = e->seen ? loss_sum / (double)e->seen : NAN;
-  e->accuracy = counted ? 100.0 * (double)correct / (double)counted : NAN;
+  e->accuracy = counted && !r->real ? 100.0 * (double)sc.correct / (double)counted : NAN;
+  e->mse = counted && r->real ? sc.se / (double)(counted * tsize) : NAN;
+  e->mae = counted && r->real ? sc.ae / (double)(counted * tsize) : NAN;
   e->seconds = now() - t0;
   return check_diverged(api, r->m, epoch, refused, r->lr0);
+}
+
+/* The epoch's line on screen: accuracies, or for real-valued labels the
+ * errors. */
+static void epoch_line(const Run *r, int epoch, const Epoch *e, const Metrics *val,
+                       const Metrics *test) {
+  char m[6][64];
+  if (r->real) {
+    fmt_metric(m[0], sizeof m[0], "mse", e->mse, 0);
+    fmt_metric(m[1], sizeof m[1], "mae", e->mae, 0);
+    fmt_metric(m[2], sizeof m[2], "val_mse", val->mse, 0);
+    fmt_metric(m[3], sizeof m[3], "val_mae", val->mae, 0);
+    fmt_metric(m[4], sizeof m[4], "test_mse", test->mse, 0);
+    fmt_metric(m[5], sizeof m[5], "test_mae", test->mae, 0);
+  } else {
+    fmt_metric(m[0], sizeof m[0], "acc", e->accuracy, 1);
+    fmt_metric(m[1], sizeof m[1], "val_loss", val->loss, 0);
+    fmt_metric(m[2], sizeof m[2], "val_acc", val->accuracy, 1);
+    fmt_metric(m[3], sizeof m[3], "test_acc", test->accuracy, 1);
+    m[4][0] = m[5][0] = '\0';
+  }
+  fprintf(r->out, "%sepoch %d/%d  loss %.4f%s%s%s%s%s%s  lr %.4g  %.1fs  %.0f samples/s\n",
+          r->tty ? "\r\033[K" : "", epoch + 1, r->epochs, e->loss, m[0], m[1], m[2], m[3],
+          m[4], m[5], e->lr, e->seconds, (double)e->seen / e->seconds);
+  fflush(r->out);
+}
+
+static nnrt_status epoch_log(Run *r, int epoch, const Epoch *e, const Metrics *val,
+                             const Metrics *t) {
+  double secs = e->seconds, rate = (double)e->seen / e->seconds;
+  if (r->real)
+    return log_line(&r->log, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n",
+                    epoch + 1, e->lr, e->loss, e->mse, e->mae, val->loss, val->mse, val->mae,
+                    t->loss, t->mse, t->mae, secs, rate);
+  return log_line(&r->log, "%d,%.6g,%.6f,%.4f,%.6f,%.4f,%.6f,%.4f,%.3f,%.1f\n", epoch + 1,
+                  e->lr, e->loss, e->accuracy, val->loss, val->accuracy, t->loss, t->accuracy,
+                  secs, rate);
 }
 
 /* After an epoch: validation and test metrics, the line on screen and in
@@ -533,39 +700,50 @@ static nnrt_status record_epoch(Run *r, int epoch, const Epoch *e, Metrics *val)
   const Data *d = &r->data;
   *val = evaluate(api, r->m, r->batch, &d->train, r->order + r->ntrain, r->nval, NULL);
   Metrics test = d->has_test ? evaluate(api, r->m, r->batch, &d->test, NULL, d->test.count, NULL)
-                             : (Metrics){NAN, NAN, NNRT_OK};
+                             : NO_METRICS;
   nnrt_status s;
   if ((s = val->status) != NNRT_OK || (s = test.status) != NNRT_OK)
     return s;
   History *h = &r->h;
   h->train_loss[epoch] = e->loss;
-  h->train_acc[epoch] = e->accuracy / 100;  /* the plot takes fractions */
+  h->train_acc[epoch] = r->real ? e->mae : e->accuracy / 100;  /* the plot takes fractions */
   h->val_loss[epoch] = val->loss;
-  h->val_acc[epoch] = val->accuracy / 100;
+  h->val_acc[epoch] = r->real ? val->mae : val->accuracy / 100;
   h->n = epoch + 1;
-  if (r->out) {
-    char a[64], b[64], c[64], t[64];
-    fmt_metric(a, sizeof a, "acc", e->accuracy, 1);
-    fmt_metric(b, sizeof b, "val_loss", val->loss, 0);
-    fmt_metric(c, sizeof c, "val_acc", val->accuracy, 1);
-    fmt_metric(t, sizeof t, "test_acc", test.accuracy, 1);
-    fprintf(r->out, "%sepoch %d/%d  loss %.4f%s%s%s%s  lr %.4g  %.1fs  %.0f samples/s\n",
-            r->tty ? "\r\033[K" : "", epoch + 1, r->epochs, e->loss, a, b, c, t, e->lr,
-            e->seconds, (double)e->seen / e->seconds);
-    fflush(r->out);
-  }
+  if (r->out)
+    epoch_line(r, epoch, e, val, &test);
   const nnrt_train_options *opt = r->opt;
-  if (opt->log &&
-      (s = log_line(&r->log, "%d,%.6g,%.6f,%.4f,%.6f,%.4f,%.6f,%.4f,%.3f,%.1f\n", epoch + 1,
-                    e->lr, e->loss, e->accuracy, val->loss, val->accuracy, test.loss,
-                    test.accuracy, e->seconds, (double)e->seen / e->seconds)) != NNRT_OK)
+  if (opt->log && (s = epoch_log(r, epoch, e, val, &test)) != NNRT_OK)
     return s;
   if (opt->save && api->save(r->m, opt->save) != 0)
     return NNRT_ERR_IO;
   if (opt->plot)
-    return nnrt_plot_curves(opt->plot, api->name, h->n, h->train_loss, h->val_loss,
-                            h->train_acc, h->val_acc);
+    return nnrt_plot_metric(opt->plot, api->name, h->n, h->train_loss, h->val_loss,
+                            r->real ? "MAE" : NULL, h->train_acc, h->val_acc);
   return NNRT_OK;
+}
+
+/* The test result: "test accuracy 84.12% (loss 0.4412, 10000 samples)",
+ * for real-valued labels "test mse 0.0123 mae 0.0871 (1000 samples)"; with
+ * TTA, "with TTA" and the number of views. */
+static void result_line(FILE *out, const Metrics *t, int real, int views, size_t n) {
+  const char *what = views ? " with TTA" : "";
+  char tail[64];
+  if (views)
+    snprintf(tail, sizeof tail, "%d views", views);
+  else
+    snprintf(tail, sizeof tail, "%zu samples", n);
+  if (real)
+    fprintf(out, "test mse%s %.6g  mae %.6g (%s)\n", what, t->mse, t->mae, tail);
+  else
+    fprintf(out, "test accuracy%s %.2f%% (loss %.4f, %s)\n", what, t->accuracy, t->loss, tail);
+}
+
+static void report_test(nnrt_train_report *rep, const Metrics *t) {
+  rep->test_loss = t->loss;
+  rep->test_accuracy = t->accuracy;
+  rep->test_mse = t->mse;
+  rep->test_mae = t->mae;
 }
 
 /* The test data after training, with test-time augmentation if asked. */
@@ -581,34 +759,42 @@ static nnrt_status final_test(Run *r, nnrt_train_report *rep) {
   Metrics test = evaluate(r->api, r->m, r->batch, &d->test, NULL, d->test.count, NULL);
   if (test.status != NNRT_OK)
     return test.status;
-  rep->test_loss = test.loss;
-  rep->test_accuracy = test.accuracy;
+  report_test(rep, &test);
   if (r->out)
-    fprintf(r->out, "test accuracy %.2f%% (loss %.4f, %zu samples)\n", test.accuracy, test.loss,
-            d->test.count);
+    result_line(r->out, &test, r->real, 0, d->test.count);
   if (opt->tta && r->cfg->has_tta) {
     const nnrt_tta *tta = &r->cfg->tta;
     Metrics t = evaluate(r->api, r->m, r->batch, &d->test, NULL, d->test.count, tta);
     if (t.status != NNRT_OK)
       return t.status;
     if (r->out)
-      fprintf(r->out, "test accuracy with TTA %.2f%% (loss %.4f, %d views)\n", t.accuracy,
-              t.loss, nnrt_tta_views(tta));
-    rep->test_loss = t.loss;
-    rep->test_accuracy = t.accuracy;
+      result_line(r->out, &t, r->real, nnrt_tta_views(tta), d->test.count);
+    report_test(rep, &t);
   } else if (opt->tta && r->out) {
     fprintf(r->out, "(no test block with tta in %s: evaluated without TTA)\n", r->api->source);
   }
-  if (opt->quiet && opt->out)
+  if (opt->quiet && opt->out && r->real)
+    fprintf(opt->out, "test mse %.6g  mae %.6g\n", rep->test_mse, rep->test_mae);
+  else if (opt->quiet && opt->out)
     fprintf(opt->out, "test accuracy %.2f%%\n", rep->test_accuracy);
   return NNRT_OK;
+}
+
+/* Before the first epoch: what the run is, and how its inputs are scaled. */
+static void run_header(const Run *r, int first_epoch) {
+  char scale[160];
+  nnrt_scale_text(scale, sizeof scale, r->data.scale, r->data.scale_given, &r->data.train);
+  fprintf(r->out, "training %s on %s: %zu samples, %zu held out, batch %d, %d epochs%s\n"
+          "%s\n", r->api->name, r->opt->data, r->ntrain, r->nval, r->batch, r->epochs,
+          first_epoch ? " (resumed)" : "", scale);
+  fflush(r->out);
 }
 
 nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
                        nnrt_train_report *rep) {
   memset(rep, 0, sizeof *rep);
-  rep->test_loss = rep->test_accuracy = NAN;
-  rep->best_val_loss = rep->best_val_accuracy = NAN;
+  rep->test_loss = rep->test_accuracy = rep->test_mse = rep->test_mae = NAN;
+  rep->best_val_loss = rep->best_val_accuracy = rep->best_val_mse = rep->best_val_mae = NAN;
   nnrt_status s = check_model(api);
   if (s != NNRT_OK)
     return s;
@@ -623,6 +809,7 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   r.seed = opt->seed >= 0 ? (uint64_t)opt->seed : cfg->seed;
   r.patience = opt->patience >= 0 ? opt->patience : cfg->patience;
   r.naug = opt->no_augment ? 0 : cfg->naugment;
+  r.real = api->label_is_float;
   r.out = opt->quiet ? NULL : opt->out;  /* progress; results go to opt->out */
   r.tty = r.out && isatty(fileno(r.out));
   if ((s = start_run(&r)) != NNRT_OK) {
@@ -631,9 +818,7 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   }
   int first_epoch = (int)(api->step(r.m) / r.steps_per_epoch);
   if (r.out)
-    fprintf(r.out, "training %s on %s: %zu samples, %zu held out, batch %d, %d epochs%s\n",
-            api->name, opt->data, r.ntrain, r.nval, r.batch, r.epochs,
-            first_epoch ? " (resumed)" : "");
+    run_header(&r, first_epoch);
 
   double best = NAN, start_time = now();
   int since_best = 0;
@@ -647,14 +832,17 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     rep->final_train_loss = e.loss;
     if (!r.nval)
       continue;
-    /* the best epoch, by the metric early stopping watches */
-    double metric = cfg->monitor_accuracy ? -val.accuracy : val.loss;
+    /* the best epoch, by the metric early stopping watches (real-valued
+     * labels have no accuracy: their loss) */
+    double metric = cfg->monitor_accuracy && !r.real ? -val.accuracy : val.loss;
     if (isnan(best) || metric < best) {
       best = metric;
       since_best = 0;
       rep->best_epoch = epoch + 1;
       rep->best_val_loss = val.loss;
       rep->best_val_accuracy = val.accuracy;
+      rep->best_val_mse = val.mse;
+      rep->best_val_mae = val.mae;
       if (r.best_path[0] && api->save(r.m, r.best_path) != 0) {
         s = NNRT_ERR_IO;
         goto stop;
@@ -662,8 +850,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     } else if (r.patience > 0 && ++since_best >= r.patience) {
       if (r.out)
         fprintf(r.out, "early stopping: no better %s for %d epochs; restoring epoch %d\n",
-                cfg->monitor_accuracy ? "validation accuracy" : "validation loss", r.patience,
-                rep->best_epoch);
+                cfg->monitor_accuracy && !r.real ? "validation accuracy" : "validation loss",
+                r.patience, rep->best_epoch);
       break;
     }
   }
@@ -680,22 +868,40 @@ stop:
   return s;
 }
 
+/* The test split of opt->data, for nnrt_evaluate: loaded, checked, and
+ * the scaling said unless quiet. */
+static nnrt_status test_data(const nnrt_model *api, const nnrt_train_options *opt, Data *d,
+                             const nnrt_tta *tta) {
+  nnrt_status s = load_data(api, opt->data, 0, opt->scale, d);
+  if (s != NNRT_OK)
+    return s;
+  if (!d->has_test)
+    return nnrt_fail(NNRT_ERR_IO, "no test data in %s: " NO_TEST_FILES, opt->data);
+  if (tta && (s = nnrt_check_tta(api, &d->test, opt->data)) != NNRT_OK)
+    return s;
+  if (opt->out && !opt->quiet) {
+    char scale[160];
+    nnrt_scale_text(scale, sizeof scale, d->scale, d->scale_given, &d->train);
+    fprintf(opt->out, "%s\n", scale);
+  }
+  return NNRT_OK;
+}
+
 nnrt_status nnrt_evaluate(const nnrt_model *api, const nnrt_train_options *opt,
                           nnrt_train_report *rep) {
   memset(rep, 0, sizeof *rep);
-  rep->test_loss = rep->test_accuracy = NAN;
+  rep->test_loss = rep->test_accuracy = rep->test_mse = rep->test_mae = NAN;
+  rep->best_val_loss = rep->best_val_accuracy = rep->best_val_mse = rep->best_val_mae = NAN;
   if (api->elem_size != 4)
     return nnrt_fail(NNRT_ERR_ARG, "model %s uses %d-byte numbers; the trainer runs f32 models",
                      api->name, api->elem_size);
+  const nnrt_train_config *cfg = api->config;
+  const nnrt_tta *tta = opt->tta && cfg && cfg->has_tta ? &cfg->tta : NULL;
   Data data;
-  nnrt_status s = load_data(api, opt->data, 0, &data);
+  nnrt_status s = test_data(api, opt, &data, tta);
   if (s != NNRT_OK) {
     free_data(&data);
     return s;
-  }
-  if (!data.has_test) {
-    free_data(&data);
-    return nnrt_fail(NNRT_ERR_IO, "no test data in %s: " NO_TEST_FILES, opt->data);
   }
   int batch = opt->batch > 0 ? opt->batch : 256;
   void *m = api->create(batch, 0);
@@ -708,21 +914,14 @@ nnrt_status nnrt_evaluate(const nnrt_model *api, const nnrt_train_options *opt,
     free_data(&data);
     return NNRT_ERR_IO;
   }
-  const nnrt_train_config *cfg = api->config;
-  int use_tta = opt->tta && cfg && cfg->has_tta;
-  Metrics r = evaluate(api, m, batch, &data.test, NULL, data.test.count,
-                       use_tta ? &cfg->tta : NULL);
-  if (r.status != NNRT_OK) {
-    api->destroy(m);
-    free_data(&data);
-    return r.status;
+  Metrics r = evaluate(api, m, batch, &data.test, NULL, data.test.count, tta);
+  if (r.status == NNRT_OK) {
+    report_test(rep, &r);
+    if (opt->out)
+      result_line(opt->out, &r, api->label_is_float, tta ? nnrt_tta_views(tta) : 0,
+                  data.test.count);
   }
-  rep->test_loss = r.loss;
-  rep->test_accuracy = r.accuracy;
-  if (opt->out)
-    fprintf(opt->out, "test accuracy%s %.2f%% (loss %.4f, %zu samples)\n",
-            use_tta ? " with TTA" : "", r.accuracy, r.loss, data.test.count);
   api->destroy(m);
   free_data(&data);
-  return NNRT_OK;
+  return r.status;
 }

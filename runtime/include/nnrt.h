@@ -243,6 +243,8 @@ typedef struct nnrt_model {
   int elem_size;           /* 4: float, 8: double                          */
   int num_inputs, num_outputs;
   long input_size;         /* values per sample, all inputs                */
+  int input_shape[3];      /* C, H, W of a model whose one input is
+                              f32[C, H, W] (an image), else 0, 0, 0        */
   long output_size;        /* values per sample, all outputs               */
   long label_size;         /* label values per sample                      */
   int label_is_float;      /* labels are float (else int32 class ids)      */

@@ -24,7 +24,8 @@ extern "C" {
 /* -------------------------------------------------------------- data.c */
 
 /* A data set in memory: count samples of sample_size values each, with
- * int32 class labels if it has labels.  Images are channels x height x
+ * int32 class labels (y) or real-valued labels (targets, target_size a
+ * sample) if it has labels.  Images are channels x height x
  * width; other data is 1 x 1 x sample_size.  The values are kept as the
  * file stores them, in one of two forms (type): bytes, as IDX images are,
  * where byte b stands for the float byte_value[b] (for IDX images
@@ -45,8 +46,10 @@ typedef struct nnrt_dataset {
     float *f32;
   } x;                   /* the samples, one after another (NULL if empty) */
   float byte_value[256]; /* NNRT_SAMPLES_U8: the float each byte stands for */
-  int32_t *y;            /* count labels, or NULL                           */
-  int num_classes;       /* 1 + the largest label, or 0 without labels      */
+  int32_t *y;            /* count class ids, or NULL                        */
+  int num_classes;       /* 1 + the largest class id, or 0 without them     */
+  float *targets;        /* count x target_size real-valued labels, or NULL */
+  size_t target_size;
 } nnrt_dataset;
 
 /* Samples [first, first + n) of d as floats into dst (n x sample_size):
@@ -65,21 +68,39 @@ nnrt_status nnrt_dataset_load_idx(nnrt_dataset *d, const char *images, const cha
                                   int max_classes);
 void nnrt_dataset_free(nnrt_dataset *d);
 
-/* CSV, plain or gzipped: one sample per line, `label,v1,...,vn`
- * (label_columns = 1; 0 for unlabelled data), n = features values.  The
- * first line is a header, and skipped, if none of its fields is a number or
- * they are the column numbers 0, 1, 2, ... (or 1, 2, 3, ...), as pandas
- * writes.  Blank lines, CRLF line ends, a UTF-8 BOM and a last line without
- * a newline are accepted; lines may be of any length.  The values are
- * floats (NNRT_SAMPLES_F32); 8-bit pixels (every value an integer in
- * [0, 255], some above 1) are scaled to [0, 1], other values kept as they
- * are.  Checks the number of columns on every line, that values are finite
- * numbers, that labels are integers >= 0 and, if
- * max_classes > 0, below it; errors name the file and line ("data.csv:17:
- * 3 columns, expected 785 ...").  A CSV has no image shape: the samples are
- * 1 x 1 x features.  On failure d is left empty. */
+/* max_classes for CSV labels that are real values, not class ids. */
+#define NNRT_REAL_LABELS (-1)
+
+/* CSV, plain or gzipped: one sample per line, the label columns first, then
+ * the features values: `label,v1,...,vn` for a class id (label_columns 1;
+ * 0 for unlabelled data), `t1,...,tk,v1,...,vn` for k = label_columns real
+ * values (max_classes NNRT_REAL_LABELS: they go to targets).  The first
+ * line is a header, and skipped, if none of its fields is a number or they
+ * are the column numbers 0, 1, 2, ... (or 1, 2, 3, ...), as pandas writes.
+ * Blank lines, CRLF line ends, a UTF-8 BOM and a last line without a
+ * newline are accepted; lines may be of any length.  The values are floats
+ * (NNRT_SAMPLES_F32), kept as the file writes them: scaling is the
+ * caller's (nnrt_dataset_auto_scale, nnrt_dataset_scale).  Checks the
+ * number of columns on every line, that values are finite numbers (within
+ * float's range), that class ids are integers >= 0 and, if max_classes > 0,
+ * below it; errors name the file and line ("data.csv:17: 3 columns,
+ * expected 785 ...").  A CSV has no image shape: the samples are 1 x 1 x
+ * features (the trainer gives them the model's).  On failure d is left
+ * empty. */
 nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t features,
                                   int label_columns, int max_classes);
+
+/* What the values of a data set are divided by to become inputs when the
+ * user does not say (decision 260): 255 for IDX bytes; for CSV values 255
+ * if every value is an integer in [0, 255] and some are above 1 (8-bit
+ * pixels), else 1 (kept as they are).  The trainer decides it once, from
+ * the training file, and applies it to every split. */
+double nnrt_dataset_auto_scale(const nnrt_dataset *d);
+/* Makes every value v of d, as the file stores it, v / scale (scale > 0),
+ * in float arithmetic (so CSV pixels give the same floats as IDX bytes).
+ * Call it once, on a freshly loaded data set: IDX bytes are loaded as
+ * b / 255, CSV values as they are. */
+void nnrt_dataset_scale(nnrt_dataset *d, double scale);
 
 /* ----------------------------------------------------------- augment.c */
 
@@ -132,14 +153,35 @@ nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
                              const double *train_loss, const double *val_loss,
                              const double *train_acc, const double *val_acc);
 
+/* The same with the second panel for another metric than the accuracy:
+ * metric names it ("MAE") and its values are drawn as they are, from 0 up;
+ * NULL: the accuracy, as nnrt_plot_curves. */
+nnrt_status nnrt_plot_metric(const char *path, const char *title, int epochs,
+                             const double *train_loss, const double *val_loss,
+                             const char *metric, const double *train_m, const double *val_m);
+
 /* ------------------------------------------------------------- train.c */
+
+/* Checks that a loaded data set fits a model: the values per sample, and
+ * for a model whose input is an image (nnrt_model.input_shape) the image
+ * shape: CSV rows (1 x 1 x n) take the model's, IDX images must have it.
+ * Errors name path. */
+nnrt_status nnrt_dataset_fit_model(const nnrt_model *api, nnrt_dataset *d, const char *path);
+/* Refuses test-time augmentation (NNRT_ERR_ARG, naming path) for samples
+ * without an image shape. */
+nnrt_status nnrt_check_tta(const nnrt_model *api, const nnrt_dataset *d, const char *path);
+/* What the trainer prints about the scaling: "inputs divided by 255 (auto:
+ * 8-bit pixels, ...)", "inputs kept as they are (--scale)"; given: by the
+ * user, else decided by nnrt_dataset_auto_scale of from. */
+void nnrt_scale_text(char *text, size_t cap, double scale, int given, const nnrt_dataset *from);
 
 /* What the trainer's command line can override; 0 / NULL / negative: the
  * model's train block. */
 typedef struct nnrt_train_options {
   const char *data;        /* a directory with MNIST-style IDX files
                               (train-images-idx3-ubyte[.gz], ..., t10k-...)
-                              or train.csv and test.csv                     */
+                              or train.csv and test.csv (the model's label
+                              columns first: a class id, or real values)   */
   int epochs, batch;
   double lr;               /* < 0: the model's                              */
   double validation;       /* < 0: the model's                              */
@@ -152,6 +194,9 @@ typedef struct nnrt_train_options {
   const char *log;         /* per-epoch metrics, CSV                        */
   const char *plot;        /* the curves, SVG                               */
   long limit;              /* use at most this many training samples (0: all) */
+  double scale;            /* inputs are the data's values divided by it;
+                              0: nnrt_dataset_auto_scale of the training
+                              file.  The same for every split (and said)    */
   FILE *out;               /* progress and results, or NULL                 */
   int quiet;               /* out gets only the result: the test accuracy,
                               or that there was no test data               */
@@ -161,6 +206,10 @@ typedef struct nnrt_train_report {
   int epochs_run, best_epoch;
   double final_train_loss, best_val_loss, best_val_accuracy;
   double test_loss, test_accuracy;   /* NAN without test data               */
+  /* Models with real-valued labels: the mean squared and absolute errors of
+   * output 0 against the labels (the accuracies are then NAN); NAN for
+   * class labels. */
+  double best_val_mse, best_val_mae, test_mse, test_mae;
   double seconds;
 } nnrt_train_report;
 

@@ -370,6 +370,11 @@ static void test_csv(void) {
           d.height, d.width);
     CHECK(d.y && d.y[0] == 3 && d.y[1] == 0 && d.y[2] == 1 && d.num_classes == 4,
           "good CSV labels");
+    CHECK(x[0] == 0 && x[1] == 255 && x[2] == 51 && x[8] == 255,
+          "values are kept as the file writes them: %g %g %g", x[0], x[1], x[2]);
+    CHECK(nnrt_dataset_auto_scale(&d) == 255, "0..255 integers: auto scale 255, got %g",
+          nnrt_dataset_auto_scale(&d));
+    nnrt_dataset_scale(&d, nnrt_dataset_auto_scale(&d));
     CHECK(x[0] == 0 && x[1] == 1 && fabsf(x[2] - 0.2f) < 1e-7f &&
               fabsf(x[3] - 0.4f) < 1e-7f && fabsf(x[5] - 2 / 255.0f) < 1e-7f &&
               x[8] == 1,
@@ -381,15 +386,35 @@ static void test_csv(void) {
   s = load_text(&d, "unit.csv", "1,0.5,0.25\n0,1,0", 2, 1, 0);
   x = d.x.f32;
   CHECK(s == NNRT_OK && d.count == 2 && x[0] == 0.5f && x[1] == 0.25f && x[2] == 1 &&
-            d.y[1] == 0 && d.num_classes == 2,
+            d.y[1] == 0 && d.num_classes == 2 && nnrt_dataset_auto_scale(&d) == 1,
         "[0, 1] values are kept, a last line without newline is read: %s", nnrt_errmsg());
   nnrt_dataset_free(&d);
   /* Fractional features above 1 are not pixels: kept as they are. */
   s = load_text(&d, "iris.csv", "0,5.1,3.5\n2,6.2,2.9\n", 2, 1, 3);
   x = d.x.f32;
-  CHECK(s == NNRT_OK && x[0] == 5.1f && x[3] == 2.9f,
+  CHECK(s == NNRT_OK && x[0] == 5.1f && x[3] == 2.9f && nnrt_dataset_auto_scale(&d) == 1,
         "fractional features are not scaled: %s", nnrt_errmsg());
   nnrt_dataset_free(&d);
+  /* One value that is not an integer: not 8-bit pixels, the whole file. */
+  s = load_text(&d, "one_frac.csv", "0,5,200\n1,7,3.5\n", 2, 1, 3);
+  CHECK(s == NNRT_OK && nnrt_dataset_auto_scale(&d) == 1,
+        "one fractional value: auto scale 1: %s", nnrt_errmsg());
+  nnrt_dataset_scale(&d, 255);  /* --scale 255: every value */
+  CHECK(s == NNRT_OK && d.x.f32[1] == 200 / 255.0f && d.x.f32[3] == 3.5f / 255.0f,
+        "scale 255 divides every value in float: %g %g", d.x.f32[1], d.x.f32[3]);
+  nnrt_dataset_free(&d);
+  /* Real-valued labels: as many columns as asked, then the features. */
+  s = load_text(&d, "real.csv", "t1,t2,a\n0.5,-2.25,7\n1e-3,3,8\n", 1, 2, NNRT_REAL_LABELS);
+  CHECK(s == NNRT_OK && d.count == 2 && d.y == NULL && d.num_classes == 0 && d.targets &&
+            d.target_size == 2 && d.targets[0] == 0.5f && d.targets[1] == -2.25f &&
+            d.targets[2] == 1e-3f && d.targets[3] == 3 && d.x.f32[0] == 7 && d.x.f32[1] == 8,
+        "real-valued labels: %s", nnrt_errmsg());
+  nnrt_dataset_free(&d);
+  s = load_text(&d, "real_cols.csv", "0.5,7\n", 1, 2, NNRT_REAL_LABELS);
+  CHECK(s == NNRT_ERR_FORMAT && strstr(nnrt_errmsg(), "expected 3 (2 labels and 1 features)"),
+        "real labels: too few columns: %s", nnrt_errmsg());
+  s = load_text(&d, "two_ids.csv", "0,1,7\n", 1, 2, 10);
+  CHECK(s == NNRT_ERR_ARG && d.count == 0, "two class-id columns: refused: %s", nnrt_errmsg());
   /* Unlabelled data; pandas' header of column numbers is a header. */
   s = load_text(&d, "nolabel.csv", "0,1,2\n1e-3,-2,3.5\n", 3, 0, 0);
   x = d.x.f32;
@@ -409,6 +434,7 @@ static void test_csv(void) {
   }
   *p = '\0';
   s = load_text(&d, "long.csv", big, nf, 1, 2);
+  nnrt_dataset_scale(&d, nnrt_dataset_auto_scale(&d));
   x = d.x.f32;
   CHECK(s == NNRT_OK && d.count == 2 && fabsf(x[nf - 1] - (float)((nf - 1) * 7 % 256) / 255) <
                                             1e-7f && d.y[1] == 1,
@@ -531,6 +557,7 @@ static void test_idx_bytes(void) {
     p += sprintf(p, ",%d", (3 * S + j) % 256);
   sprintf(p, "\n");
   s = load_text(&d, "bytes.csv", text, S, 1, 10);
+  nnrt_dataset_scale(&d, nnrt_dataset_auto_scale(&d));
   CHECK(s == NNRT_OK && d.type == NNRT_SAMPLES_F32 && same(d.x.f32, old + 3 * S, S),
         "8-bit pixels from a CSV stay floats, the same numbers: %s", nnrt_errmsg());
   if (s == NNRT_OK) {
