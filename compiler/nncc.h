@@ -961,6 +961,20 @@ bool write_outputs(const OutputFile *files, int n);
  * name, one of the generated C's own...), or NULL if it would not. */
 const char *c_name_reserved(const char *s);
 
+/* --------------------------------------------------------------- files.c */
+
+/* Reads a model (path, or "-": stdin) into file; false after an error. */
+bool load_file(const char *path, SrcFile *file);
+/* Whether a and b name one file: the same device and inode if both exist,
+ * else the same name in the same directory. */
+bool same_file(const char *a, const char *b);
+
+/* ------------------------------------------------------------- trainer.c */
+
+/* nncc train|test|predict MODEL.nn [trainer options]: checks, finds or
+ * builds the model's trainer in the cache, runs it.  The exit status. */
+int trainer_command(int argc, char **argv);
+
 /* -------------------------------------------------------------- driver.c */
 
 typedef struct Options {

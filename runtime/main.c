@@ -6,70 +6,13 @@
  *
  * It is the one place in libnnrt that writes to stderr, because it is the
  * program's main: it returns the exit status (0 ok, 1 failure, 2 usage). */
+#include "cli.h"
 #include "nnrt_train.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void usage(FILE *f, const char *prog) {
-  fprintf(f,
-          "usage: %s train --data DIR [options]\n"
-          "       %s test --load CKPT --data DIR [--tta] [--batch N]\n"
-          "       %s predict --load CKPT --images FILE [--tta]\n"
-          "\n"
-          "DIR holds MNIST-style IDX files (train-images-idx3-ubyte[.gz],\n"
-          "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-...)\n"
-          "or train.csv and test.csv (label first).  Fashion-MNIST comes with Debian's\n"
-          "dataset-fashion-mnist, in /usr/share/datasets/fashion-mnist.\n"
-          "\n"
-          "train options (defaults: the model's train block):\n"
-          "  --epochs N  --batch N  --lr X  --seed N\n"
-          "  --validation F     fraction of the training data held out\n"
-          "  --patience N       early stopping (0: off)\n"
-          "  --no-augment       train without the augmentations\n"
-          "  --tta              also evaluate with test-time augmentation\n"
-          "  --save PATH        checkpoint after each epoch (and the best as PATH.best)\n"
-          "  --load PATH        resume from a checkpoint\n"
-          "  --log FILE.csv     per-epoch metrics\n"
-          "  --plot FILE.svg    loss and accuracy curves\n"
-          "  --limit N          use only the first N training samples\n"
-          "  --quiet            print only the result\n",
-          prog, prog, prog);
-}
-
-/* The value of a numeric flag in [min, max] (max itself excluded if
- * max_open), or min with *bad set and a message.  The ranges are those of
- * the .nn language's train block (compiler/train.c), so a flag never wraps
- * or truncates.  A missing value is left to the caller to report. */
-static long integer_flag(const char *prog, const char *flag, const char *v, long min, long max,
-                         int *bad) {
-  char *end;
-  errno = 0;
-  long x = v ? strtol(v, &end, 10) : min;
-  if (v && (*end || end == v || errno || x < min || x > max)) {
-    fprintf(stderr, "%s: %s needs an integer in [%ld, %ld], got '%s'\n", prog, flag, min, max,
-            v);
-    *bad = 1;
-    return min;
-  }
-  return x;
-}
-
-static double number_flag(const char *prog, const char *flag, const char *v, double min,
-                          double max, int max_open, int *bad) {
-  char *end;
-  errno = 0;
-  double x = v ? strtod(v, &end) : min;
-  if (v && (*end || end == v || errno || !(x >= min && (max_open ? x < max : x <= max)))) {
-    fprintf(stderr, "%s: %s needs a number in [%g, %g%s, got '%s'\n", prog, flag, min, max,
-            max_open ? ")" : "]", v);
-    *bad = 1;
-    return min;
-  }
-  return x;
-}
 
 static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
                    const char *images, int tta) {
@@ -150,88 +93,41 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
   return 0;
 }
 
+/* The program's name for messages: argv[0] without its directory (a
+ * trainer run by `nncc train` is given "nncc train"). */
+static const char *program_name(const nnrt_model *api, int argc, char **argv) {
+  if (argc < 1 || !argv[0] || !argv[0][0])
+    return api->name;
+  const char *slash = strrchr(argv[0], '/');
+  return slash && slash[1] ? slash + 1 : argv[0];
+}
+
 int nnrt_main(const nnrt_model *api, int argc, char **argv) {
-  const char *prog = argc > 0 ? argv[0] : api->name;
+  const char *prog = program_name(api, argc, argv);
+  /* usage lines name the program as run ("nncc train" shows nncc's form) */
+  const char *usage = strncmp(prog, "nncc ", 5) ? prog : "nncc";
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    usage(argc < 2 ? stderr : stdout, prog);
+    nnrt_cli_usage(argc < 2 ? stderr : stdout, usage, NNRT_CMD_ALL);
     return argc < 2 ? 2 : 0;
   }
-  const char *cmd = argv[1];
-  if (strcmp(cmd, "train") && strcmp(cmd, "test") && strcmp(cmd, "predict")) {
-    fprintf(stderr, "%s: unknown command '%s': expected train, test or predict\n", prog, cmd);
+  nnrt_command cmd = nnrt_cli_command(argv[1]);
+  if (!cmd) {
+    const char *const names[] = {"train", "test", "predict"};
+    const char *near = nnrt_closest_word(argv[1], names, 3);
+    fprintf(stderr, "%s: unknown command '%s'%s%s%s: expected train, test or predict\n", prog,
+            argv[1], near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return 2;
   }
-  nnrt_train_options o;
-  memset(&o, 0, sizeof o);
-  o.lr = o.validation = -1;
-  o.seed = o.patience = -1;
-  o.out = stdout;
-  const char *images = NULL;
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int takes = 1, bad = 0;
-    if (!strcmp(a, "--data"))
-      o.data = v;
-    else if (!strcmp(a, "--images"))
-      images = v;
-    else if (!strcmp(a, "--save"))
-      o.save = v;
-    else if (!strcmp(a, "--load"))
-      o.load = v;
-    else if (!strcmp(a, "--log"))
-      o.log = v;
-    else if (!strcmp(a, "--plot"))
-      o.plot = v;
-    else if (!strcmp(a, "--epochs"))
-      o.epochs = (int)integer_flag(prog, a, v, 1, 1000000, &bad);
-    else if (!strcmp(a, "--batch"))
-      o.batch = (int)integer_flag(prog, a, v, 1, 1 << 20, &bad);
-    else if (!strcmp(a, "--seed"))
-      o.seed = integer_flag(prog, a, v, 0, 2147483647, &bad);
-    else if (!strcmp(a, "--patience"))  /* 0: off */
-      o.patience = (int)integer_flag(prog, a, v, 0, 1000000, &bad);
-    else if (!strcmp(a, "--limit"))
-      o.limit = integer_flag(prog, a, v, 1, 2147483647, &bad);
-    else if (!strcmp(a, "--lr"))
-      o.lr = number_flag(prog, a, v, 0, 1e30, 0, &bad);
-    else if (!strcmp(a, "--validation"))
-      o.validation = number_flag(prog, a, v, 0, 1, 1, &bad);
-    else if (!strcmp(a, "--no-augment"))
-      o.no_augment = 1, takes = 0;
-    else if (!strcmp(a, "--tta"))
-      o.tta = 1, takes = 0;
-    else if (!strcmp(a, "--quiet"))
-      o.quiet = 1, takes = 0;
-    else {
-      fprintf(stderr, "%s: unknown option '%s' (see %s --help)\n", prog, a, prog);
-      return 2;
-    }
-    if (takes && !v) {
-      fprintf(stderr, "%s: %s needs a value\n", prog, a);
-      return 2;
-    }
-    if (bad)
-      return 2;  /* reported */
-    i += takes;
-  }
-  if (!strcmp(cmd, "predict")) {
-    if (!o.load || !images) {
-      fprintf(stderr, "%s: predict needs --load CKPT and --images FILE\n", prog);
-      return 2;
-    }
-    return predict(api, prog, o.load, images, o.tta);
-  }
+  nnrt_cli c;
+  int status = nnrt_cli_parse(&c, cmd, argc - 2, argv + 2, prog, usage);
+  if (status >= 0)
+    return status;
+  nnrt_train_options *o = &c.o;
+  o->out = stdout;
+  if (cmd == NNRT_CMD_PREDICT)
+    return predict(api, prog, o->load, c.images, o->tta);
   nnrt_train_report r;
-  nnrt_status s;
-  if (!strcmp(cmd, "test")) {
-    if (!o.load) {
-      fprintf(stderr, "%s: test needs --load CKPT\n", prog);
-      return 2;
-    }
-    s = nnrt_evaluate(api, &o, &r);
-  } else {
-    s = nnrt_train(api, &o, &r);
-  }
+  nnrt_status s = cmd == NNRT_CMD_TEST ? nnrt_evaluate(api, o, &r) : nnrt_train(api, o, &r);
   if (s != NNRT_OK) {
     fflush(stdout);
     fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());

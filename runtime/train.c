@@ -237,19 +237,30 @@ static double learning_rate(const nnrt_train_config *c, double lr0, uint64_t ste
 
 /* ----------------------------------------------------------- reporting */
 
-static void progress(FILE *out, int tty, int epoch, int epochs, double frac, double loss,
-                     double acc, double rate) {
-  if (!out || !tty)
-    return;
-  char bar[31];
-  int fill = (int)(frac * 30);
+/* "1:05" or "1:02:05": a time left, for the progress bar. */
+static void fmt_duration(char *buf, size_t cap, double seconds) {
+  long t = seconds > 0 && seconds < 1e8 ? (long)(seconds + 0.5) : 0;
+  if (t >= 3600)
+    snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* The line a terminal sees during an epoch: the bar, the step count, the
+ * running loss (and accuracy), the speed and the time the epoch has left. */
+static void progress(FILE *out, int epoch, int epochs, uint64_t step, uint64_t steps,
+                     double loss, double acc, double rate, double eta) {
+  char bar[31], left[32];
+  int fill = (int)((double)step / (double)steps * 30);
   for (int i = 0; i < 30; i++)
     bar[i] = i < fill ? '#' : '.';
   bar[30] = '\0';
-  fprintf(out, "\repoch %d/%d [%s] %3.0f%%  loss %.4f", epoch, epochs, bar, 100 * frac, loss);
+  fmt_duration(left, sizeof left, eta);
+  fprintf(out, "\repoch %d/%d [%s] %llu/%llu  loss %.4f", epoch, epochs, bar,
+          (unsigned long long)step, (unsigned long long)steps, loss);
   if (!isnan(acc))
     fprintf(out, "  acc %.2f%%", acc);
-  fprintf(out, "  %.0f samples/s ", rate);
+  fprintf(out, "  %.0f samples/s  ETA %s ", rate, left);
   fflush(out);
 }
 
@@ -514,11 +525,14 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
       correct += (size_t)right;
       counted += (size_t)b;
     }
-    if (r->tty && (start / (size_t)r->batch) % 16 == 0)
-      progress(r->out, r->tty, epoch + 1, r->epochs,
-               (double)(start + (size_t)b) / (double)r->ntrain, loss_sum / (double)e->seen,
+    uint64_t step = start / (size_t)r->batch + 1;
+    if (r->tty && (step % 16 == 1 || step == r->steps_per_epoch)) {
+      double spent = now() - t0;
+      progress(r->out, epoch + 1, r->epochs, step, r->steps_per_epoch,
+               loss_sum / (double)e->seen,
                counted ? 100.0 * (double)correct / (double)counted : NAN,
-               (double)e->seen / (now() - t0));
+               (double)e->seen / spent, spent / (double)step * (double)(r->steps_per_epoch - step));
+    }
   }
   e->loss = e->seen ? loss_sum / (double)e->seen : NAN;
   e->accuracy = counted ? 100.0 * (double)correct / (double)counted : NAN;
@@ -630,10 +644,12 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     return s;
   }
   int first_epoch = (int)(api->step(r.m) / r.steps_per_epoch);
-  if (r.out)
+  if (r.out) {  /* flushed at once, not when the first epoch ends (stdout to a pipe) */
     fprintf(r.out, "training %s on %s: %zu samples, %zu held out, batch %d, %d epochs%s\n",
             api->name, opt->data, r.ntrain, r.nval, r.batch, r.epochs,
             first_epoch ? " (resumed)" : "");
+    fflush(r.out);
+  }
 
   double best = NAN, start_time = now();
   int since_best = 0;

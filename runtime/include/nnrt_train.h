@@ -81,6 +81,13 @@ void nnrt_dataset_free(nnrt_dataset *d);
 nnrt_status nnrt_dataset_load_csv(nnrt_dataset *d, const char *path, size_t features,
                                   int label_columns, int max_classes);
 
+/* A binary 8-bit PGM (P5, one channel) or PPM (P6, three) image as a data
+ * set of one unlabelled sample [channels, height, width] (PPM's RGB
+ * triples made planes), byte b standing for b / maxval: pixels in [0, 1],
+ * as IDX images are.  Refuses other formats, 16-bit images and truncated
+ * files, naming the file.  Images are not resized. */
+nnrt_status nnrt_dataset_load_pnm(nnrt_dataset *d, const char *path);
+
 /* ----------------------------------------------------------- augment.c */
 
 /* Image augmentations (nnrt_augment, in nnrt.h), applied to one image
