@@ -96,7 +96,7 @@ static bool idx_dims(const char *path, int64_t *dims, int *nd) {
 
 /* An IDX pair (labels may be NULL): images of the model's size, as many
  * labels as images. */
-static bool check_idx(const char *images, const char *labels, const Takes *t, const char *prog) {
+static bool check_idx(const char *images, const char *labels, const Takes *t) {
   int64_t d[4], l[4];
   int nd, nl;
   if (!idx_dims(images, d, &nd))
@@ -105,7 +105,7 @@ static bool check_idx(const char *images, const char *labels, const Takes *t, co
   for (int k = 1; k < nd; k++)
     per *= d[k];
   if (nd < 2 || per != t->inputs) {
-    error_plain("%s: %s: samples of %lld values, but model %s takes %lld per sample", prog,
+    error_plain("%s: samples of %lld values, but model %s takes %lld per sample",
                 images, (long long)(nd < 2 ? 1 : per), t->name, (long long)t->inputs);
     return false;
   }
@@ -114,7 +114,7 @@ static bool check_idx(const char *images, const char *labels, const Takes *t, co
   if (!idx_dims(labels, l, &nl))
     return false;
   if (nl != 1 || l[0] != d[0]) {
-    error_plain("%s: %s holds %lld labels for the %lld images of %s", prog, labels,
+    error_plain("%s holds %lld labels for the %lld images of %s", labels,
                 (long long)(nl == 1 ? l[0] : 0), (long long)d[0], images);
     return false;
   }
@@ -142,13 +142,13 @@ static bool csv_columns(const char *path, long *cols) {
   return true;
 }
 
-static bool check_csv(const char *path, long label_cols, const Takes *t, const char *prog) {
+static bool check_csv(const char *path, long label_cols, const Takes *t) {
   long cols;
   if (!csv_columns(path, &cols))
     return false;
   if (cols != label_cols + t->inputs) {
-    error_plain("%s: %s:1: %ld columns, but model %s takes %s%lld input values (%lld columns)",
-                prog, path, cols, t->name,
+    error_plain("%s:1: %ld columns, but model %s takes %s%lld input values (%lld columns)",
+                path, cols, t->name,
                 label_cols ? arena_printf("%ld label%s and ", label_cols,
                                           label_cols == 1 ? "" : "s") : "",
                 (long long)t->inputs, (long long)(label_cols + t->inputs));
@@ -164,18 +164,18 @@ static const char *data_file(const char *dir, const char *base) {
 }
 
 /* The labels the data's kind carries, against the model's. */
-static bool check_labels(const Takes *t, bool idx, const char *dir, const char *prog) {
+static bool check_labels(const Takes *t, bool idx, const char *dir) {
   if (t->mixed || (!t->float_labels && t->labels != 1)) {
-    error_plain("%s: model %s takes %lld label values of %s, but the trainer's data sets carry "
+    error_plain("model %s takes %lld label values of %s, but the trainer's data sets carry "
                 "one class id or real values (train it from a program of your own through "
-                "%s_train_step_ex)", prog, t->name, (long long)t->labels,
+                "%s_train_step_ex)", t->name, (long long)t->labels,
                 t->mixed ? "two kinds" : "class ids", t->name);
     return false;
   }
   if (idx && t->float_labels) {
-    error_plain("%s: model %s takes real-valued labels (%lld per sample), but the IDX files in "
+    error_plain("model %s takes real-valued labels (%lld per sample), but the IDX files in "
                 "%s carry class ids: give it train.csv and test.csv, the label columns first",
-                prog, t->name, (long long)t->labels, dir);
+                t->name, (long long)t->labels, dir);
     return false;
   }
   return true;
@@ -183,15 +183,15 @@ static bool check_labels(const Takes *t, bool idx, const char *dir, const char *
 
 /* --data DIR for train (need_train) or test: there, a data set in it, of
  * the model's shape and label kind. */
-static bool check_data_dir(const char *dir, bool need_train, const Takes *t, const char *prog) {
+static bool check_data_dir(const char *dir, bool need_train, const Takes *t) {
   struct stat st;
   if (!dir) {
-    error_plain("%s: no data: pass --data DIR (Fashion-MNIST comes with Debian's "
-                "dataset-fashion-mnist package, in /usr/share/datasets/fashion-mnist)", prog);
+    error_plain("no data: pass --data DIR (Fashion-MNIST comes with Debian's "
+                "dataset-fashion-mnist package, in /usr/share/datasets/fashion-mnist)");
     return false;
   }
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    error_plain("%s: %s: %s", prog, dir,
+    error_plain("%s: %s", dir,
                 errno == ENOENT ? "no such directory" : !errno ? "not a directory"
                                                       : strerror(errno));
     return false;
@@ -201,25 +201,25 @@ static bool check_data_dir(const char *dir, bool need_train, const Takes *t, con
   const char *ei = data_file(dir, "t10k-images-idx3-ubyte");
   const char *el = data_file(dir, "t10k-labels-idx1-ubyte");
   if (ti || (!need_train && ei)) {
-    if (!check_labels(t, true, dir, prog))
+    if (!check_labels(t, true, dir))
       return false;
     if (need_train && !tl) {
-      error_plain("%s: %s: train-images-idx3-ubyte without train-labels-idx1-ubyte", prog, dir);
+      error_plain("%s: train-images-idx3-ubyte without train-labels-idx1-ubyte", dir);
       return false;
     }
-    if (need_train && !check_idx(ti, tl, t, prog))
+    if (need_train && !check_idx(ti, tl, t))
       return false;
     if (!need_train && !(ei && el)) {
-      error_plain("%s: no test data in %s: no t10k-images-idx3-ubyte[.gz] and "
-                  "t10k-labels-idx1-ubyte[.gz]", prog, dir);
+      error_plain("no test data in %s: no t10k-images-idx3-ubyte[.gz] and "
+                  "t10k-labels-idx1-ubyte[.gz]", dir);
       return false;
     }
-    return !(ei && el) || check_idx(ei, el, t, prog);
+    return !(ei && el) || check_idx(ei, el, t);
   }
   const char *train = arena_printf("%s/train.csv", dir), *test = arena_printf("%s/test.csv", dir);
   bool has_train = access(train, F_OK) == 0, has_test = access(test, F_OK) == 0;
   if (need_train ? !has_train : !has_test) {
-    error_plain("%s: %s: no %s here: expected %s", prog, dir,
+    error_plain("%s: no %s here: expected %s", dir,
                 need_train ? "data set" : "test data",
                 need_train ? "train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
                              "(and t10k-...), or train.csv"
@@ -227,22 +227,22 @@ static bool check_data_dir(const char *dir, bool need_train, const Takes *t, con
                              "or test.csv");
     return false;
   }
-  if (!check_labels(t, false, dir, prog))
+  if (!check_labels(t, false, dir))
     return false;
   long label_cols = (long)t->labels;
-  return (!need_train || check_csv(train, label_cols, t, prog)) &&
-         (!has_test || check_csv(test, label_cols, t, prog));
+  return (!need_train || check_csv(train, label_cols, t)) &&
+         (!has_test || check_csv(test, label_cols, t));
 }
 
 /* A PGM/PPM image: the model's input shape ([C, H, W], or its size). */
-static bool check_pnm(const char *path, const Takes *t, const char *prog) {
+static bool check_pnm(const char *path, const Takes *t) {
   FILE *f = fopen(path, "rb");
   int c, w, h, max;
   const char *why = strerror(errno);
   if (!f || nnrt_pnm_header(f, &c, &w, &h, &max, &why) != 0) {
     if (f)
       fclose(f);
-    error_plain("%s: %s: %s", prog, path, why);
+    error_plain("%s: %s", path, why);
     return false;
   }
   fclose(f);
@@ -250,8 +250,8 @@ static bool check_pnm(const char *path, const Takes *t, const char *prog) {
   bool image = in && in->rank == 3;
   if (image ? in->dims[0] != c || in->dims[1] != h || in->dims[2] != w
             : (int64_t)c * w * h != t->inputs) {
-    error_plain("%s: %s: a %dx%d %s image (%s), but model %s takes %s (images are not resized)",
-                prog, path, w, h, c == 1 ? "grey" : "colour",
+    error_plain("%s: a %dx%d %s image (%s), but model %s takes %s (images are not resized)",
+                path, w, h, c == 1 ? "grey" : "colour",
                 type_str(&(Type){T_F32, 3, {c, h, w}, 0, false}), t->name,
                 in ? type_str(in) : arena_printf("%lld values", (long long)t->inputs));
     return false;
@@ -261,21 +261,21 @@ static bool check_pnm(const char *path, const Takes *t, const char *prog) {
 
 /* predict's --images FILE: a CSV of inputs, an IDX file of images, or a
  * PGM/PPM image, of the model's sample size. */
-static bool check_images(const char *path, const Takes *t, const char *prog) {
+static bool check_images(const char *path, const Takes *t) {
   size_t n = strlen(path);
   if (access(path, R_OK) != 0) {
-    error_plain("%s: %s: %s", prog, path, strerror(errno));
+    error_plain("%s: %s", path, strerror(errno));
     return false;
   }
   if (n > 4 && (!strcmp(path + n - 4, ".csv") || (n > 7 && !strcmp(path + n - 7, ".csv.gz"))))
-    return check_csv(path, 0, t, prog);
+    return check_csv(path, 0, t);
   FILE *f = fopen(path, "rb");
   int c0 = f ? getc(f) : EOF, c1 = f ? getc(f) : EOF;
   if (f)
     fclose(f);
   if (c0 == 'P' && (c1 == '5' || c1 == '6'))
-    return check_pnm(path, t, prog);
-  return check_idx(path, NULL, t, prog);
+    return check_pnm(path, t);
+  return check_idx(path, NULL, t);
 }
 
 /* --------------------------------------------------------- the trainer */
@@ -413,14 +413,17 @@ static void remove_build_dir(const char *dir, const char *name) {
 }
 
 /* The trainer of g: from the cache, or built into it.  NULL after an error. */
-static const char *cached_trainer(const Graph *g, const Generated *gen, const char *model_path) {
+static const char *cached_trainer(const Graph *g, const Generated *gen, const char *model_path,
+                                  const char *prog) {
   const char *include, *lib, *root;
   if (!find_runtime(&include, &lib) || !(root = cache_root()))
     return NULL;
   const char *cc = getenv("CC") ? getenv("CC") : on_path("clang") ? "clang" : "cc";
   const char *flags = "-std=c99 -O3 -march=native";
-  const char *libs[] = {arena_printf("%s/libnnrt_train.a", lib), arena_printf("%s/libnnrt.a", lib),
-                        arena_printf("%s/nnrt_train.h", include), arena_printf("%s/nnrt.h", include)};
+  const char *libs[] = {arena_printf("%s/libnnrt_train.a", lib),
+                        arena_printf("%s/libnnrt.a", lib),
+                        arena_printf("%s/nnrt_train.h", include),
+                        arena_printf("%s/nnrt.h", include)};
   StrBuf key = {0};
   sb_printf(&key, "nncc %s\n%s %s -I%s %s\n", NNCC_VERSION, cc, flags, include, NNCC_RUNTIME_LIBS);
   for (int i = 0; i < 4; i++) {
@@ -434,7 +437,7 @@ static const char *cached_trainer(const Graph *g, const Generated *gen, const ch
   const char *dir = arena_printf("%s/%s-%016llx", root, g->name, (unsigned long long)h);
   const char *exe = arena_printf("%s/%s", dir, g->name);
   if (access(exe, X_OK) == 0) {
-    fprintf(stderr, "nncc: %s: the trainer is cached: %s\n", model_path, exe);
+    fprintf(stderr, "%s: %s: the trainer is cached: %s\n", prog, model_path, exe);
     return exe;
   }
   char *tmp = arena_printf("%s/.build-%s-XXXXXX", root, g->name);
@@ -465,7 +468,7 @@ static const char *cached_trainer(const Graph *g, const Generated *gen, const ch
   for (char *tok = strtok(words.data, " "); tok && n < 38; tok = strtok(NULL, " "))
     cmd[n++] = tok;
   cmd[n] = NULL;
-  fprintf(stderr, "nncc: %s: building the trainer (%s -O3, the runtime in %s) into %s\n",
+  fprintf(stderr, "%s: %s: building the trainer (%s -O3, the runtime in %s) into %s\n", prog,
           model_path, cc, lib, dir);
   int rc = run(cmd);
   if (rc != 0) {
@@ -490,7 +493,8 @@ static bool generate(const Graph *g, char **argv, Generated *gen) {
   eo.c_path = arena_printf("%s.c", g->name);
   eo.h_path = arena_printf("%s.h", g->name);
   eo.h_include = eo.h_path;
-  eo.command_line = recorded_command(arena_printf("nncc %s", argv[1]), 1, argv + 2);
+  /* the trainer `nncc --main` makes, one for train, test and predict */
+  eo.command_line = recorded_command("nncc --main", 1, argv + 2);
   eo.with_main = true;
   FILE *c = open_memstream(&gen->c, &gen->c_len), *h = open_memstream(&gen->h, &gen->h_len);
   if (!c || !h) {
@@ -507,6 +511,7 @@ static bool generate(const Graph *g, char **argv, Generated *gen) {
 int trainer_command(int argc, char **argv) {
   nnrt_command cmd = nnrt_cli_command(argv[1]);
   const char *prog = arena_printf("nncc %s", argv[1]);
+  diag_set_program(prog);
   if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
     nnrt_cli_usage(stdout, "nncc", cmd);
     return 0;
@@ -532,11 +537,11 @@ int trainer_command(int argc, char **argv) {
     return 1;
   }
   Takes t = model_takes(g);
-  if (cmd == NNRT_CMD_PREDICT ? !check_images(cli.images, &t, prog)
-                              : !check_data_dir(cli.o.data, cmd == NNRT_CMD_TRAIN, &t, prog))
+  if (cmd == NNRT_CMD_PREDICT ? !check_images(cli.images, &t)
+                              : !check_data_dir(cli.o.data, cmd == NNRT_CMD_TRAIN, &t))
     return 1;
   Generated gen = {0};
-  const char *exe = generate(g, argv, &gen) ? cached_trainer(g, &gen, argv[2]) : NULL;
+  const char *exe = generate(g, argv, &gen) ? cached_trainer(g, &gen, argv[2], prog) : NULL;
   free(gen.c);
   free(gen.h);
   if (!exe)

@@ -7,6 +7,7 @@
  * It is the one place in libnnrt that writes to stderr, because it is the
  * program's main: it returns the exit status (0 ok, 1 failure, 2 usage). */
 #include "cli.h"
+#include "internal.h"
 #include "nnrt_train.h"
 
 #include <errno.h>
@@ -14,33 +15,166 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
-                   const char *images, int tta) {
+/* predict's samples: a CSV of inputs (no label column), a PGM/PPM image,
+ * or an IDX file of images; of the model's sample size. */
+static nnrt_status load_images(const nnrt_model *api, const char *path, nnrt_dataset *d) {
+  size_t n = strlen(path);
+  FILE *f = fopen(path, "rb");
+  int c0 = f ? getc(f) : EOF, c1 = f ? getc(f) : EOF;
+  if (f)
+    fclose(f);
+  nnrt_status s;
+  if ((n > 4 && !strcmp(path + n - 4, ".csv")) || (n > 7 && !strcmp(path + n - 7, ".csv.gz")))
+    s = nnrt_dataset_load_csv(d, path, (size_t)api->input_size, 0, 0);
+  else if (c0 == 'P' && (c1 == '5' || c1 == '6'))
+    s = nnrt_dataset_load_pnm(d, path);
+  else
+    s = nnrt_dataset_load_idx(d, path, NULL, 0);
+  if (s == NNRT_OK && (long)d->sample_size != api->input_size) {
+    s = nnrt_fail(NNRT_ERR_MISMATCH, "%s: samples of %zu values (%dx%dx%d), but model %s takes "
+                  "%ld (images are not resized)", path, d->sample_size, d->channels, d->height,
+                  d->width, api->name, api->input_size);
+    nnrt_dataset_free(d);
+  }
+  return s;
+}
+
+/* One sample's prediction: output values, or class probabilities. */
+typedef struct Prediction {
+  const nnrt_model *api;
+  int classes;             /* > 0: z holds probabilities of that many classes */
+  long top;
+  nnrt_file csv;           /* --out, or fd < 0                              */
+  int failed;
+} Prediction;
+
+/* A CSV field: quoted if it holds a comma, a quote or a line end. */
+static void csv_field(char *buf, size_t cap, const char *s) {
+  if (!strpbrk(s, ",\"\r\n")) {
+    snprintf(buf, cap, "%s", s);
+    return;
+  }
+  size_t k = 0;
+  buf[k++] = '"';
+  for (; *s && k + 3 < cap; s++) {
+    if (*s == '"')
+      buf[k++] = '"';
+    buf[k++] = *s;
+  }
+  buf[k++] = '"';
+  buf[k] = '\0';
+}
+
+static const char *class_name(const nnrt_model *api, int c, char *buf, size_t cap) {
+  if (api->class_names)
+    return api->class_names[c];
+  snprintf(buf, cap, "%d", c);
+  return buf;
+}
+
+static void csv_write(Prediction *p, const char *text) {
+  if (p->csv.fd >= 0 && !p->failed && nnrt_file_write(&p->csv, text, strlen(text)) != 0)
+    p->failed = 1;
+}
+
+static void csv_header(Prediction *p) {
+  char field[512], name[32];
+  if (!p->classes) {
+    csv_write(p, "sample");
+    for (long c = 0; c < p->api->output_size; c++) {
+      snprintf(field, sizeof field, ",y%ld", c);
+      csv_write(p, field);
+    }
+  } else {
+    csv_write(p, "sample,class,probability");
+    for (int c = 0; c < p->classes; c++) {
+      csv_write(p, ",");
+      csv_field(field, sizeof field, class_name(p->api, c, name, sizeof name));
+      csv_write(p, field);
+    }
+  }
+  csv_write(p, "\n");
+}
+
+/* Prints sample i (its top classes with their probabilities, or its
+ * values) and writes its CSV line. */
+static void report(Prediction *p, size_t i, const double *z) {
+  char field[512], name[32];
+  if (!p->classes) {
+    printf("%zu", i);
+    snprintf(field, sizeof field, "%zu", i);
+    csv_write(p, field);
+    for (long c = 0; c < p->api->output_size; c++) {
+      printf(" %.6g", z[c]);
+      snprintf(field, sizeof field, ",%.6g", z[c]);
+      csv_write(p, field);
+    }
+    printf("\n");
+    csv_write(p, "\n");
+    return;
+  }
+  int order[64], shown = p->top < p->classes ? (int)p->top : p->classes;
+  if (shown > 64)
+    shown = 64;
+  for (int k = 0; k < shown; k++) {  /* the top classes, ties to the lower index */
+    int best = -1;
+    for (int c = 0; c < p->classes; c++) {
+      int taken = 0;
+      for (int j = 0; j < k; j++)
+        taken |= order[j] == c;
+      if (!taken && (best < 0 || z[c] > z[best]))
+        best = c;
+    }
+    order[k] = best;
+  }
+  printf("%zu:", i);
+  for (int k = 0; k < shown; k++)
+    printf("%s %s %.1f%%", k ? "," : "", class_name(p->api, order[k], name, sizeof name),
+           100 * z[order[k]]);
+  printf("\n");
+  csv_field(field, sizeof field, class_name(p->api, order[0], name, sizeof name));
+  char line[600];
+  snprintf(line, sizeof line, "%zu,%s,%.6f", i, field, z[order[0]]);
+  csv_write(p, line);
+  for (int c = 0; c < p->classes; c++) {
+    snprintf(line, sizeof line, ",%.6f", z[c]);
+    csv_write(p, line);
+  }
+  csv_write(p, "\n");
+}
+
+/* y (out values) into acc, as probabilities for a classifier. */
+static void accumulate(const Prediction *p, const float *y, double *acc, double weight) {
+  long out = p->api->output_size;
+  if (!p->classes || p->api->output_kind == NNRT_OUTPUT_PROBABILITIES) {
+    for (long c = 0; c < out; c++)
+      acc[c] += weight * y[c];
+    return;
+  }
+  double max = y[0], sum = 0;
+  for (long c = 1; c < out; c++)
+    max = y[c] > max ? y[c] : max;
+  for (long c = 0; c < out; c++)
+    sum += exp(y[c] - max);
+  for (long c = 0; c < out; c++)
+    acc[c] += weight * exp(y[c] - max) / sum;
+}
+
+static int predict(const nnrt_model *api, const char *prog, const nnrt_cli *cli) {
+  enum { B = 256 };
+  Prediction p = {api, 0, cli->top, {0}, 0};
+  p.csv.fd = -1;
+  if (api->output_kind != NNRT_OUTPUT_VALUES && api->num_outputs == 1)
+    p.classes = (int)api->output_size;
   nnrt_dataset d;
-  size_t n = strlen(images);
-  nnrt_status s = n > 4 && !strcmp(images + n - 4, ".csv")
-                      ? nnrt_dataset_load_csv(&d, images, (size_t)api->input_size, 0, 0)
-                      : nnrt_dataset_load_idx(&d, images, NULL, 0);
+  nnrt_status s = load_images(api, cli->images, &d);
   if (s != NNRT_OK) {
     fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
     return 1;
   }
-  if ((long)d.sample_size != api->input_size) {
-    fprintf(stderr, "%s: %s: samples of %zu values, but the model takes %ld\n", prog, images,
-            d.sample_size, api->input_size);
-    nnrt_dataset_free(&d);
-    return 1;
-  }
-  enum { B = 256 };
   void *m = api->create(B, 0);
-  if (!m || api->load(m, ckpt) != 0) {
-    fprintf(stderr, "%s: %s\n", prog, m ? nnrt_errmsg() : "out of memory");
-    if (m)
-      api->destroy(m);
-    nnrt_dataset_free(&d);
-    return 1;
-  }
-  const nnrt_tta *views = tta && api->config && api->config->has_tta ? &api->config->tta : NULL;
+  const nnrt_tta *views = cli->o.tta && api->config && api->config->has_tta ? &api->config->tta
+                                                                             : NULL;
   int nviews = views ? nnrt_tta_views(views) : 1;
   long out = api->output_size;
   float *x = malloc(sizeof(float) * d.sample_size * B);
@@ -48,14 +182,21 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
   double *sum = malloc(sizeof(double) * (size_t)out * B);
   float *scratch = malloc(sizeof(float) * d.sample_size);
   float *one = malloc(sizeof(float) * d.sample_size);
-  if (!x || !y || !sum || !scratch || !one) {
+  int rc = 1;
+  if (!m || !x || !y || !sum || !scratch || !one)
     fprintf(stderr, "%s: out of memory for batches of %d\n", prog, B);
-    free(x), free(y), free(sum), free(scratch), free(one);
-    api->destroy(m);
-    nnrt_dataset_free(&d);
-    return 1;
-  }
-  for (size_t start = 0; start < d.count; start += B) {
+  else if (api->load(m, cli->o.load) != 0)
+    fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
+  else if (cli->out_csv && nnrt_file_replace(&p.csv, cli->out_csv) != 0)
+    fprintf(stderr, "%s: %s\n", prog, p.csv.message);
+  else
+    rc = 0;
+  if (rc == 0 && views && d.height < 2)
+    fprintf(stderr, "%s: %s: test-time augmentation needs images, but the samples have no image "
+            "shape (leave out --tta)\n", prog, cli->images), rc = 1;
+  if (rc == 0)
+    csv_header(&p);
+  for (size_t start = 0; rc == 0 && start < d.count; start += B) {
     int b = d.count - start < B ? (int)(d.count - start) : B;
     memset(sum, 0, sizeof(double) * (size_t)out * (size_t)b);
     for (int v = 0; v < nviews; v++) {
@@ -68,29 +209,25 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
                         d.height, d.width);
         }
       api->forward(m, b, x, y, 0);
-      for (size_t i = 0; i < (size_t)b * (size_t)out; i++)
-        sum[i] += y[i];
+      for (int i = 0; i < b; i++)
+        accumulate(&p, y + (size_t)i * (size_t)out, sum + (size_t)i * (size_t)out,
+                   1.0 / nviews);
     }
-    for (int i = 0; i < b; i++) {
-      const double *z = sum + (size_t)i * (size_t)out;
-      if (api->num_classes > 0 && out == api->num_classes) {
-        int best = 0;
-        for (long c = 1; c < out; c++)
-          if (z[c] > z[best])
-            best = (int)c;
-        printf("%zu %d\n", start + (size_t)i, best);
-      } else {
-        printf("%zu", start + (size_t)i);
-        for (long c = 0; c < out; c++)
-          printf(" %.6g", z[c] / nviews);
-        printf("\n");
-      }
+    for (int i = 0; i < b; i++)
+      report(&p, start + (size_t)i, sum + (size_t)i * (size_t)out);
+  }
+  if (p.csv.fd >= 0) {
+    if (rc == 0 && (p.failed || nnrt_file_close(&p.csv, 0) != 0)) {
+      fprintf(stderr, "%s: %s\n", prog, p.csv.message);
+      rc = 1;
     }
+    nnrt_file_abort(&p.csv);
   }
   free(x), free(y), free(sum), free(scratch), free(one);
-  api->destroy(m);
+  if (m)
+    api->destroy(m);
   nnrt_dataset_free(&d);
-  return 0;
+  return rc;
 }
 
 /* The program's name for messages: argv[0] without its directory (a
@@ -114,7 +251,7 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
   if (!cmd) {
     const char *const names[] = {"train", "test", "predict"};
     const char *near = nnrt_closest_word(argv[1], names, 3);
-    fprintf(stderr, "%s: unknown command '%s'%s%s%s: expected train, test or predict\n", prog,
+    fprintf(stderr, "%s: unknown command '%s' (expected train, test or predict)%s%s%s\n", prog,
             argv[1], near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return 2;
   }
@@ -125,7 +262,7 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
   nnrt_train_options *o = &c.o;
   o->out = stdout;
   if (cmd == NNRT_CMD_PREDICT)
-    return predict(api, prog, o->load, c.images, o->tta);
+    return predict(api, prog, &c);
   nnrt_train_report r;
   nnrt_status s = cmd == NNRT_CMD_TEST ? nnrt_evaluate(api, o, &r) : nnrt_train(api, o, &r);
   if (s != NNRT_OK) {
