@@ -6,7 +6,7 @@
  * trainer in the cache or builds it there, and runs it.  Everything that
  * can be wrong with the command line is said before the C compiler runs.
  *
- * The cache (decision 296): $XDG_CACHE_HOME/nncc, else ~/.cache/nncc, one
+ * The cache (decision 295): $XDG_CACHE_HOME/nncc, else ~/.cache/nncc, one
  * directory NAME-HASH per trainer, HASH covering the generated C and
  * header, the C compiler's command line, nncc's version and the runtime it
  * links (each file's size and time).  A trainer is built in a private
