@@ -476,7 +476,12 @@ static const char *cached_trainer(const Graph *g, const Generated *gen, const ch
     error_plain("building the trainer of %s failed (%s exited with %d)", model_path, cc, rc);
     return NULL;
   }
-  if (rename(tmp, dir) != 0) {  /* another run built it meanwhile: take theirs */
+  if (rename(tmp, dir) != 0 && access(exe, X_OK) != 0) {
+    /* not a finished trainer (one removed by hand): replace it */
+    remove_build_dir(dir, g->name);
+    rename(tmp, dir);
+  }
+  if (access(built, F_OK) == 0) {  /* another run built it meanwhile: take theirs */
     remove_build_dir(tmp, g->name);
     if (access(exe, X_OK) != 0) {
       error_plain("cannot put the trainer in the cache %s: %s", dir, strerror(errno));

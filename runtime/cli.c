@@ -78,6 +78,10 @@ nnrt_command nnrt_cli_command(const char *word) {
   return (nnrt_command)0;
 }
 
+static const char *command_name(unsigned cmd) {
+  return command_names[cmd == T ? 0 : cmd == E ? 1 : 2];
+}
+
 /* "train", "train and test", "train, test and predict" for a mask. */
 static const char *command_list(unsigned cmds, char *buf, size_t cap) {
   int n = 0, total = (cmds & T ? 1 : 0) + (cmds & E ? 1 : 0) + (cmds & P ? 1 : 0);
@@ -185,7 +189,7 @@ static int unknown_option(const char *arg, size_t len, unsigned cmd, const char 
   const char *near = nnrt_closest_word(key, names, n);
   fprintf(stderr, "%s: unknown option '%s'%s%s%s (see %s %s --help)\n", prog, key,
           near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "", usage,
-          command_names[cmd == T ? 0 : cmd == E ? 1 : 2]);
+          command_name(cmd));
   return 2;
 }
 
@@ -217,7 +221,7 @@ int nnrt_cli_parse(nnrt_cli *c, nnrt_command cmd, int n, char **args, const char
     }
     if (a[0] != '-' || a[1] == '\0') {
       fprintf(stderr, "%s: unexpected argument '%s': options start with -- (see %s %s "
-              "--help)\n", prog, a, usage, command_names[cmd == T ? 0 : cmd == E ? 1 : 2]);
+              "--help)\n", prog, a, usage, command_name(cmd));
       return 2;
     }
     size_t len = strcspn(a, "=");
@@ -227,8 +231,7 @@ int nnrt_cli_parse(nnrt_cli *c, nnrt_command cmd, int n, char **args, const char
     if (!(o->cmds & cmd)) {
       char list[48];
       fprintf(stderr, "%s: %s is an option of %s, not of %s\n", prog, o->name,
-              command_list(o->cmds, list, sizeof list),
-              command_names[cmd == T ? 0 : cmd == E ? 1 : 2]);
+              command_list(o->cmds, list, sizeof list), command_name(cmd));
       return 2;
     }
     const char *v = a[len] == '=' ? a + len + 1 : NULL;

@@ -44,6 +44,7 @@ typedef struct Prediction {
   const nnrt_model *api;
   int classes;             /* > 0: z holds probabilities of that many classes */
   long top;
+  int *order;              /* the top classes of a sample                  */
   nnrt_file csv;           /* --out, or fd < 0                              */
   int failed;
 } Prediction;
@@ -113,9 +114,7 @@ static void report(Prediction *p, size_t i, const double *z) {
     csv_write(p, "\n");
     return;
   }
-  int order[64], shown = p->top < p->classes ? (int)p->top : p->classes;
-  if (shown > 64)
-    shown = 64;
+  int *order = p->order, shown = p->top < p->classes ? (int)p->top : p->classes;
   for (int k = 0; k < shown; k++) {  /* the top classes, ties to the lower index */
     int best = -1;
     for (int c = 0; c < p->classes; c++) {
@@ -162,10 +161,11 @@ static void accumulate(const Prediction *p, const float *y, double *acc, double 
 
 static int predict(const nnrt_model *api, const char *prog, const nnrt_cli *cli) {
   enum { B = 256 };
-  Prediction p = {api, 0, cli->top, {0}, 0};
+  Prediction p = {api, 0, cli->top, NULL, {0}, 0};
   p.csv.fd = -1;
   if (api->output_kind != NNRT_OUTPUT_VALUES && api->num_outputs == 1)
     p.classes = (int)api->output_size;
+  p.order = malloc(sizeof(int) * (size_t)(p.classes ? p.classes : 1));
   nnrt_dataset d;
   nnrt_status s = load_images(api, cli->images, &d);
   if (s != NNRT_OK) {
@@ -183,7 +183,7 @@ static int predict(const nnrt_model *api, const char *prog, const nnrt_cli *cli)
   float *scratch = malloc(sizeof(float) * d.sample_size);
   float *one = malloc(sizeof(float) * d.sample_size);
   int rc = 1;
-  if (!m || !x || !y || !sum || !scratch || !one)
+  if (!m || !x || !y || !sum || !scratch || !one || !p.order)
     fprintf(stderr, "%s: out of memory for batches of %d\n", prog, B);
   else if (api->load(m, cli->o.load) != 0)
     fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
@@ -223,7 +223,7 @@ static int predict(const nnrt_model *api, const char *prog, const nnrt_cli *cli)
     }
     nnrt_file_abort(&p.csv);
   }
-  free(x), free(y), free(sum), free(scratch), free(one);
+  free(x), free(y), free(sum), free(scratch), free(one), free(p.order);
   if (m)
     api->destroy(m);
   nnrt_dataset_free(&d);
