@@ -10,8 +10,6 @@
 #include "internal.h"
 #include "nnrt_train.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,21 +140,16 @@ static void report(Prediction *p, size_t i, const double *z) {
   csv_write(p, "\n");
 }
 
-/* y (out values) into acc, as probabilities for a classifier. */
-static void accumulate(const Prediction *p, const float *y, double *acc, double weight) {
+/* y (out values) into acc, averaged over views: probabilities for a
+ * classifier whose output is logits. */
+static void accumulate(const Prediction *p, const float *y, double *acc, int views) {
   long out = p->api->output_size;
-  if (!p->classes || p->api->output_kind == NNRT_OUTPUT_PROBABILITIES) {
-    for (long c = 0; c < out; c++)
-      acc[c] += weight * y[c];
+  if (p->classes && p->api->output_kind == NNRT_OUTPUT_LOGITS) {
+    nnrt_softmax_accumulate(y, out, views, acc);
     return;
   }
-  double max = y[0], sum = 0;
-  for (long c = 1; c < out; c++)
-    max = y[c] > max ? y[c] : max;
   for (long c = 0; c < out; c++)
-    sum += exp(y[c] - max);
-  for (long c = 0; c < out; c++)
-    acc[c] += weight * exp(y[c] - max) / sum;
+    acc[c] += (double)y[c] / views;
 }
 
 static int predict(const nnrt_model *api, const char *prog, const nnrt_cli *cli) {
@@ -210,8 +203,7 @@ static int predict(const nnrt_model *api, const char *prog, const nnrt_cli *cli)
         }
       api->forward(m, b, x, y, 0);
       for (int i = 0; i < b; i++)
-        accumulate(&p, y + (size_t)i * (size_t)out, sum + (size_t)i * (size_t)out,
-                   1.0 / nviews);
+        accumulate(&p, y + (size_t)i * (size_t)out, sum + (size_t)i * (size_t)out, nviews);
     }
     for (int i = 0; i < b; i++)
       report(&p, start + (size_t)i, sum + (size_t)i * (size_t)out);

@@ -148,6 +148,16 @@ static double cross_entropy(const float *z, long k, int32_t y, int *best) {
   return max + log(sum) - z[y];
 }
 
+void nnrt_softmax_accumulate(const float *z, long k, int views, double *acc) {
+  double max = z[0], sum = 0;
+  for (long c = 1; c < k; c++)
+    max = z[c] > max ? z[c] : max;
+  for (long c = 0; c < k; c++)
+    sum += exp(z[c] - max);
+  for (long c = 0; c < k; c++)
+    acc[c] += exp(z[c] - max) / sum / views;
+}
+
 /* Inference over samples idx[0..n) (all if idx is NULL), in batches of
  * max_batch; with tta, softmax probabilities averaged over the views. */
 static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnrt_dataset *d,
@@ -188,16 +198,9 @@ static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnr
       api->forward(m, b, x, y, 0);
       if (!tta)
         break;
-      for (int i = 0; i < b; i++) {  /* accumulate softmax probabilities */
-        const float *z = y + (size_t)i * (size_t)out;
-        double max = z[0], sum = 0;
-        for (long c = 1; c < k; c++)
-          max = z[c] > max ? z[c] : max;
-        for (long c = 0; c < k; c++)
-          sum += exp(z[c] - max);
-        for (long c = 0; c < k; c++)
-          prob[(size_t)i * (size_t)k + (size_t)c] += exp(z[c] - max) / sum / views;
-      }
+      for (int i = 0; i < b; i++)  /* accumulate softmax probabilities */
+        nnrt_softmax_accumulate(y + (size_t)i * (size_t)out, k, views,
+                                prob + (size_t)i * (size_t)k);
     }
     for (int i = 0; i < b; i++) {
       size_t s = idx ? idx[start + (size_t)i] : start + (size_t)i;
