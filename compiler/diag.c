@@ -10,6 +10,9 @@
  */
 #include "nncc.h"
 
+/* What messages without a place start with: "nncc", or "nncc train". */
+static const char *program = "nncc";
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +46,8 @@ static PtrVec groups;   /* DiagGroup* (in the arena: flush before arena_reset)  
 static int first_offs[MAX_ERRORS];  /* the lowest places of errors, sorted  */
 static int nfirst;
 static StrMap line_copies;  /* "file:offset" of a line -> its copy           */
+
+void diag_set_program(const char *name) { program = name; }
 
 void diag_init(FILE *out) {
   diag_out = out;
@@ -88,7 +93,7 @@ void diag_flush(void) {
   for (int i = 0; i < groups.len; i++) {
     DiagGroup *g = groups.data[i];
     if (g->is_error && ++shown > MAX_ERRORS) {
-      fprintf(out, "nncc: fatal: too many errors emitted (%d), stopping now\n", MAX_ERRORS);
+      fprintf(out, "%s: fatal: too many errors emitted (%d), stopping now\n", program, MAX_ERRORS);
       break;
     }
     for (int k = 0; k < g->lines.len; k++) {
@@ -97,7 +102,7 @@ void diag_flush(void) {
       if (l->file)
         sb_printf(&text, "%s:%d:%d: %s: ", l->file, l->line, l->col, l->kind);
       else
-        sb_printf(&text, "nncc: %s: ", l->kind);
+        sb_printf(&text, "%s: %s: ", program, l->kind);
       sb_printf(&text, "%s\n", l->msg);
       if (l->file)
         print_source_line(&text, l);

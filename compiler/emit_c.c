@@ -99,6 +99,30 @@ static const char *c_string_text(const char *s) {
 
 /* ---------------------------------------------------------------- files */
 
+/* The .nn's classes line as a header macro, an initializer an app (and the
+ * model's nnrt_model) can use without linking anything. */
+static void emit_class_names(FILE *f, const Graph *g) {
+  if (!g->nclass_names)
+    return;
+  const char *N = g->name;
+  fprintf(f, "/* The classes line of %s: the names of the classes, in class order, as an\n"
+             " * initializer: static const char *const names[] = %s_CLASS_NAMES; */\n"
+             "#define %s_NUM_CLASS_NAMES %d\n#define %s_CLASS_NAMES { \\\n   ",
+          c_string_text(base_name(g->file->name)), N, N, g->nclass_names, N);
+  int col = 3;
+  for (int i = 0; i < g->nclass_names; i++) {
+    const char *s = arena_printf(" \"%s\"%s", c_string_text(g->class_names[i]),
+                                 i + 1 < g->nclass_names ? "," : "");
+    if (col > 3 && col + (int)strlen(s) > 100) {
+      fprintf(f, " \\\n   ");
+      col = 3;
+    }
+    fprintf(f, "%s", s);
+    col += (int)strlen(s);
+  }
+  fprintf(f, " }\n\n");
+}
+
 static int64_t io_size(const PtrVec *nodes) {
   int64_t n = 0;
   for (int i = 0; i < nodes->len; i++) {
@@ -300,6 +324,7 @@ static void emit_header_head(FILE *f, const Emitter *e, const EmitOptions *opt) 
           (long long)g->num_params);
   fprintf(f, "#define %s_NUM_INPUTS   %d\n#define %s_NUM_OUTPUTS  %d\n\n", N, g->inputs.len, N,
           g->outputs.len);
+  emit_class_names(f, g);
   if (e->train_code && !mixed_labels(g))
     fprintf(f, "typedef %s %s_label_t;  /* %s */\n", label_t, N,
             float_labels(g) ? "real-valued labels" : "class ids");
@@ -858,6 +883,8 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
   if (trains)
     emit_train_config(f, e);
   fprintf(f, "\nconst nnrt_model *%s_model(void) {\n", N);
+  if (g->nclass_names)
+    fprintf(f, "  static const char *const class_names[] = %s_CLASS_NAMES;\n", N);
   fprintf(f, "  static const nnrt_model model = {\n");
   fprintf(f, "      .name = \"%s\", .elem_size = %d, .num_inputs = %d, .num_outputs = %d,\n"
              "      .input_size = %lld, .output_size = %lld, .label_size = %lld,\n"
@@ -876,10 +903,11 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
              "      .save = model_save, .load = model_load,\n"
              "      .set_learning_rate = model_set_learning_rate, .step = model_step,\n"
              "      .train_output = %s, .config = %s,\n"
-             "      .source = \"%s\"};\n",
+             "      .source = \"%s\", .output_kind = %d, .class_names = %s};\n",
           flat ? "model_loss_and_grad" : "NULL", flat ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
-          c_string_text(base_name(g->file->name)));
+          c_string_text(base_name(g->file->name)), output_class_kind(g),
+          g->nclass_names ? "class_names" : "NULL");
   fprintf(f, "  return &model;\n}\n");
   if (opt->with_main)
     fprintf(f, "\n/* nncc --main: the model as a command-line trainer (see nnrt_main). */\n"

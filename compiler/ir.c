@@ -226,6 +226,11 @@ static void print_sources(FILE *out, PtrVec *places) {
 }
 
 static void print_train(FILE *out, const Graph *g, PtrVec *places) {
+  if (g->nclass_names) {
+    StrBuf sb = {0};
+    print_class_names(&sb, g);
+    fprintf(out, "%s%s\n", sb.data, loc_trailer(places, &g->classes_loc));
+  }
   if (g->train.present) {
     StrBuf sb = {0};
     print_train_block(&sb, &g->train);

@@ -613,12 +613,19 @@ static void other_line(Reader *r) {
     expect(r, " floats, buffers ");
     r->totals[1] = integer(r, "a count");
     expect(r, " floats");
+  } else if (accept(r, "classes ")) {
+    SrcLoc loc = loc_at(r, s, 7);
+    AstNode *list = attr_value(r);
+    const char *unused = NULL;
+    trailer(r, &unused, &loc);
+    if (!set_class_names(g, list, loc))
+      longjmp(r->fail, 1);
   } else if (accept(r, "train")) {
     block_line(r, true);
   } else if (accept(r, "test")) {
     block_line(r, false);
   } else {
-    expected(r, "a node, 'output', 'loss', 'params', 'train', 'test' or 'source'");
+    expected(r, "a node, 'output', 'loss', 'params', 'classes', 'train', 'test' or 'source'");
   }
   expect_end(r);
 }

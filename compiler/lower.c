@@ -463,6 +463,9 @@ static void lower_stmt(Lowerer *L, const Stmt *s) {
     g->nlosses++;
     return;
   }
+  case ST_CLASSES:
+    set_class_names(g, s->expr, s->loc);
+    return;
   case ST_BLOCK: {
     const Stmt **slot = !strcmp(s->name, "train") ? &g->train_stmt : &g->test_stmt;
     if (*slot) {

@@ -8,14 +8,15 @@
  * (diag.c, util.c).
  */
 #define _POSIX_C_SOURCE 200809L
-#define _XOPEN_SOURCE 700 /* realpath */
+#define _XOPEN_SOURCE 700
 #include "nncc.h"
+
+#include "../runtime/cli.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const emit_kinds[] = {"ast",  "ir", "params", "summary", "ir-train", "fused",
@@ -26,6 +27,8 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: nncc [options] <model.nn | ->\n"
           "       nncc train <model.nn> --data DIR [trainer options]\n"
+          "       nncc test <model.nn> --load CKPT --data DIR [options]\n"
+          "       nncc predict <model.nn> --load CKPT --images FILE [options]\n"
           "\n"
           "Compile a .nn model to C: a forward pass and a training step.\n"
           "\n"
@@ -51,63 +54,8 @@ static void usage(FILE *out) {
           "  --verify-each         run the verifier after every pass\n"
           "  --help, --version\n"
           "\n"
-          "'-' reads the model from standard input.\n");
-}
-
-static char *read_all(FILE *f, size_t *len) {
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf)
-      return NULL;
-    if (n + 1 >= cap) {
-      if (cap > ((size_t)64 << 20)) {
-        free(buf);
-        errno = EFBIG;
-        return NULL;
-      }
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        return NULL;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    size_t got = fread(buf + n, 1, cap - n - 1, f);
-    n += got;
-    if (got == 0)
-      break;
-  }
-  if (ferror(f)) {
-    free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  *len = n;
-  return buf;
-}
-
-static bool load_file(const char *path, SrcFile *file) {
-  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-  if (!f) {
-    error_plain("cannot open '%s': %s", path, strerror(errno));
-    return false;
-  }
-  size_t len = 0;
-  char *text = read_all(f, &len);
-  int err = errno;
-  if (f != stdin)
-    fclose(f);
-  if (!text) {
-    error_plain("cannot read '%s': %s", path,
-                err == EFBIG ? "larger than 64 MiB" : strerror(err ? err : EIO));
-    return false;
-  }
-  file->name = strcmp(path, "-") ? path : "<stdin>";
-  file->text = text;
-  file->len = len;
-  return true;
+          "'-' reads the model from standard input.  nncc train --help lists the\n"
+          "trainer's options.\n");
 }
 
 static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
@@ -141,22 +89,6 @@ static const Pass *known_pass(const char *name) {
 
 /* ------------------------------------------------------- output checks */
 
-/* Whether a and b name one file: the same device and inode if both exist,
- * else the same name in the same directory. */
-static bool same_file(const char *a, const char *b) {
-  struct stat sa, sb;
-  bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
-  if (ea || eb)
-    return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-  const char *na = base_name(a), *nb = base_name(b);
-  if (strcmp(na, nb))
-    return false;
-  const char *da = na > a ? arena_strndup(a, (size_t)(na - a)) : ".";
-  const char *db = nb > b ? arena_strndup(b, (size_t)(nb - b)) : ".";
-  return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
-}
-
 /* Outputs never replace the input, nor each other (as GCC refuses): a
  * message and false if one would.  NULL and "-" (stdout) are skipped. */
 static bool outputs_distinct(const char *input, const char *const *outputs, int n) {
@@ -181,178 +113,6 @@ static bool outputs_distinct(const char *input, const char *const *outputs, int 
       }
   }
   return true;
-}
-
-/* ------------------------------------------------------------ nncc train */
-
-/* Where the runtime is (CMakeLists.txt says): an installed nncc finds it
- * beside itself, BIN/INSTALLED_INCLUDE and BIN/INSTALLED_LIB for the
- * directory BIN it is in (relative paths, so the prefix may move); the
- * nncc of a build tree (in BUILD_BIN) finds it in that tree. */
-#ifndef NNCC_RUNTIME_LIBS
-#define NNCC_RUNTIME_INSTALLED_INCLUDE "../include"
-#define NNCC_RUNTIME_INSTALLED_LIB "../lib"
-#define NNCC_RUNTIME_BUILD_BIN ""
-#define NNCC_RUNTIME_BUILD_INCLUDE ""
-#define NNCC_RUNTIME_BUILD_LIB ""
-#define NNCC_RUNTIME_LIBS "-lopenblas -lz -lm -lpthread"
-#endif
-
-/* path made canonical (no .., no links), or path itself if that fails. */
-static const char *real_dir(const char *path) {
-  char *real = realpath(path, NULL);
-  if (!real)
-    return path;
-  const char *copy = arena_printf("%s", real);
-  free(real);
-  return copy;
-}
-
-/* The headers and the static libraries `nncc train` builds against:
- * nnrt_train.h, nnrt.h; libnnrt_train.a, libnnrt.a.  False (and an error)
- * if they are not there. */
-static bool find_runtime(const char **include, const char **lib) {
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) {
-    error_plain("cannot find the runtime: /proc/self/exe: %s", strerror(errno));
-    return false;
-  }
-  exe[n] = '\0';
-  const char *bin = arena_strndup(exe, (size_t)(strrchr(exe, '/') - exe));
-  if (*NNCC_RUNTIME_BUILD_BIN && same_file(bin, NNCC_RUNTIME_BUILD_BIN)) {
-    *include = NNCC_RUNTIME_BUILD_INCLUDE;
-    *lib = NNCC_RUNTIME_BUILD_LIB;
-  } else {
-    const char *inc = NNCC_RUNTIME_INSTALLED_INCLUDE, *libdir = NNCC_RUNTIME_INSTALLED_LIB;
-    *include = inc[0] == '/' ? inc : arena_printf("%s/%s", bin, inc);
-    *lib = libdir[0] == '/' ? libdir : arena_printf("%s/%s", bin, libdir);
-  }
-  const char *need[] = {arena_printf("%s/nnrt_train.h", *include),
-                        arena_printf("%s/nnrt.h", *include),
-                        arena_printf("%s/libnnrt_train.a", *lib),
-                        arena_printf("%s/libnnrt.a", *lib)};
-  for (int i = 0; i < 4; i++)
-    if (access(need[i], R_OK) != 0) {
-      error_plain("cannot find the runtime to build the trainer against: %s: %s "
-                  "(nncc looks beside itself, in %s)", need[i], strerror(errno), bin);
-      return false;
-    }
-  *include = real_dir(*include);
-  *lib = real_dir(*lib);
-  return true;
-}
-
-static bool on_path(const char *prog) {
-  const char *path = getenv("PATH");
-  if (!path)
-    return false;
-  for (const char *p = path; *p;) {
-    size_t n = strcspn(p, ":");
-    char *full = arena_printf("%.*s/%s", (int)n, p, prog);
-    if (access(full, X_OK) == 0)
-      return true;
-    p += n + (p[n] == ':');
-  }
-  return false;
-}
-
-/* Runs argv; returns its exit status (or 127 if it could not start). */
-static int run(char *const *argv) {
-  pid_t pid = fork();
-  if (pid < 0)
-    return 127;
-  if (pid == 0) {
-    execvp(argv[0], argv);
-    fprintf(stderr, "nncc: cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  int status;
-  if (waitpid(pid, &status, 0) < 0)
-    return 127;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* nncc train model.nn [trainer options]: compile the model with --main,
- * build it against libnnrt, and run `NAME train [options]`. */
-static int train_command(int argc, char **argv) {
-  if (argc < 3 || argv[2][0] == '-') {
-    fprintf(stderr, "usage: nncc train model.nn --data DIR [trainer options]\n"
-                    "(the trainer's options: build it and run NAME --help, or see README)\n");
-    return 1;
-  }
-  SrcFile file;
-  if (!load_file(argv[2], &file))
-    return 1;
-  Options opt = {0};
-  Graph *g = compile_source(&file, &opt, NULL);
-  if (!g)
-    return 1;
-  if (!g->nlosses) {
-    error_plain("%s: the model has no loss, so it cannot be trained: add a `loss` line",
-                argv[2]);
-    return 1;
-  }
-  const char *include, *lib;
-  if (!find_runtime(&include, &lib))
-    return 1;
-  const char *dir = getenv("NNCC_WORKDIR");
-  if (dir) {
-    mkdir(dir, 0777);
-  } else {
-    char *tmpl = arena_printf("%s/nncc-train-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!(dir = mkdtemp(tmpl))) {
-      error_plain("cannot make a work directory: %s", strerror(errno));
-      return 1;
-    }
-  }
-  EmitOptions eo = {0};
-  eo.c_path = arena_printf("%s/%s.c", dir, g->name);
-  eo.h_path = arena_printf("%s/%s.h", dir, g->name);
-  eo.h_include = arena_printf("%s.h", g->name);
-  eo.command_line = recorded_command("nncc train", 1, argv + 2);
-  eo.with_main = true;
-  const char *exe = arena_printf("%s/%s", dir, g->name);
-  const char *outputs[] = {eo.c_path, eo.h_path, exe};
-  if (!outputs_distinct(argv[2], outputs, 3) || !emit_c(g, &eo))
-    return 1;
-  const char *cc = getenv("CC") ? getenv("CC") : on_path("clang") ? "clang" : "cc";
-  StrBuf libs = {0};
-  sb_printf(&libs, "%s", NNCC_RUNTIME_LIBS);
-  char *cmd[32];
-  int n = 0;
-  cmd[n++] = (char *)cc;
-  cmd[n++] = "-std=c99";
-  cmd[n++] = "-O3";
-  cmd[n++] = "-march=native";
-  cmd[n++] = arena_printf("-I%s", include);
-  cmd[n++] = (char *)eo.c_path;
-  cmd[n++] = arena_printf("%s/libnnrt_train.a", lib);
-  cmd[n++] = arena_printf("%s/libnnrt.a", lib);
-  cmd[n++] = "-o";
-  cmd[n++] = (char *)exe;
-  for (char *tok = strtok(libs.data, " "); tok && n < 30; tok = strtok(NULL, " "))
-    cmd[n++] = tok;
-  cmd[n] = NULL;
-  fprintf(stderr, "nncc: %s -> %s (%s -O3, the runtime in %s)\n", argv[2], exe, cc, lib);
-  int rc = run(cmd);
-  if (rc != 0) {
-    error_plain("building %s failed (%s exited with %d)", exe, cc, rc);
-    return 1;
-  }
-  char **targs = arena_alloc(sizeof(char *) * (size_t)(argc + 1));
-  int k = 0;
-  targs[k++] = (char *)exe;
-  targs[k++] = "train";
-  for (int i = 3; i < argc; i++)
-    targs[k++] = argv[i];
-  targs[k] = NULL;
-  free((void *)file.text);
-  diag_flush();
-  fflush(stdout);
-  execv(exe, targs);
-  error_plain("cannot run %s: %s", exe, strerror(errno));
-  return 1;
 }
 
 /* ---------------------------------------------------------- nncc MODEL */
@@ -580,8 +340,8 @@ static bool write_stage(const Graph *g, const Program *prog, const CommandLine *
 int main(int argc, char **argv) {
   diag_init(stderr);
   atexit(diag_flush);
-  if (argc > 1 && !strcmp(argv[1], "train"))
-    return train_command(argc, argv);
+  if (argc > 1 && nnrt_cli_command(argv[1]))  /* train, test, predict (trainer.c) */
+    return trainer_command(argc, argv);
   CommandLine cl = {0};
   int status = parse_command_line(argc, argv, &cl);
   if (status >= 0)

@@ -112,6 +112,8 @@ typedef struct SrcLoc {
 } SrcLoc;
 
 void diag_init(FILE *out);                 /* where diagnostics go          */
+void diag_set_program(const char *name);   /* "nncc train": what plain lines
+                                              start with (default "nncc")  */
 void diag_flush(void);                     /* print them, sorted by place   */
 int diag_error_count(void);
 /* Would an error at loc be printed, or do MAX_ERRORS errors already come
@@ -195,6 +197,7 @@ typedef enum {
   ST_OUTPUT,   /* output a, b                                               */
   ST_LOSS,     /* loss expr [weight=w]                                      */
   ST_BLOCK,    /* train { ... } / test { ... }                              */
+  ST_CLASSES,  /* classes ["cat", "dog"]  (expr: the list)                  */
 } StmtKind;
 
 /* One line of a train or test block: word[(args)] [items...] */
@@ -497,6 +500,9 @@ typedef struct Graph {
   struct Entry *entries;    /* the generated C's entry points (schedule)    */
   int nentries;
   struct PlanState *plan;   /* per mode (MODE_*): its memory plan (plan)    */
+  const char **class_names; /* the classes line, or NULL (classes.c)        */
+  int nclass_names;
+  SrcLoc classes_loc;
 } Graph;
 
 Graph *graph_new(const SrcFile *file);
@@ -1008,6 +1014,36 @@ void emit_weight_arrays(FILE *f, const KernelBuilder *kb, const Weights *w);
 /* The portable GEMM (runtime/gemm_portable.h) as the file's static
  * gemm_fn(kb), of its element type. */
 void emit_portable_gemm(FILE *f, const KernelBuilder *kb);
+
+/* ------------------------------------------------------------- classes.c */
+
+/* The names of a `classes [...]` line (a list of distinct, printable
+ * strings), set on g; false after an error (a second line too). */
+bool set_class_names(Graph *g, const AstNode *list, SrcLoc loc);
+/* Reports a classes line whose count is not the label's classes (or,
+ * without a class label, output 0's size).  After shape inference. */
+void check_class_names(const Graph *g);
+/* The line as .nn and IR write it: classes ["a", "b"]. */
+void print_class_names(StrBuf *sb, const Graph *g);
+/* How output 0 reads as classes, an nnrt_output_kind: 0 plain values, 1
+ * logits (softmax gives probabilities: softmax_cross_entropy's input, a
+ * log_softmax, or any output a classes line names), 2 probabilities (a
+ * softmax). */
+int output_class_kind(const Graph *g);
+
+/* --------------------------------------------------------------- files.c */
+
+/* Reads a model (path, or "-": stdin) into file; false after an error. */
+bool load_file(const char *path, SrcFile *file);
+/* Whether a and b name one file: the same device and inode if both exist,
+ * else the same name in the same directory. */
+bool same_file(const char *a, const char *b);
+
+/* ------------------------------------------------------------- trainer.c */
+
+/* nncc train|test|predict MODEL.nn [trainer options]: checks, finds or
+ * builds the model's trainer in the cache, runs it.  The exit status. */
+int trainer_command(int argc, char **argv);
 
 /* -------------------------------------------------------------- driver.c */
 

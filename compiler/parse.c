@@ -28,8 +28,9 @@ typedef struct Parser {
   int depth;            /* '(' and '[' open around the current token         */
 } Parser;
 
-static const char *const stmt_words[] = {"model", "input",  "label", "output",
-                                         "loss",  "train",  "test"};
+static const char *const stmt_words[] = {"model", "input", "label", "output",
+                                         "loss",  "train", "test",  "classes"};
+#define NSTMT_WORDS (int)(sizeof stmt_words / sizeof stmt_words[0])
 
 static _Noreturn void fail(Parser *p, SrcLoc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -439,7 +440,8 @@ static Stmt *new_stmt(StmtKind kind, Token *tok) {
 
 /* stmt = "model" IDENT | ("input" | "label") IDENT ":" type
  *      | IDENT "=" expr | "output" IDENT ("," IDENT)*
- *      | "loss" expr (","? "weight" "=" NUMBER)? | ("train" | "test") block */
+ *      | "loss" expr (","? "weight" "=" NUMBER)? | ("train" | "test") block
+ *      | "classes" "[" STRING ("," STRING)* "]" */
 static Stmt *stmt(Parser *p) {
   Token *t = p->tok;
   if (t->kind == TK_IDENT && is_punct(t->next, "=")) {
@@ -520,6 +522,16 @@ static Stmt *stmt(Parser *p) {
     end_of_statement(p, "the loss");
     return s;
   }
+  if (is_word(t, "classes") && !is_punct(t->next, "=")) {
+    Stmt *s = new_stmt(ST_CLASSES, t);
+    p->tok = t->next;
+    if (!is_punct(p->tok, "["))
+      fail(p, p->tok->loc, "expected a list of class names after 'classes', as in "
+                           "`classes [\"cat\", \"dog\"]`");
+    s->expr = primary(p);
+    end_of_statement(p, "the list of class names");
+    return s;
+  }
   if (is_word(t, "train") || is_word(t, "test")) {
     Stmt *s = new_stmt(ST_BLOCK, t);
     s->name = t->text;
@@ -537,13 +549,13 @@ static Stmt *stmt(Parser *p) {
              t->text);
     if (is_word(t, "tta"))
       fail(p, t->loc, "'tta' is a test setting: it goes inside a `test { ... }` block");
-    const char *near = closest_word(t->text, stmt_words, 7);
+    const char *near = closest_word(t->text, stmt_words, NSTMT_WORDS);
     if (near)
       fail(p, t->loc, "unknown statement '%s'; did you mean '%s'?", t->text, near);
     if (is_punct(t->next, "|>") || is_punct(t->next, "("))
       fail(p, t->loc, "an expression must be bound to a name: `y = %s ...`", t->text);
     fail(p, t->loc, "unknown statement '%s'; expected `name = expr`, model, input, "
-                    "label, output, loss, train or test", t->text);
+                    "label, output, loss, classes, train or test", t->text);
   }
   if (is_punct(t, "}"))
     fail(p, t->loc, "unexpected '}' outside a train or test block");
@@ -580,7 +592,7 @@ Program *parse(const SrcFile *file, Token *tok) {
                is_punct(start->next->next, ":"))
         name = start->next;  /* a misspelt declaration: `inptu x : f32[4]` */
       if (is_word(start, "model") ||  /* a model line, though broken: no "missing model" */
-          (start->kind == TK_IDENT && closest_word(start->text, stmt_words, 7) == stmt_words[0]))
+          (start->kind == TK_IDENT && closest_word(start->text, stmt_words, NSTMT_WORDS) == stmt_words[0]))
         cur = cur->next = new_stmt(ST_MODEL, start);
       if (name) {
         Stmt *s = new_stmt(name == start ? ST_BIND : is_word(start, "input") ? ST_INPUT
@@ -684,6 +696,10 @@ void print_ast(FILE *out, const Program *prog) {
       print_ast_expr(&sb, s->expr);
       if (s->has_weight)
         sb_printf(&sb, ", weight=%s", fmt_double(s->weight));
+      break;
+    case ST_CLASSES:
+      sb_printf(&sb, "classes ");
+      print_ast_expr(&sb, s->expr);
       break;
     case ST_BLOCK:
       fprintf(out, "%-60s # %d:%d\n", arena_printf("%s {", s->name), s->loc.line, s->loc.col);

@@ -295,6 +295,7 @@ bool check_train(Graph *g) {
   int before = diag_error_count();
   check_train_block(g);
   check_test_block(g);
+  check_class_names(g);
   /* As "no output" (lower.c): only in an otherwise clean model, since a
    * `loss` line whose expression failed is missing from g->losses. */
   if (g->train_stmt && g->nlosses == 0 && diag_error_count() == 0)

@@ -2,6 +2,8 @@
  * the edit distance behind "did you mean" suggestions. */
 #include "nncc.h"
 
+#include "../runtime/cli.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,58 +260,8 @@ const char *fmt_double(double v) { return shortest_text(v, false); }
 
 const char *fmt_float(float v) { return shortest_text((double)v, true); }
 
-static int lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
-
-static int edit_distance(const char *a, const char *b) {
-  /* Levenshtein plus adjacent transpositions ("inptu" -> "input" is one
-   * edit), the optimal-string-alignment distance; case is free, so
-   * PyTorch's ReLU and BatchNorm2d find relu and batchnorm. */
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 64 || lb > 64)
-    return 1 << 20;
-  int prev2[65], prev[65], row[65];
-  for (size_t j = 0; j <= lb; j++)
-    prev[j] = (int)j;
-  for (size_t i = 1; i <= la; i++) {
-    row[0] = (int)i;
-    for (size_t j = 1; j <= lb; j++) {
-      int cost = lower_ascii(a[i - 1]) == lower_ascii(b[j - 1]) ? 0 : 1;
-      int best = prev[j - 1] + cost;
-      if (prev[j] + 1 < best)
-        best = prev[j] + 1;
-      if (row[j - 1] + 1 < best)
-        best = row[j - 1] + 1;
-      if (i > 1 && j > 1 && lower_ascii(a[i - 1]) == lower_ascii(b[j - 2]) &&
-          lower_ascii(a[i - 2]) == lower_ascii(b[j - 1]) &&
-          prev2[j - 2] + 1 < best)
-        best = prev2[j - 2] + 1;
-      row[j] = best;
-    }
-    memcpy(prev2, prev, sizeof prev);
-    memcpy(prev, row, sizeof row);
-  }
-  return prev[lb];
-}
-
+/* The trainer's command line (runtime/cli.c, compiled into nncc too) and
+ * the compiler suggest names by one rule. */
 const char *closest_word(const char *word, const char *const *cands, int n) {
-  const char *best = NULL;
-  int best_d = 1 << 20;
-  if (!word[0])
-    return NULL;  /* nothing was typed: no typo to correct */
-  for (int i = 0; i < n; i++) {
-    if (!cands[i])
-      continue;
-    int d = edit_distance(word, cands[i]);
-    if (d < best_d) {
-      best_d = d;
-      best = cands[i];
-    }
-  }
-  /* Close enough to be a typo: a third of the word, at least one edit. */
-  int limit = (int)strlen(word) / 3;
-  if (limit < 1)
-    limit = 1;
-  if (limit > 3)
-    limit = 3;
-  return best_d <= limit ? best : NULL;
+  return nnrt_closest_word(word, cands, n);
 }

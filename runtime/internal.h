@@ -9,4 +9,8 @@
  * message. */
 nnrt_status nnrt_file_failed(const nnrt_file *f);
 
+/* acc[0..k) += softmax(z[0..k)) / views: test-time augmentation averages
+ * probabilities over views (train.c, and predict in main.c). */
+void nnrt_softmax_accumulate(const float *z, long k, int views, double *acc);
+
 #endif

@@ -6,132 +6,181 @@
  *
  * It is the one place in libnnrt that writes to stderr, because it is the
  * program's main: it returns the exit status (0 ok, 1 failure, 2 usage). */
+#include "cli.h"
+#include "internal.h"
 #include "nnrt_train.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f, const char *prog) {
-  fprintf(f,
-          "usage: %s train --data DIR [options]\n"
-          "       %s test --load CKPT --data DIR [--tta] [--batch N] [--scale S]\n"
-          "       %s predict --load CKPT --images FILE [--tta] [--scale S]\n"
-          "\n"
-          "DIR holds MNIST-style IDX files (train-images-idx3-ubyte[.gz],\n"
-          "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-...)\n"
-          "or train.csv and test.csv (the label columns first: a class id, or as many\n"
-          "real values as the model's label; a header line optional).  Fashion-MNIST\n"
-          "comes with Debian's dataset-fashion-mnist, in /usr/share/datasets/fashion-mnist.\n"
-          "\n"
-          "train options (defaults: the model's train block):\n"
-          "  --epochs N  --batch N  --lr X  --seed N\n"
-          "  --validation F     fraction of the training data held out\n"
-          "  --patience N       early stopping (0: off)\n"
-          "  --no-augment       train without the augmentations\n"
-          "  --tta              also evaluate with test-time augmentation\n"
-          "  --save PATH        checkpoint after each epoch (and the best as PATH.best)\n"
-          "  --load PATH        resume from a checkpoint\n"
-          "  --log FILE.csv     per-epoch metrics\n"
-          "  --plot FILE.svg    loss and accuracy (real-valued labels: MAE) curves\n"
-          "  --limit N          use only the first N training samples\n"
-          "  --scale auto|none|X  inputs are the data's values divided by X (none: 1;\n"
-          "                     auto: 255 for IDX and 8-bit CSV pixels, else 1), the\n"
-          "                     same for every split (test and predict take it too)\n"
-          "  --quiet            print only the result\n",
-          prog, prog, prog);
-}
-
-/* The value of a numeric flag in [min, max] (max itself excluded if
- * max_open), or min with *bad set and a message.  The ranges are those of
- * the .nn language's train block (compiler/train.c), so a flag never wraps
- * or truncates.  A missing value is left to the caller to report. */
-static long integer_flag(const char *prog, const char *flag, const char *v, long min, long max,
-                         int *bad) {
-  char *end;
-  errno = 0;
-  long x = v ? strtol(v, &end, 10) : min;
-  if (v && (*end || end == v || errno || x < min || x > max)) {
-    fprintf(stderr, "%s: %s needs an integer in [%ld, %ld], got '%s'\n", prog, flag, min, max,
-            v);
-    *bad = 1;
-    return min;
+/* predict's samples: a CSV of inputs (no label column), a PGM/PPM image,
+ * or an IDX file of images; of the model's sample size. */
+static nnrt_status load_images(const nnrt_model *api, const char *path, nnrt_dataset *d) {
+  size_t n = strlen(path);
+  FILE *f = fopen(path, "rb");
+  int c0 = f ? getc(f) : EOF, c1 = f ? getc(f) : EOF;
+  if (f)
+    fclose(f);
+  nnrt_status s;
+  if ((n > 4 && !strcmp(path + n - 4, ".csv")) || (n > 7 && !strcmp(path + n - 7, ".csv.gz")))
+    s = nnrt_dataset_load_csv(d, path, (size_t)api->input_size, 0, 0);
+  else if (c0 == 'P' && (c1 == '5' || c1 == '6'))
+    s = nnrt_dataset_load_pnm(d, path);
+  else
+    s = nnrt_dataset_load_idx(d, path, NULL, 0);
+  if (s == NNRT_OK && (long)d->sample_size != api->input_size) {
+    s = nnrt_fail(NNRT_ERR_MISMATCH, "%s: samples of %zu values (%dx%dx%d), but model %s takes "
+                  "%ld (images are not resized)", path, d->sample_size, d->channels, d->height,
+                  d->width, api->name, api->input_size);
+    nnrt_dataset_free(d);
   }
-  return x;
-}
-
-static double number_flag(const char *prog, const char *flag, const char *v, double min,
-                          double max, int max_open, int *bad) {
-  char *end;
-  errno = 0;
-  double x = v ? strtod(v, &end) : min;
-  if (v && (*end || end == v || errno || !(x >= min && (max_open ? x < max : x <= max)))) {
-    fprintf(stderr, "%s: %s needs a number in [%g, %g%s, got '%s'\n", prog, flag, min, max,
-            max_open ? ")" : "]", v);
-    *bad = 1;
-    return min;
-  }
-  return x;
-}
-
-/* --scale: auto (0), none (1), or a number > 0. */
-static double scale_flag(const char *prog, const char *v, int *bad) {
-  if (v && !strcmp(v, "auto"))
-    return 0;
-  if (v && !strcmp(v, "none"))
-    return 1;
-  char *end;
-  errno = 0;
-  double x = v ? strtod(v, &end) : 0;
-  if (v && (*end || end == v || errno || !(x > 0 && x <= 1e30))) {
-    fprintf(stderr, "%s: --scale needs auto, none or a number in (0, 1e+30], got '%s'\n", prog,
-            v);
-    *bad = 1;
-  }
-  return x;
-}
-
-/* The images to predict, loaded, fitted to the model and scaled (--scale,
- * else auto on the file itself: it has no training file), which stderr is
- * told. */
-static nnrt_status predict_data(const nnrt_model *api, const char *prog, const char *images,
-                                double scale, int tta, nnrt_dataset *d) {
-  size_t n = strlen(images);
-  nnrt_status s = n > 4 && !strcmp(images + n - 4, ".csv")
-                      ? nnrt_dataset_load_csv(d, images, (size_t)api->input_size, 0, 0)
-                      : nnrt_dataset_load_idx(d, images, NULL, 0);
   if (s == NNRT_OK)
-    s = nnrt_dataset_fit_model(api, d, images);
-  if (s == NNRT_OK && tta)
-    s = nnrt_check_tta(api, d, images);
-  if (s != NNRT_OK)
-    return s;
+    s = nnrt_dataset_fit_model(api, d, path);
+  return s;
+}
+
+/* The samples scaled by --scale, else by auto on the file itself (it has no
+ * training file), which stderr is told. */
+static void scale_images(const char *prog, const char *path, double scale, nnrt_dataset *d) {
   char text[160];
   double used = scale > 0 ? scale : nnrt_dataset_auto_scale(d);
   nnrt_scale_text(text, sizeof text, used, scale > 0, d);
   nnrt_dataset_scale(d, used);
-  fprintf(stderr, "%s: %s: %s\n", prog, images, text);
-  return NNRT_OK;
+  fprintf(stderr, "%s: %s: %s\n", prog, path, text);
 }
 
-static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
-                   const char *images, int tta, double scale) {
+/* One sample's prediction: output values, or class probabilities. */
+typedef struct Prediction {
+  const nnrt_model *api;
+  int classes;             /* > 0: z holds probabilities of that many classes */
+  long top;
+  int *order;              /* the top classes of a sample                  */
+  nnrt_file csv;           /* --out, or fd < 0                              */
+  int failed;
+} Prediction;
+
+/* A CSV field: quoted if it holds a comma, a quote or a line end. */
+static void csv_field(char *buf, size_t cap, const char *s) {
+  if (!strpbrk(s, ",\"\r\n")) {
+    snprintf(buf, cap, "%s", s);
+    return;
+  }
+  size_t k = 0;
+  buf[k++] = '"';
+  for (; *s && k + 3 < cap; s++) {
+    if (*s == '"')
+      buf[k++] = '"';
+    buf[k++] = *s;
+  }
+  buf[k++] = '"';
+  buf[k] = '\0';
+}
+
+static const char *class_name(const nnrt_model *api, int c, char *buf, size_t cap) {
+  if (api->class_names)
+    return api->class_names[c];
+  snprintf(buf, cap, "%d", c);
+  return buf;
+}
+
+static void csv_write(Prediction *p, const char *text) {
+  if (p->csv.fd >= 0 && !p->failed && nnrt_file_write(&p->csv, text, strlen(text)) != 0)
+    p->failed = 1;
+}
+
+static void csv_header(Prediction *p) {
+  char field[512], name[32];
+  if (!p->classes) {
+    csv_write(p, "sample");
+    for (long c = 0; c < p->api->output_size; c++) {
+      snprintf(field, sizeof field, ",y%ld", c);
+      csv_write(p, field);
+    }
+  } else {
+    csv_write(p, "sample,class,probability");
+    for (int c = 0; c < p->classes; c++) {
+      csv_write(p, ",");
+      csv_field(field, sizeof field, class_name(p->api, c, name, sizeof name));
+      csv_write(p, field);
+    }
+  }
+  csv_write(p, "\n");
+}
+
+/* Prints sample i (its top classes with their probabilities, or its
+ * values) and writes its CSV line. */
+static void report(Prediction *p, size_t i, const double *z) {
+  char field[512], name[32];
+  if (!p->classes) {
+    printf("%zu", i);
+    snprintf(field, sizeof field, "%zu", i);
+    csv_write(p, field);
+    for (long c = 0; c < p->api->output_size; c++) {
+      printf(" %.6g", z[c]);
+      snprintf(field, sizeof field, ",%.6g", z[c]);
+      csv_write(p, field);
+    }
+    printf("\n");
+    csv_write(p, "\n");
+    return;
+  }
+  int *order = p->order, shown = p->top < p->classes ? (int)p->top : p->classes;
+  for (int k = 0; k < shown; k++) {  /* the top classes, ties to the lower index */
+    int best = -1;
+    for (int c = 0; c < p->classes; c++) {
+      int taken = 0;
+      for (int j = 0; j < k; j++)
+        taken |= order[j] == c;
+      if (!taken && (best < 0 || z[c] > z[best]))
+        best = c;
+    }
+    order[k] = best;
+  }
+  printf("%zu:", i);
+  for (int k = 0; k < shown; k++)
+    printf("%s %s %.1f%%", k ? "," : "", class_name(p->api, order[k], name, sizeof name),
+           100 * z[order[k]]);
+  printf("\n");
+  csv_field(field, sizeof field, class_name(p->api, order[0], name, sizeof name));
+  char line[600];
+  snprintf(line, sizeof line, "%zu,%s,%.6f", i, field, z[order[0]]);
+  csv_write(p, line);
+  for (int c = 0; c < p->classes; c++) {
+    snprintf(line, sizeof line, ",%.6f", z[c]);
+    csv_write(p, line);
+  }
+  csv_write(p, "\n");
+}
+
+/* y (out values) into acc, averaged over views: probabilities for a
+ * classifier whose output is logits. */
+static void accumulate(const Prediction *p, const float *y, double *acc, int views) {
+  long out = p->api->output_size;
+  if (p->classes && p->api->output_kind == NNRT_OUTPUT_LOGITS) {
+    nnrt_softmax_accumulate(y, out, views, acc);
+    return;
+  }
+  for (long c = 0; c < out; c++)
+    acc[c] += (double)y[c] / views;
+}
+
+static int predict(const nnrt_model *api, const char *prog, const nnrt_cli *cli) {
+  enum { B = 256 };
+  Prediction p = {api, 0, cli->top, NULL, {0}, 0};
+  p.csv.fd = -1;
+  if (api->output_kind != NNRT_OUTPUT_VALUES && api->num_outputs == 1)
+    p.classes = (int)api->output_size;
+  p.order = malloc(sizeof(int) * (size_t)(p.classes ? p.classes : 1));
   nnrt_dataset d;
-  const nnrt_tta *views = tta && api->config && api->config->has_tta ? &api->config->tta : NULL;
-  if (predict_data(api, prog, images, scale, views != NULL, &d) != NNRT_OK) {
+  nnrt_status s = load_images(api, cli->images, &d);
+  if (s != NNRT_OK) {
     fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
     return 1;
   }
-  enum { B = 256 };
+  scale_images(prog, cli->images, cli->o.scale, &d);
   void *m = api->create(B, 0);
-  if (!m || api->load(m, ckpt) != 0) {
-    fprintf(stderr, "%s: %s\n", prog, m ? nnrt_errmsg() : "out of memory");
-    if (m)
-      api->destroy(m);
-    nnrt_dataset_free(&d);
-    return 1;
-  }
+  const nnrt_tta *views = cli->o.tta && api->config && api->config->has_tta ? &api->config->tta
+                                                                             : NULL;
   int nviews = views ? nnrt_tta_views(views) : 1;
   long out = api->output_size;
   float *x = malloc(sizeof(float) * d.sample_size * B);
@@ -139,14 +188,21 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
   double *sum = malloc(sizeof(double) * (size_t)out * B);
   float *scratch = malloc(sizeof(float) * d.sample_size);
   float *one = malloc(sizeof(float) * d.sample_size);
-  if (!x || !y || !sum || !scratch || !one) {
+  int rc = 1;
+  if (!m || !x || !y || !sum || !scratch || !one || !p.order)
     fprintf(stderr, "%s: out of memory for batches of %d\n", prog, B);
-    free(x), free(y), free(sum), free(scratch), free(one);
-    api->destroy(m);
-    nnrt_dataset_free(&d);
-    return 1;
-  }
-  for (size_t start = 0; start < d.count; start += B) {
+  else if (api->load(m, cli->o.load) != 0)
+    fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
+  else if (cli->out_csv && nnrt_file_replace(&p.csv, cli->out_csv) != 0)
+    fprintf(stderr, "%s: %s\n", prog, p.csv.message);
+  else
+    rc = 0;
+  if (rc == 0 && views && d.height < 2)
+    fprintf(stderr, "%s: %s: test-time augmentation needs images, but the samples have no image "
+            "shape (leave out --tta)\n", prog, cli->images), rc = 1;
+  if (rc == 0)
+    csv_header(&p);
+  for (size_t start = 0; rc == 0 && start < d.count; start += B) {
     int b = d.count - start < B ? (int)(d.count - start) : B;
     memset(sum, 0, sizeof(double) * (size_t)out * (size_t)b);
     for (int v = 0; v < nviews; v++) {
@@ -159,115 +215,61 @@ static int predict(const nnrt_model *api, const char *prog, const char *ckpt,
                         d.height, d.width);
         }
       api->forward(m, b, x, y, 0);
-      for (size_t i = 0; i < (size_t)b * (size_t)out; i++)
-        sum[i] += y[i];
+      for (int i = 0; i < b; i++)
+        accumulate(&p, y + (size_t)i * (size_t)out, sum + (size_t)i * (size_t)out, nviews);
     }
-    for (int i = 0; i < b; i++) {
-      const double *z = sum + (size_t)i * (size_t)out;
-      if (api->num_classes > 0 && out == api->num_classes) {
-        int best = 0;
-        for (long c = 1; c < out; c++)
-          if (z[c] > z[best])
-            best = (int)c;
-        printf("%zu %d\n", start + (size_t)i, best);
-      } else {
-        printf("%zu", start + (size_t)i);
-        for (long c = 0; c < out; c++)
-          printf(" %.6g", z[c] / nviews);
-        printf("\n");
-      }
-    }
+    for (int i = 0; i < b; i++)
+      report(&p, start + (size_t)i, sum + (size_t)i * (size_t)out);
   }
-  free(x), free(y), free(sum), free(scratch), free(one);
-  api->destroy(m);
+  if (p.csv.fd >= 0) {
+    if (rc == 0 && (p.failed || nnrt_file_close(&p.csv, 0) != 0)) {
+      fprintf(stderr, "%s: %s\n", prog, p.csv.message);
+      rc = 1;
+    }
+    nnrt_file_abort(&p.csv);
+  }
+  free(x), free(y), free(sum), free(scratch), free(one), free(p.order);
+  if (m)
+    api->destroy(m);
   nnrt_dataset_free(&d);
-  return 0;
+  return rc;
+}
+
+/* The program's name for messages: argv[0] without its directory (a
+ * trainer run by `nncc train` is given "nncc train"). */
+static const char *program_name(const nnrt_model *api, int argc, char **argv) {
+  if (argc < 1 || !argv[0] || !argv[0][0])
+    return api->name;
+  const char *slash = strrchr(argv[0], '/');
+  return slash && slash[1] ? slash + 1 : argv[0];
 }
 
 int nnrt_main(const nnrt_model *api, int argc, char **argv) {
-  const char *prog = argc > 0 ? argv[0] : api->name;
+  const char *prog = program_name(api, argc, argv);
+  /* usage lines name the program as run ("nncc train" shows nncc's form) */
+  const char *usage = strncmp(prog, "nncc ", 5) ? prog : "nncc";
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    usage(argc < 2 ? stderr : stdout, prog);
+    nnrt_cli_usage(argc < 2 ? stderr : stdout, usage, NNRT_CMD_ALL);
     return argc < 2 ? 2 : 0;
   }
-  const char *cmd = argv[1];
-  if (strcmp(cmd, "train") && strcmp(cmd, "test") && strcmp(cmd, "predict")) {
-    fprintf(stderr, "%s: unknown command '%s': expected train, test or predict\n", prog, cmd);
+  nnrt_command cmd = nnrt_cli_command(argv[1]);
+  if (!cmd) {
+    const char *const names[] = {"train", "test", "predict"};
+    const char *near = nnrt_closest_word(argv[1], names, 3);
+    fprintf(stderr, "%s: unknown command '%s' (expected train, test or predict)%s%s%s\n", prog,
+            argv[1], near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return 2;
   }
-  nnrt_train_options o;
-  memset(&o, 0, sizeof o);
-  o.lr = o.validation = -1;
-  o.seed = o.patience = -1;
-  o.out = stdout;
-  const char *images = NULL;
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int takes = 1, bad = 0;
-    if (!strcmp(a, "--data"))
-      o.data = v;
-    else if (!strcmp(a, "--images"))
-      images = v;
-    else if (!strcmp(a, "--save"))
-      o.save = v;
-    else if (!strcmp(a, "--load"))
-      o.load = v;
-    else if (!strcmp(a, "--log"))
-      o.log = v;
-    else if (!strcmp(a, "--plot"))
-      o.plot = v;
-    else if (!strcmp(a, "--epochs"))
-      o.epochs = (int)integer_flag(prog, a, v, 1, 1000000, &bad);
-    else if (!strcmp(a, "--batch"))
-      o.batch = (int)integer_flag(prog, a, v, 1, 1 << 20, &bad);
-    else if (!strcmp(a, "--seed"))
-      o.seed = integer_flag(prog, a, v, 0, 2147483647, &bad);
-    else if (!strcmp(a, "--patience"))  /* 0: off */
-      o.patience = (int)integer_flag(prog, a, v, 0, 1000000, &bad);
-    else if (!strcmp(a, "--limit"))
-      o.limit = integer_flag(prog, a, v, 1, 2147483647, &bad);
-    else if (!strcmp(a, "--lr"))
-      o.lr = number_flag(prog, a, v, 0, 1e30, 0, &bad);
-    else if (!strcmp(a, "--scale"))
-      o.scale = scale_flag(prog, v, &bad);
-    else if (!strcmp(a, "--validation"))
-      o.validation = number_flag(prog, a, v, 0, 1, 1, &bad);
-    else if (!strcmp(a, "--no-augment"))
-      o.no_augment = 1, takes = 0;
-    else if (!strcmp(a, "--tta"))
-      o.tta = 1, takes = 0;
-    else if (!strcmp(a, "--quiet"))
-      o.quiet = 1, takes = 0;
-    else {
-      fprintf(stderr, "%s: unknown option '%s' (see %s --help)\n", prog, a, prog);
-      return 2;
-    }
-    if (takes && !v) {
-      fprintf(stderr, "%s: %s needs a value\n", prog, a);
-      return 2;
-    }
-    if (bad)
-      return 2;  /* reported */
-    i += takes;
-  }
-  if (!strcmp(cmd, "predict")) {
-    if (!o.load || !images) {
-      fprintf(stderr, "%s: predict needs --load CKPT and --images FILE\n", prog);
-      return 2;
-    }
-    return predict(api, prog, o.load, images, o.tta, o.scale);
-  }
+  nnrt_cli c;
+  int status = nnrt_cli_parse(&c, cmd, argc - 2, argv + 2, prog, usage);
+  if (status >= 0)
+    return status;
+  nnrt_train_options *o = &c.o;
+  o->out = stdout;
+  if (cmd == NNRT_CMD_PREDICT)
+    return predict(api, prog, &c);
   nnrt_train_report r;
-  nnrt_status s;
-  if (!strcmp(cmd, "test")) {
-    if (!o.load) {
-      fprintf(stderr, "%s: test needs --load CKPT\n", prog);
-      return 2;
-    }
-    s = nnrt_evaluate(api, &o, &r);
-  } else {
-    s = nnrt_train(api, &o, &r);
-  }
+  nnrt_status s = cmd == NNRT_CMD_TEST ? nnrt_evaluate(api, o, &r) : nnrt_train(api, o, &r);
   if (s != NNRT_OK) {
     fflush(stdout);
     fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());

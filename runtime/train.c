@@ -217,6 +217,16 @@ static int compares_output(const nnrt_model *api, const nnrt_dataset *d) {
   return d->targets && api->output_size == (long)d->target_size;
 }
 
+void nnrt_softmax_accumulate(const float *z, long k, int views, double *acc) {
+  double max = z[0], sum = 0;
+  for (long c = 1; c < k; c++)
+    max = z[c] > max ? z[c] : max;
+  for (long c = 0; c < k; c++)
+    sum += exp(z[c] - max);
+  for (long c = 0; c < k; c++)
+    acc[c] += exp(z[c] - max) / sum / views;
+}
+
 /* One view's outputs y of b samples into avg (1/views of each): softmax
  * probabilities for class ids, the outputs for real-valued labels. */
 static void add_view(const nnrt_model *api, const float *y, int b, int views, double *avg,
@@ -230,13 +240,7 @@ static void add_view(const nnrt_model *api, const float *y, int b, int views, do
         p[c] += (double)z[c] / views;
       continue;
     }
-    double max = z[0], sum = 0;
-    for (long c = 1; c < k; c++)
-      max = z[c] > max ? z[c] : max;
-    for (long c = 0; c < k; c++)
-      sum += exp(z[c] - max);
-    for (long c = 0; c < k; c++)
-      p[c] += exp(z[c] - max) / sum / views;
+    nnrt_softmax_accumulate(z, k, views, p);
   }
 }
 
@@ -338,20 +342,31 @@ static double learning_rate(const nnrt_train_config *c, double lr0, uint64_t ste
 
 /* ----------------------------------------------------------- reporting */
 
-/* metric: the accuracy (%), or for real-valued labels the MAE (real). */
-static void progress(FILE *out, int tty, int epoch, int epochs, double frac, double loss,
-                     double metric, int real, double rate) {
-  if (!out || !tty)
-    return;
-  char bar[31];
-  int fill = (int)(frac * 30);
+/* "1:05" or "1:02:05": a time left, for the progress bar. */
+static void fmt_duration(char *buf, size_t cap, double seconds) {
+  long t = seconds > 0 && seconds < 1e8 ? (long)(seconds + 0.5) : 0;
+  if (t >= 3600)
+    snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* The line a terminal sees during an epoch: the bar, the step count, the
+ * running loss and metric (the accuracy in %, or for real-valued labels the
+ * MAE), the speed and the time the epoch has left. */
+static void progress(FILE *out, int epoch, int epochs, uint64_t step, uint64_t steps,
+                     double loss, double metric, int real, double rate, double eta) {
+  char bar[31], left[32];
+  int fill = (int)((double)step / (double)steps * 30);
   for (int i = 0; i < 30; i++)
     bar[i] = i < fill ? '#' : '.';
   bar[30] = '\0';
-  fprintf(out, "\repoch %d/%d [%s] %3.0f%%  loss %.4f", epoch, epochs, bar, 100 * frac, loss);
+  fmt_duration(left, sizeof left, eta);
+  fprintf(out, "\repoch %d/%d [%s] %llu/%llu  loss %.4f", epoch, epochs, bar,
+          (unsigned long long)step, (unsigned long long)steps, loss);
   if (!isnan(metric))
     fprintf(out, real ? "  mae %.4f" : "  acc %.2f%%", metric);
-  fprintf(out, "  %.0f samples/s ", rate);
+  fprintf(out, "  %.0f samples/s  ETA %s ", rate, left);
   fflush(out);
 }
 
@@ -643,10 +658,13 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
     counted += train_score(r, b, &sc) ? (size_t)b : 0;
     double metric = !counted ? NAN : r->real ? sc.ae / (double)(counted * tsize)
                                              : 100.0 * (double)sc.correct / (double)counted;
-    if (r->tty && (start / (size_t)r->batch) % 16 == 0)
-      progress(r->out, r->tty, epoch + 1, r->epochs,
-               (double)(start + (size_t)b) / (double)r->ntrain, loss_sum / (double)e->seen,
-               metric, r->real, (double)e->seen / (now() - t0));
+    uint64_t step = start / (size_t)r->batch + 1;
+    if (r->out && r->tty && (step % 16 == 1 || step == r->steps_per_epoch)) {
+      double spent = now() - t0;
+      progress(r->out, epoch + 1, r->epochs, step, r->steps_per_epoch, loss_sum / (double)e->seen,
+               metric, r->real, (double)e->seen / spent,
+               spent / (double)step * (double)(r->steps_per_epoch - step));
+    }
   }
   e->loss = e->seen ? loss_sum / (double)e->seen : NAN;
   e->accuracy = counted && !r->real ? 100.0 * (double)sc.correct / (double)counted : NAN;

@@ -234,6 +234,13 @@ typedef struct nnrt_train_config {
   nnrt_tta tta;
 } nnrt_train_config;
 
+/* How output 0 of a classifier reads as classes (nnrt_model.output_kind). */
+typedef enum nnrt_output_kind {
+  NNRT_OUTPUT_VALUES = 0,        /* plain values (regression, several outputs) */
+  NNRT_OUTPUT_LOGITS = 1,        /* class scores: softmax gives probabilities  */
+  NNRT_OUTPUT_PROBABILITIES = 2  /* class probabilities (a softmax)            */
+} nnrt_output_kind;
+
 /* What a generated model tells the runtime about itself (NAME_model()), so
  * the trainer drives any model through one interface.  Data pointers are
  * void: they point at float, or double for models built with --dtype f64
@@ -270,6 +277,10 @@ typedef struct nnrt_model {
   const void *(*train_output)(void *m);
   const nnrt_train_config *config;               /* NULL without a loss     */
   const char *source;                            /* the .nn file            */
+  nnrt_output_kind output_kind;
+  /* The names of the classes, from the .nn's `classes [...]` line (as many
+   * as output 0 has values), or NULL. */
+  const char *const *class_names;
 } nnrt_model;
 
 #ifdef __cplusplus

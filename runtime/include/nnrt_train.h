@@ -102,6 +102,13 @@ double nnrt_dataset_auto_scale(const nnrt_dataset *d);
  * b / 255, CSV values as they are. */
 void nnrt_dataset_scale(nnrt_dataset *d, double scale);
 
+/* A binary 8-bit PGM (P5, one channel) or PPM (P6, three) image as a data
+ * set of one unlabelled sample [channels, height, width] (PPM's RGB
+ * triples made planes), byte b standing for b / maxval: pixels in [0, 1],
+ * as IDX images are.  Refuses other formats, 16-bit images and truncated
+ * files, naming the file.  Images are not resized. */
+nnrt_status nnrt_dataset_load_pnm(nnrt_dataset *d, const char *path);
+
 /* ----------------------------------------------------------- augment.c */
 
 /* Image augmentations (nnrt_augment, in nnrt.h), applied to one image

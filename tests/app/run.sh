@@ -133,7 +133,9 @@ runs "plain cc: built against libnnrt.a and run" '"$PREFIX/bin/nncc" "$APP/blobs
   'cc -std=c99 -O2 -I"$PREFIX/include" -I"$APP/cc" "$APP/app.c" "$APP/cc/blobs.c" "$LIBDIR/libnnrt.a" -lopenblas -lm -lpthread -o "$APP/cc/app"' \
   '"$APP/cc/app" "$APP/cc" "$DATA/blobs.ckpt"'
 
-# nncc train with the installed runtime, then with the prefix moved.
+# nncc train with the installed runtime, then with the prefix moved (the
+# trainers cached here, not in the user's ~/.cache).
+export XDG_CACHE_HOME=$work/cache
 if run '"$PREFIX/bin/nncc" train "$APP/blobs.nn" --data "$DATA" --epochs 2' &&
    grep -qF "the runtime in $LIBDIR)" "$work/out"
 then ok "nncc train: built against the installed runtime"

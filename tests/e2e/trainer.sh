@@ -127,7 +127,7 @@ for run in "1 --save $work/good.ckpt" "2 --load $work/good.ckpt --save $work/goo
            "1 --save $work/fresh.ckpt"; do
   read -r epoch args <<< "$run"
   msg=$("$trainer" train "${small[@]}" --epochs 3 --lr 1e30 $args 2>&1 > /dev/null); rc=$?
-  want="$trainer: model fashion_mlp diverged in epoch $epoch: its last [0-9]+ training steps were refused \(a loss or an update that was not finite\), so the epoch was not saved; try a lower learning rate \(--lr, here 1e\+30\)"
+  want="$(basename "$trainer"): model fashion_mlp diverged in epoch $epoch: its last [0-9]+ training steps were refused \(a loss or an update that was not finite\), so the epoch was not saved; try a lower learning rate \(--lr, here 1e\+30\)"
   if [ $rc = 1 ] && echo "$msg" | grep -Eqx "$want" && cmp -s "$work/good.ckpt" "$work/good.copy" &&
      [ ! -e "$work/fresh.ckpt" ]; then ok "diverged ($args): $msg"
   else bad "diverging run ($args): exit $rc: $msg"; fi
