@@ -177,6 +177,12 @@ static int predict(const nnrt_model *api, const char *prog, const nnrt_cli *cli)
     fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
     return 1;
   }
+  if (cli->o.tta && api->config && api->config->has_tta &&
+      nnrt_check_tta(api, &d, cli->images) != NNRT_OK) {
+    fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
+    nnrt_dataset_free(&d);
+    return 1;
+  }
   scale_images(prog, cli->images, cli->o.scale, &d);
   void *m = api->create(B, 0);
   const nnrt_tta *views = cli->o.tta && api->config && api->config->has_tta ? &api->config->tta

@@ -92,7 +92,7 @@ then ok "--scale 255: $(echo "$out" | sed -n 2p)"
 else bad "--scale 255: $out"; fi
 for v in 0 -1 abc; do
   msg=$("$pix" train --data "$work/frac" --scale "$v" 2>&1); rc=$?
-  if [ $rc = 2 ] && [ "$msg" = "$pix: --scale needs auto, none or a number in (0, 1e+30], got '$v'" ]
+  if [ $rc = 2 ] && [ "$msg" = "pix: --scale needs auto, none or a number in (0, 1e+30], got '$v'" ]
   then ok "--scale $v refused: $msg"
   else bad "--scale $v: exit $rc: $msg"; fi
 done
@@ -104,8 +104,8 @@ done
 "$pix" predict --load "$work/frac.ckpt" --images "$work/frac-inputs.csv" \
   > "$work/predauto" 2> "$work/predauto.err"
 right=$(paste -d' ' <(cut -d, -f1 "$work/frac/test.csv") "$work/pred255" | awk '$1 == $3' | wc -l)
-if grep -qx "$pix: $work/frac-inputs.csv: inputs divided by 255 (--scale)" "$work/pred255.err" &&
-   grep -qx "$pix: $work/frac-inputs.csv: inputs kept as they are (auto: not 8-bit pixels; --scale 255 divides them)" "$work/predauto.err" &&
+if grep -qx "pix: $work/frac-inputs.csv: inputs divided by 255 (--scale)" "$work/pred255.err" &&
+   grep -qx "pix: $work/frac-inputs.csv: inputs kept as they are (auto: not 8-bit pixels; --scale 255 divides them)" "$work/predauto.err" &&
    [ "$right" -ge 90 ]
 then ok "predict says its scale; with --scale 255, $right/100 right"
 else bad "predict: $right right; $(cat "$work/pred255.err" "$work/predauto.err")"; fi
@@ -183,7 +183,7 @@ if [ "$tta_csv" = "$tta_idx" ] && echo "$tta_csv" | grep -q "with TTA"
 then ok "blob test --tta: CSV as IDX: $tta_csv"
 else bad "blob test --tta: CSV '$tta_csv', IDX '$tta_idx'"; fi
 msg=$("$blob" train --data "$work/wrong" --epochs 1 2>&1); rc=$?
-if [ $rc = 1 ] && [ "$msg" = "$blob: $work/wrong/train-images-idx3-ubyte: 1x4x16 images, but model blob takes f32[1, 8, 8]" ]
+if [ $rc = 1 ] && [ "$msg" = "blob: $work/wrong/train-images-idx3-ubyte: 1x4x16 images, but model blob takes f32[1, 8, 8]" ]
 then ok "IDX images of another shape: $msg"
 else bad "wrong shape: exit $rc: $msg"; fi
 
@@ -195,17 +195,17 @@ if ! build flat; then echo "FAILED: building flat"; exit 1; fi
 flat=$work/flat
 why="test-time augmentation needs images, but the samples have no image shape (model flat takes 64 values, not f32[C, H, W]); leave out --tta"
 msg=$("$flat" train --data "$work/csvimg" --tta --epochs 1 2>&1); rc=$?
-if [ $rc = 1 ] && [ "$msg" = "$flat: $work/csvimg/train.csv: $why" ]
+if [ $rc = 1 ] && [ "$msg" = "flat: $work/csvimg/train.csv: $why" ]
 then ok "flat train --tta on CSV refused before training: $msg"
 else bad "flat train --tta: exit $rc: $msg"; fi
 "$flat" train --data "$work/csvimg" --epochs 1 --save "$work/flat.ckpt" > /dev/null 2>&1
 msg=$("$flat" test --load "$work/flat.ckpt" --data "$work/csvimg" --tta 2>&1); rc=$?
-if [ $rc = 1 ] && [ "$msg" = "$flat: $work/csvimg: $why" ]
+if [ $rc = 1 ] && [ "$msg" = "flat: $work/csvimg: $why" ]
 then ok "flat test --tta refused: $msg"
 else bad "flat test --tta: exit $rc: $msg"; fi
 cut -d, -f2- "$work/csvimg/test.csv" > "$work/flat-inputs.csv"
 msg=$("$flat" predict --load "$work/flat.ckpt" --images "$work/flat-inputs.csv" --tta 2>&1); rc=$?
-if [ $rc = 1 ] && [ "$msg" = "$flat: $work/flat-inputs.csv: $why" ]
+if [ $rc = 1 ] && [ "$msg" = "flat: $work/flat-inputs.csv: $why" ]
 then ok "flat predict --tta refused: $msg"
 else bad "flat predict --tta: exit $rc: $msg"; fi
 # IDX images keep their shape: an MLP on them still gets TTA.
