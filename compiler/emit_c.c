@@ -156,24 +156,6 @@ static void emit_flat(FILE *f, const Emitter *e, const char *fn) {
   fprintf(f, "  return %s_%s_ex(m, batch, in, lab);\n}\n\n", N, fn);
 }
 
-/* The structure string hashed into the checkpoint fingerprint. */
-static const char *structure(const Emitter *e) {
-  StrBuf sb = {0};
-  sb_printf(&sb, "nncc-1 %s", e->f64 ? "f64" : "f32");
-  if (e->g->nlosses)
-    sb_printf(&sb, ";optimizer %s x%d", optimizer_word(&e->g->train),
-              e->g->train.state_per_param);
-  const PtrVec *lists[2] = {&e->g->params, &e->g->buffers};
-  for (int l = 0; l < 2; l++)
-    for (int i = 0; i < lists[l]->len; i++) {
-      const Param *p = lists[l]->data[i];
-      sb_printf(&sb, ";%s%s ", l ? "buffer " : "", p->name);
-      for (int d = 0; d < p->rank; d++)
-        sb_printf(&sb, "%s%lld", d ? "x" : "", (long long)p->dims[d]);
-    }
-  return sb.data;
-}
-
 /* The structure string as C: a literal per part (each ';' starts one),
  * none over C99's minimum limit of 4095 characters; hashed in order
  * (nnrt_fnv1a64_parts) they give the fingerprint of the whole string. */
@@ -328,11 +310,6 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
 }
 
 static void emit_train_config(FILE *f, const Emitter *e);
-
-/* Values of optimizer state: the optimizer's per parameter (check-train). */
-static int64_t opt_values(const Graph *g) {
-  return g->nlosses ? g->train.state_per_param * g->num_params : 0;
-}
 
 /* The arena buffers an entry point's calls name (kb_entry_buffers), where
  * the plan put them: a per-sample buffer at A + offset * batch, a fixed one
@@ -490,7 +467,7 @@ static void emit_struct(FILE *f, const Emitter *e) {
           (long long)g->num_buffers);
   if (g->num_buffers)
     fprintf(f, "  %s *saved_buffers;  /* buffers before a train step, for a refused one */\n", T);
-  fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_values(g));
+  fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)optimizer_values(g));
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
 
   fprintf(f, "  nnrt_rng rng;\n};\n\n");
@@ -500,7 +477,7 @@ static void emit_struct(FILE *f, const Emitter *e) {
 static void emit_create(FILE *f, const Emitter *e) {
   const Graph *g = e->g;
   const char *N = g->name, *T = e->T;
-  int64_t opt_state = opt_values(g);
+  int64_t opt_state = optimizer_values(g);
   fprintf(f, "\n%s *%s_create(int max_batch, uint64_t seed) {\n", N, N);
   fprintf(f, "  if (max_batch < 1)\n    return NULL;\n");
   fprintf(f, "  size_t head = (sizeof(struct %s) + 63) / 64 * 64;\n", N);
@@ -689,7 +666,7 @@ static void emit_checkpoints(FILE *f, const Emitter *e) {
       "  nnrt_ckpt_section s[3] = {{m->params, %lld * sizeof(%s)},\n"
       "                           {m->buffers, %lld * sizeof(%s)},\n"
       "                           {m->opt, %lld * sizeof(%s)}};\n",
-      (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_values(g), T);
+      (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)optimizer_values(g), T);
   fprintf(f, "int %s_save(const struct %s *m, const char *path) {\n%s", N, N, sections);
   fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64_parts(structure), sizeof(%s), m->step, "
              "s, 3);\n}\n\n", T);
@@ -783,7 +760,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
     emit_entry(&fns, e, i);
   emit_prelude(f, e, opt);
   emit_struct(f, e);
-  emit_structure(f, structure(e));
+  emit_structure(f, checkpoint_structure(e->g));
   emit_param_names(f, e->g);
   fprintf(f, "%s%s", kb_kernels(&e->kb), fns.data ? fns.data : "");
   emit_create(f, e);

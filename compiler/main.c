@@ -26,6 +26,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: nncc [options] <model.nn | ->\n"
           "       nncc train <model.nn> --data DIR [trainer options]\n"
+          "       nncc weights export|import ... (see nncc weights --help)\n"
           "\n"
           "Compile a .nn model to C: a forward pass and a training step.\n"
           "\n"
@@ -84,7 +85,7 @@ static char *read_all(FILE *f, size_t *len) {
   return buf;
 }
 
-static bool load_file(const char *path, SrcFile *file) {
+bool load_file(const char *path, SrcFile *file) {
   FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
   if (!f) {
     error_plain("cannot open '%s': %s", path, strerror(errno));
@@ -155,7 +156,7 @@ static bool same_file(const char *a, const char *b) {
 
 /* Outputs never replace the input, nor each other (as GCC refuses): a
  * message and false if one would.  NULL and "-" (stdout) are skipped. */
-static bool outputs_distinct(const char *input, const char *const *outputs, int n) {
+bool outputs_distinct(const char *input, const char *const *outputs, int n) {
   struct stat in;
   bool have_in = strcmp(input, "-") ? stat(input, &in) == 0
                                     : fstat(STDIN_FILENO, &in) == 0 && S_ISREG(in.st_mode);
@@ -543,6 +544,8 @@ int main(int argc, char **argv) {
   atexit(diag_flush);
   if (argc > 1 && !strcmp(argv[1], "train"))
     return train_command(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "weights"))
+    return weights_command(argc, argv);
   CommandLine cl = {0};
   int status = parse_command_line(argc, argv, &cl);
   if (status >= 0)

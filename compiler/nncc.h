@@ -686,6 +686,11 @@ const Pass *pass_lookup(const char *name);
 /* passes (one file each) */
 bool infer_shapes(Graph *g);    /* shape.c   */
 bool assign_params(Graph *g);   /* params.c  */
+/* The optimizer state values a checkpoint holds (0 without a loss). */
+int64_t optimizer_values(const Graph *g);
+/* The structure string hashed into checkpoints' fingerprint: the dtype,
+ * the optimizer, every parameter and buffer with its shape. */
+const char *checkpoint_structure(const Graph *g);
 bool check_train(Graph *g);     /* train.c   */
 bool rewrite_bce(Graph *g);     /* rewrite_bce.c */
 bool dead_code(Graph *g);       /* dce.c     */
@@ -981,6 +986,15 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
 /* The same for IR text (-x ir): the pipeline goes on after the pass the
  * text was printed after. */
 Graph *compile_ir(const SrcFile *file, const Options *opt);
+
+/* main.c, the command line (for weights.c): reads a file whole (an error
+ * if it cannot); whether no output names the input or another output
+ * (an error if one does). */
+bool load_file(const char *path, SrcFile *file);
+bool outputs_distinct(const char *input, const char *const *outputs, int n);
+
+/* weights.c: nncc weights export|import ... */
+int weights_command(int argc, char **argv);
 
 /* ------------------------------------------------------------- ir_read.c */
 
