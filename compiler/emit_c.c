@@ -340,6 +340,35 @@ static void emit_arena_names(StrBuf *fns, const Emitter *e) {
   }
 }
 
+/* The first batchnorm that sees one value per channel in each sample (on
+ * f32[features], or f32[C, 1, 1]): it cannot train on a batch of 1, whose
+ * variance is 0 and whose gradient vanishes, so the training entry points
+ * refuse that batch, as PyTorch does.  NULL if there is none. */
+static const IrNode *single_value_batchnorm(const Graph *g) {
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    if (n->op == OP_BATCHNORM && type_numel(&n->in[0]->ty) == n->in[0]->ty.dims[0])
+      return n;
+  }
+  return NULL;
+}
+
+/* refuse_batch_of_one(): its message, and NaN. */
+static void emit_batch_of_one(FILE *f, const Graph *g) {
+  const IrNode *bn = single_value_batchnorm(g);
+  if (!bn || !g->nlosses)
+    return;
+  fprintf(f, "\n/* Training on a batch of 1: refused, as %s has one value per channel. */\n"
+             "static double refuse_batch_of_one(void) {\n"
+             "  nnrt_fail(NNRT_ERR_ARG, \"%%s\",\n"
+             "            \"model %s: batchnorm '%s' (%s:%d) \"\n"
+             "            \"cannot train on a batch of 1: it has one value per channel (%s); \"\n"
+             "            \"use a batch of 2 or more, as PyTorch does\");\n"
+             "  return NAN;\n}\n",
+          bn->layer_name, g->name, bn->layer_name, c_string_text(base_name(g->file->name)),
+          bn->loc.line, type_str(&bn->in[0]->ty));
+}
+
 /* The offsets of the parameters (in params, grads and each optimizer
  * state) and of the buffers, by name (kb_init named them): an enum where
  * they fit an int, as C wants, macros beyond. */
@@ -563,6 +592,13 @@ static void emit_forward(FILE *f, const Emitter *e) {
   fprintf(f, "      in[i] = inputs[i] + (size_t)done * in_size[i];\n");
   static const char *const args[4] = {"m", "n", "in", NULL};
   const char *train = run_call(e, ENTRY_TRAIN_FORWARD, args), *infer = run_call(e, ENTRY_INFER, args);
+  if (train && g->nlosses && single_value_batchnorm(g))
+    fprintf(f, "    if (training && n == 1) {  /* NaN out, the running statistics unchanged */\n"
+               "      const %s nan = (%s)refuse_batch_of_one();\n"
+               "      for (int i = 0; i < %d; i++)\n"
+               "        for (size_t k = 0; k < out_size[i]; k++)\n"
+               "          outputs[i][(size_t)done * out_size[i] + k] = nan;\n"
+               "      continue;\n    }\n", T, T, g->outputs.len);
   if (train && infer)
     fprintf(f, "    if (training)\n      %s;\n    else\n      %s;\n", train, infer);
   else if (train || infer)
@@ -618,6 +654,8 @@ static void emit_training(FILE *f, const Emitter *e) {
   fprintf(f, "%s %s_loss_and_grad_ex(struct %s *m, int batch, const %s *const *inputs,\n"
              "    const void *const *labels) {\n", T, N, N, T);
   fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
+  if (single_value_batchnorm(g))
+    fprintf(f, "  if (batch == 1)\n    return (%s)refuse_batch_of_one();\n", T);
   static const char *const args[4] = {"m", "batch", "inputs", "labels"};
   const char *train = run_call(e, ENTRY_TRAIN, args);
   fprintf(f, "  m->last_batch = batch;\n%s%s%s", train ? "  " : "", train ? train : "",
@@ -743,10 +781,10 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
              "      .save = model_save, .load = model_load,\n"
              "      .set_learning_rate = model_set_learning_rate, .step = model_step,\n"
              "      .train_output = %s, .config = %s,\n"
-             "      .source = \"%s\"};\n",
+             "      .source = \"%s\", .min_train_batch = %d};\n",
           flat ? "model_loss_and_grad" : "NULL", flat ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
-          c_string_text(base_name(g->file->name)));
+          c_string_text(base_name(g->file->name)), trains && single_value_batchnorm(g) ? 2 : 1);
   fprintf(f, "  return &model;\n}\n");
   if (opt->with_main)
     fprintf(f, "\n/* nncc --main: the model as a command-line trainer (see nnrt_main). */\n"
@@ -763,6 +801,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   emit_structure(f, checkpoint_structure(e->g));
   emit_param_names(f, e->g);
   fprintf(f, "%s%s", kb_kernels(&e->kb), fns.data ? fns.data : "");
+  emit_batch_of_one(f, e->g);
   emit_create(f, e);
   emit_forward(f, e);
   if (e->g->nlosses)

@@ -987,10 +987,11 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
  * text was printed after. */
 Graph *compile_ir(const SrcFile *file, const Options *opt);
 
-/* main.c, the command line (for weights.c): reads a file whole (an error
- * if it cannot); whether no output names the input or another output
- * (an error if one does). */
+/* files.c: a model file read whole ("-": standard input), or false after
+ * an error; whether a and b name one file; whether no output names the
+ * input or another output (false after an error if one does). */
 bool load_file(const char *path, SrcFile *file);
+bool same_file(const char *a, const char *b);
 bool outputs_distinct(const char *input, const char *const *outputs, int n);
 
 /* weights.c: nncc weights export|import ... */

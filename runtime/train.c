@@ -342,6 +342,8 @@ typedef struct Run {
   Data data;
   size_t *order;           /* training samples [0, ntrain), then the held-out */
   size_t ntrain, nval;
+  size_t drop_last;        /* 1: the last sample of each epoch's order is left
+                              out (a batch of 1 a batchnorm cannot train on) */
   void *m;
   float *x, *scratch;      /* a batch of inputs; one augmentation's scratch  */
   int32_t *y;
@@ -394,7 +396,15 @@ static nnrt_status start_run(Run *r) {
                      r->batch);
   if (opt->load && r->api->load(r->m, opt->load) != 0)
     return NNRT_ERR_IO;  /* the model's load left the message */
-  r->steps_per_epoch = (r->ntrain + (size_t)r->batch - 1) / (size_t)r->batch;
+  /* A batchnorm with one value per channel cannot train on a batch of 1
+   * (the model refuses one, as PyTorch does): batch 1 is refused here, and
+   * a last batch of 1 left out of each epoch (decision 312). */
+  if (r->batch < r->api->min_train_batch || (r->api->min_train_batch > 1 && r->ntrain == 1))
+    return nnrt_fail(NNRT_ERR_ARG, "model %s cannot train on batches of 1: a batchnorm has one "
+                     "value per channel; use --batch 2 or more%s", r->api->name,
+                     r->ntrain == 1 ? ", and more than one training sample" : "");
+  r->drop_last = r->api->min_train_batch > 1 && r->ntrain % (size_t)r->batch == 1;
+  r->steps_per_epoch = (r->ntrain - r->drop_last + (size_t)r->batch - 1) / (size_t)r->batch;
   r->total_steps = r->steps_per_epoch * (uint64_t)r->epochs;
 
   if (opt->save)
@@ -491,7 +501,7 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   int refused = 0;  /* steps in a row whose loss or update was not finite */
   memset(e, 0, sizeof *e);
   e->lr = r->lr0;
-  for (size_t start = 0; start < r->ntrain; start += (size_t)r->batch) {
+  for (size_t start = 0; start < r->ntrain - r->drop_last; start += (size_t)r->batch) {
     int b = r->ntrain - start < (size_t)r->batch ? (int)(r->ntrain - start) : r->batch;
     fill_batch(r, &er, start, b);
     e->lr = learning_rate(r->cfg, r->lr0, api->step(r->m), r->steps_per_epoch, r->total_steps);
@@ -634,6 +644,9 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     fprintf(r.out, "training %s on %s: %zu samples, %zu held out, batch %d, %d epochs%s\n",
             api->name, opt->data, r.ntrain, r.nval, r.batch, r.epochs,
             first_epoch ? " (resumed)" : "");
+  if (r.out && r.drop_last)
+    fprintf(r.out, "(each epoch leaves out its last sample: a batch of 1, which batchnorm cannot "
+                   "train on)\n");
 
   double best = NAN, start_time = now();
   int since_best = 0;

@@ -266,6 +266,10 @@ typedef struct nnrt_model {
   const void *(*train_output)(void *m);
   const nnrt_train_config *config;               /* NULL without a loss     */
   const char *source;                            /* the .nn file            */
+  /* 2 if a batchnorm has one value per channel in each sample, so that a
+   * training batch of 1 is refused (NaN, nnrt_errmsg says which); else 1
+   * (0 from code before nncc 0.1 means 1). */
+  int min_train_batch;
 } nnrt_model;
 
 #ifdef __cplusplus
