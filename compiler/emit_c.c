@@ -372,6 +372,20 @@ static void emit_batch_of_one(FILE *f, const Graph *g) {
 /* The offsets of the parameters (in params, grads and each optimizer
  * state) and of the buffers, by name (kb_init named them): an enum where
  * they fit an int, as C wants, macros beyond. */
+/* The parameters as --emit=params prints them, for nnrt_model.param_table. */
+static void emit_param_table(FILE *f, const Graph *g) {
+  fprintf(f, "/* The parameters, as nncc --emit=params lists them (name, offset, shape). */\n"
+             "static const char *const param_table[] = {\n");
+  for (int i = 0; i < g->params.len; i++) {
+    const Param *p = g->params.data[i];
+    fprintf(f, "    \"%s %lld ", c_string_text(p->name), (long long)p->offset);
+    for (int d = 0; d < p->rank; d++)
+      fprintf(f, "%s%lld", d ? "x" : "", (long long)p->dims[d]);
+    fprintf(f, "\",\n");
+  }
+  fprintf(f, "    NULL};\n\n");
+}
+
 static void emit_param_names(FILE *f, const Graph *g) {
   const PtrVec *lists[2] = {&g->params, &g->buffers};
   static const char *const what[2] = {
@@ -781,7 +795,8 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
              "      .save = model_save, .load = model_load,\n"
              "      .set_learning_rate = model_set_learning_rate, .step = model_step,\n"
              "      .train_output = %s, .config = %s,\n"
-             "      .source = \"%s\", .min_train_batch = %d};\n",
+             "      .source = \"%s\", .min_train_batch = %d,\n"
+             "      .param_table = param_table};\n",
           flat ? "model_loss_and_grad" : "NULL", flat ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
           c_string_text(base_name(g->file->name)), trains && single_value_batchnorm(g) ? 2 : 1);
@@ -807,6 +822,7 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
   if (e->g->nlosses)
     emit_training(f, e);
   emit_checkpoints(f, e);
+  emit_param_table(f, e->g);
   emit_trainer_view(f, e, opt);
 }
 

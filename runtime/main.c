@@ -32,6 +32,8 @@ static void usage(FILE *f, const char *prog) {
           "  --tta              also evaluate with test-time augmentation\n"
           "  --save PATH        checkpoint after each epoch (and the best as PATH.best)\n"
           "  --load PATH        resume from a checkpoint\n"
+          "  --load-partial NPZ start from the tensors of an .npz (nncc weights export)\n"
+          "                     that match a parameter by name and shape\n"
           "  --log FILE.csv     per-epoch metrics\n"
           "  --plot FILE.svg    loss and accuracy curves\n"
           "  --limit N          use only the first N training samples\n"
@@ -178,6 +180,8 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
       o.save = v;
     else if (!strcmp(a, "--load"))
       o.load = v;
+    else if (!strcmp(a, "--load-partial"))
+      o.load_partial = v;
     else if (!strcmp(a, "--log"))
       o.log = v;
     else if (!strcmp(a, "--plot"))

@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "nnrt_train.h"
+#include "npz.h"
 
 #include <errno.h>
 #include <math.h>
@@ -359,6 +360,65 @@ typedef struct Epoch {
   size_t seen;             /* samples of the accepted steps                */
 } Epoch;
 
+/* --load-partial: each parameter (nnrt_model.param_table) whose name and
+ * shape an array of the .npz has takes its values; the others keep their
+ * initial values and are named, as are the arrays no parameter took
+ * (decision 314).  Running statistics are not parameters: they start
+ * afresh. */
+static nnrt_status load_partial(Run *r, const char *path) {
+  const nnrt_model *api = r->api;
+  if (r->opt->load)
+    return nnrt_fail(NNRT_ERR_ARG, "--load resumes a run and --load-partial starts one: give one");
+  if (!api->param_table)
+    return nnrt_fail(NNRT_ERR_ARG, "model %s: no parameter table (rebuild it with this nncc)",
+                     api->name);
+  nnrt_npz z;
+  nnrt_status s = nnrt_npz_read(path, &z);
+  if (s != NNRT_OK)
+    return s;
+  char *used = calloc((size_t)z.n + 1, 1);
+  if (!used) {
+    nnrt_npz_free(&z);
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory", path);
+  }
+  int loaded = 0, total = 0;
+  for (const char *const *t = api->param_table; *t; t++, total++) {
+    char name[256], shape[256], got[256] = "";
+    long offset;
+    if (sscanf(*t, "%255s %ld %255s", name, &offset, shape) != 3)
+      continue;
+    const nnrt_npy *a = nnrt_npz_find(&z, name);
+    for (int d = 0; a && d < a->rank; d++)
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "",
+               (long long)a->dims[d]);
+    if (a)
+      used[a - z.arrays] = 1;  /* reported here if it is not taken */
+    if (a && !strcmp(got, shape) && a->descr[0] == 'f') {
+      for (int64_t i = 0; i < a->numel; i++)
+        if (api->elem_size == 4)
+          ((float *)api->params(r->m))[offset + i] = (float)a->data[i];
+        else
+          ((double *)api->params(r->m))[offset + i] = a->data[i];
+      loaded++;
+    } else if (r->out) {
+      fprintf(r->out, "--load-partial: %s %s left initialised: %s%s%s\n", name, shape,
+              a ? "the .npz has it as " : "not in ", a ? (*got ? got : "a scalar") : path,
+              a && a->descr[0] != 'f' ? " integers" : "");
+    }
+  }
+  for (int i = 0; r->out && i < z.n; i++)
+    if (!used[i] && !strstr(z.arrays[i].name, "num_batches_tracked") &&
+        !strstr(z.arrays[i].name, "running_"))
+      fprintf(r->out, "--load-partial: %s in %s matches no parameter: ignored\n",
+              z.arrays[i].name, path);
+  if (r->out)
+    fprintf(r->out, "--load-partial: %d of %d parameter tensors loaded from %s\n", loaded, total,
+            path);
+  free(used);
+  nnrt_npz_free(&z);
+  return NNRT_OK;
+}
+
 /* The data, the validation split (a seeded shuffle, the last part held
  * out), the model (created, or loaded to resume), and every file the run
  * writes, checked before it starts rather than after an epoch: the
@@ -396,6 +456,8 @@ static nnrt_status start_run(Run *r) {
                      r->batch);
   if (opt->load && r->api->load(r->m, opt->load) != 0)
     return NNRT_ERR_IO;  /* the model's load left the message */
+  if (opt->load_partial && (s = load_partial(r, opt->load_partial)) != NNRT_OK)
+    return s;
   /* A batchnorm with one value per channel cannot train on a batch of 1
    * (the model refuses one, as PyTorch does): batch 1 is refused here, and
    * a last batch of 1 left out of each epoch (decision 312). */

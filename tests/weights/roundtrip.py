@@ -86,6 +86,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     try:
         check(args, work)
+        check_partial(args.nncc, work)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
@@ -166,6 +167,57 @@ def check(args, work):
             "is the same as output file", p("a.ckpt"))
     refused([nncc, "weights", "import", MODEL, p("b.npz"), p("b.npz")],
             "is the same as output file", p("b.npz"))
+
+
+def check_partial(nncc, work):
+    """--load-partial: fashion_mlp fine-tuned from an .npz whose head has
+    another shape, one tensor missing and one extra.  At --lr 0 the
+    parameters after an epoch are those loaded (bit for bit), the head as
+    initialised; the trainer names each tensor it left and ignored."""
+    data = os.environ.get("NNCC_DATA", "/usr/share/datasets/fashion-mnist")
+    if not os.path.exists(os.path.join(data, "train-images-idx3-ubyte.gz")):
+        print("skipped --load-partial: no Fashion-MNIST in %s" % data)
+        return
+    p = lambda name: os.path.join(work, name)
+    mlp = os.path.join(ROOT, "models", "fashion_mlp.nn")
+    rng = np.random.default_rng(1)
+    src = {}
+    for line in run([nncc, "--emit=params", mlp]).splitlines():
+        name, _, dims = line.split()
+        shape = tuple(int(d) for d in dims.split("x"))
+        src[name] = (rng.standard_normal(shape) * 0.01).astype(np.float32)
+    src["logits.weight"] = np.ones((5, 256), dtype=np.float32)  # another model's head
+    del src["logits.bias"]
+    src["head2.weight"] = np.ones(3, dtype=np.float32)
+    np.savez(p("partial.npz"), **src)
+    env = dict(os.environ, NNCC_WORKDIR=p("trainer"))
+    cmd = [nncc, "train", mlp, "--data", data, "--load-partial", p("partial.npz"), "--epochs", "1",
+           "--limit", "64", "--batch", "32", "--lr", "0", "--validation", "0", "--no-augment",
+           "--save", p("partial.ckpt")]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit("FAIL: %s exited %d:\n%s" % (shlex.join(cmd), r.returncode, r.stdout))
+    for want in ("--load-partial: logits.weight 10x256 left initialised: the .npz has it as 5x256",
+                 "--load-partial: logits.bias 10 left initialised: not in " + p("partial.npz"),
+                 "--load-partial: head2.weight in %s matches no parameter: ignored" % p("partial.npz"),
+                 "--load-partial: 8 of 10 parameter tensors loaded from " + p("partial.npz")):
+        if want not in r.stdout or "logits.weight in" in r.stdout:
+            sys.exit("FAIL: --load-partial did not say %r:\n%s" % (want, r.stdout))
+    run([nncc, "weights", "export", mlp, p("partial.ckpt"), p("after.npz")])
+    after = np.load(p("after.npz"))
+    for name, v in src.items():
+        if name.startswith("logits") or name == "head2.weight":
+            continue
+        if after[name].tobytes() != v.tobytes():
+            sys.exit("FAIL: --load-partial: %s is not the .npz's" % name)
+    if not np.any(after["logits.weight"]):
+        sys.exit("FAIL: --load-partial: logits.weight is not initialised")
+    print("ok: --load-partial: 8 tensors loaded bit for bit, the head initialised, each named")
+    cmd[cmd.index("--save")] = "--load"
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    if r.returncode != 1 or "give one" not in r.stdout:
+        sys.exit("FAIL: --load with --load-partial: exit %d:\n%s" % (r.returncode, r.stdout))
+    print("ok: --load with --load-partial refused")
 
 
 if __name__ == "__main__":
