@@ -223,9 +223,9 @@ static const char *read_entry(const unsigned char *buf, size_t len, size_t *at, 
   a->name[nlen] = '\0';
   if (nlen > 4 && !strcmp(a->name + nlen - 4, ".npy"))
     a->name[nlen - 4] = '\0';
-  const unsigned char *l = buf + offset;
-  if (offset > len || len - offset < 30 || rd32(l) != 0x04034b50)
+  if (offset > len || len - offset < 30 || rd32(buf + offset) != 0x04034b50)
     return "a corrupted local header";
+  const unsigned char *l = buf + offset;
   size_t head = 30 + rd16(l + 26) + (size_t)rd16(l + 28);
   if (head > len - offset || csize > len - offset - head)
     return "truncated data";
