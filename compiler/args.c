@@ -152,13 +152,52 @@ static void unknown_word(const char *what, const ArgSpec *s, const char *word, S
   for (int i = 0; s->kind == ARG_INIT && i < 4; i++)
     if (!strcmp(word, init_aliases[i][0]))
       near = init_aliases[i][1];
+  /* Keras's metric names (val_acc before Keras 2.3) */
+  static const char *const word_habits[][3] = {
+      {"val_acc", "val_accuracy", " (Keras's name before 2.3)"},
+      {"accuracy", "val_accuracy", " (early stopping watches the validation split)"},
+      {"loss", "val_loss", " (early stopping watches the validation split)"},
+  };
+  const char *habit = "";
+  for (size_t i = 0; i < sizeof word_habits / sizeof word_habits[0]; i++)
+    for (int k = 0; !strcmp(word, word_habits[i][0]) && k < ncands; k++)
+      if (!strcmp(cands[k], word_habits[i][1])) {
+        near = word_habits[i][1];
+        habit = word_habits[i][2];
+      }
   /* "unknown optimizer 'rmsprop'", "early_stopping: unknown metric 'x'" */
   const char *prefix = strcmp(what, s->name) ? arena_printf("%s: ", what) : "";
   const char *noun = s->kind == ARG_INIT ? "initializer" : s->name;
   if (near)
-    error_at(loc, "%sunknown %s '%s'; did you mean '%s'?", prefix, noun, word, near);
+    error_at(loc, "%sunknown %s '%s'%s; did you mean '%s'?", prefix, noun, word, habit, near);
   else
     error_at(loc, "%sunknown %s '%s'; expected one of: %s", prefix, noun, word, list);
+}
+
+/* The names PyTorch and Keras users type for an argument key: if key is
+ * one and its nncc name is among cands, *near becomes that name and the
+ * result says whose name key is. */
+static const char *key_habit(const char *key, const char *const *cands, int n,
+                             const char **near) {
+  static const char *const habits[][3] = {
+      {"step_size", "every", "PyTorch's StepLR name"},
+      {"monitor", "metric", "Keras's EarlyStopping name"},
+      {"padding", "pad", "PyTorch's name"},
+      {"kernel_size", "kernel", "PyTorch's name"},
+      {"out_features", "out", "PyTorch's Linear name"},
+      {"out_channels", "filters", "PyTorch's Conv2d name"},
+      {"units", "out", "Keras's Dense name"},
+      {"learning_rate", "lr", "Keras's name"},
+      {"rate", "p", "Keras's Dropout name"},
+      {"negative_slope", "slope", "PyTorch's LeakyReLU name"},
+  };
+  for (size_t i = 0; i < sizeof habits / sizeof habits[0]; i++)
+    for (int k = 0; !strcmp(key, habits[i][0]) && k < n; k++)
+      if (!strcmp(cands[k], habits[i][1])) {
+        *near = habits[i][1];
+        return habits[i][2];
+      }
+  return NULL;
 }
 
 /* INIT / CALL: a word (with default arguments) or a call. */
@@ -381,6 +420,7 @@ bool bind_args(const char *what, SrcLoc callee_loc, const Arg *args, int nargs,
           sb_printf(&list, "%s%s", j ? ", " : "", spec[j].name);
         }
         const char *near = closest_word(a->key, cands, nspec < 32 ? nspec : 32);
+        const char *habit = key_habit(a->key, cands, nspec < 32 ? nspec : 32, &near);
         /* PyTorch's longer names: kernel_size, padding, out_features, eps. */
         for (int j = 0; !near && j < nspec && j < 32; j++) {
           size_t lj = strlen(cands[j]), lk = strlen(a->key);
@@ -389,8 +429,8 @@ bool bind_args(const char *what, SrcLoc callee_loc, const Arg *args, int nargs,
             near = cands[j];
         }
         if (near)
-          error_at(a->key_loc, "%s has no argument '%s'; did you mean '%s'?", what, a->key,
-                   near);
+          error_at(a->key_loc, "%s has no argument '%s'%s; did you mean '%s'?", what, a->key,
+                   habit ? arena_printf(" (%s)", habit) : "", near);
         else if (nspec)
           error_at(a->key_loc, "%s has no argument '%s'; its arguments are: %s", what, a->key,
                    list.data);

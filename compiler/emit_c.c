@@ -181,22 +181,6 @@ static void emit_flat(FILE *f, const Emitter *e, const char *fn) {
   fprintf(f, "  return %s_%s_ex(m, batch, in, lab);\n}\n\n", N, fn);
 }
 
-const char *model_structure(const Graph *g) {
-  StrBuf sb = {0};
-  sb_printf(&sb, "nncc-1 %s", g->f64 ? "f64" : "f32");
-  if (g->nlosses)
-    sb_printf(&sb, ";optimizer %s x%d", optimizer_word(&g->train), g->train.state_per_param);
-  const PtrVec *lists[2] = {&g->params, &g->buffers};
-  for (int l = 0; l < 2; l++)
-    for (int i = 0; i < lists[l]->len; i++) {
-      const Param *p = lists[l]->data[i];
-      sb_printf(&sb, ";%s%s ", l ? "buffer " : "", p->name);
-      for (int d = 0; d < p->rank; d++)
-        sb_printf(&sb, "%s%lld", d ? "x" : "", (long long)p->dims[d]);
-    }
-  return sb.data;
-}
-
 /* The structure string as C: a literal per part (each ';' starts one),
  * none over C99's minimum limit of 4095 characters; hashed in order
  * (nnrt_fnv1a64_parts) they give the fingerprint of the whole string. */
@@ -405,10 +389,6 @@ static void emit_header(FILE *f, const Emitter *e, const EmitOptions *opt) {
 
 static void emit_train_config(FILE *f, const Emitter *e);
 
-int64_t opt_values(const Graph *g) {
-  return g->nlosses ? g->train.state_per_param * g->num_params : 0;
-}
-
 /* The arena buffers an entry point's calls name (kb_entry_buffers), where
  * the plan put them: a per-sample buffer at A + offset * batch, a fixed one
  * at A + base * max_batch + offset (embedded: max_batch is 1, and the arena
@@ -438,6 +418,49 @@ static void emit_arena_names(StrBuf *fns, const Emitter *e) {
       sb_printf(&line, "  /* %s */", what);
     sb_printf(fns, "%s\n", line.data);
   }
+}
+
+/* The first batchnorm that sees one value per channel in each sample (on
+ * f32[features], or f32[C, 1, 1]): it cannot train on a batch of 1, whose
+ * variance is 0 and whose gradient vanishes, so the training entry points
+ * refuse that batch, as PyTorch does.  NULL if there is none. */
+static const IrNode *single_value_batchnorm(const Graph *g) {
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    if (n->op == OP_BATCHNORM && type_numel(&n->in[0]->ty) == n->in[0]->ty.dims[0])
+      return n;
+  }
+  return NULL;
+}
+
+/* refuse_batch_of_one(): its message, and NaN. */
+static void emit_batch_of_one(FILE *f, const Graph *g) {
+  const IrNode *bn = single_value_batchnorm(g);
+  if (!bn || !g->nlosses)
+    return;
+  fprintf(f, "\n/* Training on a batch of 1: refused, as %s has one value per channel. */\n"
+             "static double refuse_batch_of_one(void) {\n"
+             "  nnrt_fail(NNRT_ERR_ARG, \"%%s\",\n"
+             "            \"model %s: batchnorm '%s' (%s:%d) \"\n"
+             "            \"cannot train on a batch of 1: it has one value per channel (%s); \"\n"
+             "            \"use a batch of 2 or more, as PyTorch does\");\n"
+             "  return NAN;\n}\n",
+          bn->layer_name, g->name, bn->layer_name, c_string_text(base_name(g->file->name)),
+          bn->loc.line, type_str(&bn->in[0]->ty));
+}
+
+/* The parameters as --emit=params prints them, for nnrt_model.param_table. */
+static void emit_param_table(FILE *f, const Graph *g) {
+  fprintf(f, "/* The parameters, as nncc --emit=params lists them (name, offset, shape). */\n"
+             "static const char *const param_table[] = {\n");
+  for (int i = 0; i < g->params.len; i++) {
+    const Param *p = g->params.data[i];
+    fprintf(f, "    \"%s %lld ", c_string_text(p->name), (long long)p->offset);
+    for (int d = 0; d < p->rank; d++)
+      fprintf(f, "%s%lld", d ? "x" : "", (long long)p->dims[d]);
+    fprintf(f, "\",\n");
+  }
+  fprintf(f, "    NULL};\n\n");
 }
 
 /* The offsets of the parameters (in params, grads and each optimizer
@@ -586,7 +609,7 @@ static void emit_struct(FILE *f, const Emitter *e) {
   if (e->train_code && g->num_buffers)
     fprintf(f, "  %s *saved_buffers;  /* buffers before a train step, for a refused one */\n", T);
   if (e->train_code)
-    fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)opt_values(g));
+    fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)optimizer_values(g));
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
   fprintf(f, "%s};\n\n", e->train_code ? "  nnrt_rng rng;\n" : "");
 }
@@ -625,7 +648,7 @@ static void emit_layout(FILE *f, const Emitter *e) {
   if (g->num_buffers)
     fprintf(f, "  m->saved_buffers = m->buffers + %lld;\n", nb);
   fprintf(f, "  m->opt = m->%s + %lld;\n", g->num_buffers ? "saved_buffers" : "buffers", nb);
-  fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)opt_values(g));
+  fprintf(f, "  m->arena = m->opt + %lld;\n", (long long)optimizer_values(g));
   fprintf(f, "  m->lr = %s;\n", lit(&e->kb, g->train.lr));
 }
 
@@ -640,7 +663,7 @@ static void emit_create(FILE *f, const Emitter *e) {
   if (e->train_code)  /* with buffers, a second copy of them (saved_buffers) after them */
     fprintf(f, "  size_t values = 2 * (size_t)%lld + %s%lld + %lld + arena;\n",
             (long long)g->num_params, g->num_buffers ? "2 * " : "", (long long)g->num_buffers,
-            (long long)opt_values(g));
+            (long long)optimizer_values(g));
   else
     fprintf(f, "  size_t values = (size_t)%lld + %lld + arena;\n", (long long)g->num_params,
             (long long)g->num_buffers);
@@ -702,6 +725,13 @@ static void emit_forward(FILE *f, const Emitter *e) {
   fprintf(f, "      in[i] = inputs[i] + (size_t)done * in_size[i];\n");
   static const char *const args[4] = {"m", "n", "in", NULL};
   const char *train = run_call(e, ENTRY_TRAIN_FORWARD, args), *infer = run_call(e, ENTRY_INFER, args);
+  if (e->train_code && train && g->nlosses && single_value_batchnorm(g))
+    fprintf(f, "    if (training && n == 1) {  /* NaN out, the running statistics unchanged */\n"
+               "      const %s nan = (%s)refuse_batch_of_one();\n"
+               "      for (int i = 0; i < %d; i++)\n"
+               "        for (size_t k = 0; k < out_size[i]; k++)\n"
+               "          outputs[i][(size_t)done * out_size[i] + k] = nan;\n"
+               "      continue;\n    }\n", T, T, g->outputs.len);
   if (!e->train_code && infer)
     fprintf(f, "    %s;\n", infer);
   else if (train && infer)
@@ -761,6 +791,8 @@ static void emit_training(FILE *f, const Emitter *e) {
   fprintf(f, "%s %s_loss_and_grad_ex(struct %s *m, int batch, const %s *const *inputs,\n"
              "    const void *const *labels) {\n", T, N, N, T);
   fprintf(f, "  if (batch < 1 || batch > m->max_batch)\n    return (%s)NAN;\n", T);
+  if (single_value_batchnorm(g))
+    fprintf(f, "  if (batch == 1)\n    return (%s)refuse_batch_of_one();\n", T);
   static const char *const args[4] = {"m", "batch", "inputs", "labels"};
   const char *train = run_call(e, ENTRY_TRAIN, args);
   fprintf(f, "  m->last_batch = batch;\n%s%s%s", train ? "  " : "", train ? train : "",
@@ -809,7 +841,7 @@ static void emit_checkpoints(FILE *f, const Emitter *e) {
       "  nnrt_ckpt_section s[3] = {{m->params, %lld * sizeof(%s)},\n"
       "                           {m->buffers, %lld * sizeof(%s)},\n"
       "                           {m->opt, %lld * sizeof(%s)}};\n",
-      (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)opt_values(g), T);
+      (long long)g->num_params, T, (long long)g->num_buffers, T, (long long)optimizer_values(g), T);
   if (!e->train_code) {  /* the optimizer state: its size checked, its data skipped (NULL) */
     fprintf(f, "int %s_load(struct %s *m, const char *path) {\n"
                "  nnrt_ckpt_section s[3] = {{m->params, %lld * sizeof(%s)},\n"
@@ -817,7 +849,7 @@ static void emit_checkpoints(FILE *f, const Emitter *e) {
                "                           {NULL, %lld * sizeof(%s)}};  /* optimizer state */\n"
                "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64_parts(structure), sizeof(%s), NULL, "
                "s, 3);\n}\n", N, N, (long long)g->num_params, T, (long long)g->num_buffers, T,
-            (long long)opt_values(g), T, T);
+            (long long)optimizer_values(g), T, T);
     return;
   }
   fprintf(f, "int %s_save(const struct %s *m, const char *path) {\n%s", N, N, sections);
@@ -903,11 +935,12 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
              "      .save = model_save, .load = model_load,\n"
              "      .set_learning_rate = model_set_learning_rate, .step = model_step,\n"
              "      .train_output = %s, .config = %s,\n"
-             "      .source = \"%s\", .output_kind = %d, .class_names = %s};\n",
+             "      .source = \"%s\", .output_kind = %d, .class_names = %s,\n"
+             "      .min_train_batch = %d, .param_table = param_table};\n",
           flat ? "model_loss_and_grad" : "NULL", flat ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
           c_string_text(base_name(g->file->name)), output_class_kind(g),
-          g->nclass_names ? "class_names" : "NULL");
+          g->nclass_names ? "class_names" : "NULL", trains && single_value_batchnorm(g) ? 2 : 1);
   fprintf(f, "  return &model;\n}\n");
   if (opt->with_main)
     fprintf(f, "\n/* nncc --main: the model as a command-line trainer (see nnrt_main). */\n"
@@ -924,16 +957,20 @@ static void emit_source(FILE *f, Emitter *e, const EmitOptions *opt) {
       e->run_empty[i] = true;  /* --inference-only: not written */
   emit_prelude(f, e, opt);
   emit_struct(f, e);
-  emit_structure(f, model_structure(e->g));
+  emit_structure(f, checkpoint_structure(e->g));
   emit_param_names(f, e);
   fprintf(f, "%s%s", kb_kernels(&e->kb), fns.data ? fns.data : "");
+  if (e->train_code)
+    emit_batch_of_one(f, e->g);
   emit_create(f, e);
   emit_forward(f, e);
   if (e->train_code && e->g->nlosses)
     emit_training(f, e);
   emit_checkpoints(f, e);
-  if (e->train_code)
-    emit_trainer_view(f, e, opt);
+  if (!e->train_code)
+    return;
+  emit_param_table(f, e->g);
+  emit_trainer_view(f, e, opt);
 }
 
 /* --embed-weights: NAME_infer_in runs the inference pass on one sample in

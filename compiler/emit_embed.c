@@ -49,8 +49,8 @@ static bool read_values(Weights *w, const Graph *g) {
     raw[i] = arena_alloc((size_t)counts[i] * elem + 1);
     s[i] = (nnrt_ckpt_section){raw[i], (uint64_t)counts[i] * elem};
   }
-  s[2] = (nnrt_ckpt_section){NULL, (uint64_t)opt_values(g) * elem};  /* checked, not kept */
-  if (nnrt_ckpt_load(w->path, nnrt_fnv1a64(model_structure(g)), (uint32_t)elem, &w->step, s, 3) !=
+  s[2] = (nnrt_ckpt_section){NULL, (uint64_t)optimizer_values(g) * elem};  /* checked, not kept */
+  if (nnrt_ckpt_load(w->path, nnrt_fnv1a64(checkpoint_structure(g)), (uint32_t)elem, &w->step, s, 3) !=
       NNRT_OK) {
     error_plain("--embed-weights: %s", nnrt_errmsg());
     return false;

@@ -1,5 +1,6 @@
-/* files.c - reading a model, and telling whether two names are one file:
- * shared by the compiler's command line (main.c) and nncc train (trainer.c). */
+/* files.c - the files a command line names: the model read whole, and
+ * the check that no output replaces an input or another output (nncc,
+ * nncc train, nncc weights). */
 #define _POSIX_C_SOURCE 200809L
 #include "nncc.h"
 
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *read_all(FILE *f, size_t *len) {
   size_t cap = 4096, n = 0;
@@ -64,6 +66,8 @@ bool load_file(const char *path, SrcFile *file) {
   return true;
 }
 
+/* Whether a and b name one file: the same device and inode if both exist,
+ * else the same name in the same directory. */
 bool same_file(const char *a, const char *b) {
   struct stat sa, sb;
   bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
@@ -77,3 +81,30 @@ bool same_file(const char *a, const char *b) {
   return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
          sa.st_ino == sb.st_ino;
 }
+
+/* Outputs never replace the input, nor each other (as GCC refuses): a
+ * message and false if one would.  NULL and "-" (stdout) are skipped. */
+bool outputs_distinct(const char *input, const char *const *outputs, int n) {
+  struct stat in;
+  bool have_in = strcmp(input, "-") ? stat(input, &in) == 0
+                                    : fstat(STDIN_FILENO, &in) == 0 && S_ISREG(in.st_mode);
+  for (int i = 0; i < n; i++) {
+    struct stat st;
+    if (!outputs[i] || !strcmp(outputs[i], "-"))
+      continue;
+    if (have_in && stat(outputs[i], &st) == 0 && st.st_dev == in.st_dev &&
+        st.st_ino == in.st_ino) {
+      error_plain("input file '%s' is the same as output file '%s'; nothing written",
+                  strcmp(input, "-") ? input : "<stdin>", outputs[i]);
+      return false;
+    }
+    for (int k = 0; k < i; k++)
+      if (outputs[k] && strcmp(outputs[k], "-") && same_file(outputs[k], outputs[i])) {
+        error_plain("output files '%s' and '%s' are the same file; nothing written",
+                    outputs[k], outputs[i]);
+        return false;
+      }
+  }
+  return true;
+}
+

@@ -29,6 +29,7 @@ static void usage(FILE *out) {
           "       nncc train <model.nn> --data DIR [trainer options]\n"
           "       nncc test <model.nn> --load CKPT --data DIR [options]\n"
           "       nncc predict <model.nn> --load CKPT --images FILE [options]\n"
+          "       nncc weights export|import ... (see nncc weights --help)\n"
           "\n"
           "Compile a .nn model to C: a forward pass and a training step.\n"
           "\n"
@@ -87,33 +88,6 @@ static const Pass *known_pass(const char *name) {
   return NULL;
 }
 
-/* ------------------------------------------------------- output checks */
-
-/* Outputs never replace the input, nor each other (as GCC refuses): a
- * message and false if one would.  NULL and "-" (stdout) are skipped. */
-static bool outputs_distinct(const char *input, const char *const *outputs, int n) {
-  struct stat in;
-  bool have_in = strcmp(input, "-") ? stat(input, &in) == 0
-                                    : fstat(STDIN_FILENO, &in) == 0 && S_ISREG(in.st_mode);
-  for (int i = 0; i < n; i++) {
-    struct stat st;
-    if (!outputs[i] || !strcmp(outputs[i], "-"))
-      continue;
-    if (have_in && stat(outputs[i], &st) == 0 && st.st_dev == in.st_dev &&
-        st.st_ino == in.st_ino) {
-      error_plain("input file '%s' is the same as output file '%s'; nothing written",
-                  strcmp(input, "-") ? input : "<stdin>", outputs[i]);
-      return false;
-    }
-    for (int k = 0; k < i; k++)
-      if (outputs[k] && strcmp(outputs[k], "-") && same_file(outputs[k], outputs[i])) {
-        error_plain("output files '%s' and '%s' are the same file; nothing written",
-                    outputs[k], outputs[i]);
-        return false;
-      }
-  }
-  return true;
-}
 
 /* ---------------------------------------------------------- nncc MODEL */
 
@@ -342,6 +316,8 @@ int main(int argc, char **argv) {
   atexit(diag_flush);
   if (argc > 1 && nnrt_cli_command(argv[1]))  /* train, test, predict (trainer.c) */
     return trainer_command(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "weights"))
+    return weights_command(argc, argv);
   CommandLine cl = {0};
   int status = parse_command_line(argc, argv, &cl);
   if (status >= 0)

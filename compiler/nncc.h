@@ -695,6 +695,11 @@ const Pass *pass_lookup(const char *name);
 /* passes (one file each) */
 bool infer_shapes(Graph *g);    /* shape.c   */
 bool assign_params(Graph *g);   /* params.c  */
+/* The optimizer state values a checkpoint holds (0 without a loss). */
+int64_t optimizer_values(const Graph *g);
+/* The structure string hashed into checkpoints' fingerprint: the dtype,
+ * the optimizer, every parameter and buffer with its shape. */
+const char *checkpoint_structure(const Graph *g);
 bool check_train(Graph *g);     /* train.c   */
 bool rewrite_bce(Graph *g);     /* rewrite_bce.c */
 bool dead_code(Graph *g);       /* dce.c     */
@@ -965,11 +970,6 @@ typedef struct EmitOptions {
                                written into the C (emit_embed.c), or NULL  */
 } EmitOptions;
 
-/* The structure string hashed into checkpoints' fingerprint (nnrt_fnv1a64):
- * element type, optimizer, every parameter's and buffer's name and shape. */
-const char *model_structure(const Graph *g);
-/* Values of optimizer state: the optimizer's per parameter (check-train). */
-int64_t opt_values(const Graph *g);
 /* What heads every file nncc writes: what, from what, the command line. */
 void emit_command_line(FILE *f, const EmitOptions *opt, const char *what, const char *from);
 /* The header's include guard, NNCC_<NAME>_H, and its first sizes. */
@@ -1038,6 +1038,9 @@ bool load_file(const char *path, SrcFile *file);
 /* Whether a and b name one file: the same device and inode if both exist,
  * else the same name in the same directory. */
 bool same_file(const char *a, const char *b);
+/* Whether no output names the input or another output: false after an
+ * error if one does (NULL and "-" outputs are skipped). */
+bool outputs_distinct(const char *input, const char *const *outputs, int n);
 
 /* ------------------------------------------------------------- trainer.c */
 
@@ -1066,6 +1069,9 @@ Graph *compile_source(const SrcFile *file, const Options *opt, Program **ast_out
 /* The same for IR text (-x ir): the pipeline goes on after the pass the
  * text was printed after. */
 Graph *compile_ir(const SrcFile *file, const Options *opt);
+
+/* weights.c: nncc weights export|import ... */
+int weights_command(int argc, char **argv);
 
 /* ------------------------------------------------------------- ir_read.c */
 

@@ -21,3 +21,23 @@ bool assign_params(Graph *g) {
   }
   return true;
 }
+
+int64_t optimizer_values(const Graph *g) {
+  return g->nlosses ? g->train.state_per_param * g->num_params : 0;
+}
+
+const char *checkpoint_structure(const Graph *g) {
+  StrBuf sb = {0};
+  sb_printf(&sb, "nncc-1 %s", g->f64 ? "f64" : "f32");
+  if (g->nlosses)
+    sb_printf(&sb, ";optimizer %s x%d", optimizer_word(&g->train), g->train.state_per_param);
+  const PtrVec *lists[2] = {&g->params, &g->buffers};
+  for (int l = 0; l < 2; l++)
+    for (int i = 0; i < lists[l]->len; i++) {
+      const Param *p = lists[l]->data[i];
+      sb_printf(&sb, ";%s%s ", l ? "buffer " : "", p->name);
+      for (int d = 0; d < p->rank; d++)
+        sb_printf(&sb, "%s%lld", d ? "x" : "", (long long)p->dims[d]);
+    }
+  return sb.data;
+}

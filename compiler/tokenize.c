@@ -312,6 +312,12 @@ Token *tokenize(const SrcFile *file) {
                     "`loss ..., weight=0.5`)");
     else if (c == '/' && lx.p[1] == '/')
       error_at(loc, "comments start with '#', not '//'");
+    else if (c == '%' && lx.cur != &lx.head && lx.cur->kind == TK_NUMBER &&
+             lx.cur->loc.off + lx.cur->loc.len == loc.off)  /* Keras users' 10% */
+      error_at((SrcLoc){loc.file, lx.cur->loc.off, lx.cur->loc.line, lx.cur->loc.col,
+                        lx.cur->loc.len + 1},
+               "a fraction is written as a number: '%s%%' is %g", lx.cur->text,
+               lx.cur->num / 100);
     else if (n == 3 && u[0] == 0xe2 && u[1] == 0x80 && u[2] >= 0x98 && u[2] <= 0x9f)
       error_at(loc, "unexpected character '%.*s'; strings take straight double quotes, as in "
                     "name=\"fc1\"", n, lx.p);

@@ -291,8 +291,29 @@ static void check_test_block(Graph *g) {
   }
 }
 
+/* PyTorch users' double softmax: a loss that applies softmax (sigmoid)
+ * itself, fed the probabilities instead of the logits.  It trains, but on
+ * a flattened loss whose gradients vanish: a warning, with the place the
+ * probabilities were made. */
+static void lint_losses(const Graph *g) {
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.data[i];
+    int twice = n->op == OP_SOFTMAX_CROSS_ENTROPY ? OP_SOFTMAX
+                : n->op == OP_SIGMOID_CROSS_ENTROPY ? OP_SIGMOID : -1;
+    const IrNode *d = twice >= 0 && n->nin > 0 && n->in[0] ? n->in[0]->def : NULL;
+    if (!d || d->op != twice)
+      continue;
+    const char *f = op_table[twice]->name, *loss = op_table[n->op]->name;
+    warn_at(n->loc, "%s applies %s itself, but its input is already a %s: a double %s, "
+                    "which trains slowly or not at all; give it the logits (the input of the %s)",
+            loss, f, f, f, f);
+    note_at(d->loc, "the %s is here", f);
+  }
+}
+
 bool check_train(Graph *g) {
   int before = diag_error_count();
+  lint_losses(g);
   check_train_block(g);
   check_test_block(g);
   check_class_names(g);

@@ -43,6 +43,9 @@ static const Option options[] = {
     {"--data", "DIR", STRING, T | E, 0, 0, 0, AT(o.data), "the data set (see below)"},
     {"--load", "CKPT", STRING, T | E | P, 0, 0, 0, AT(o.load),
      "the checkpoint to evaluate or use; train: resume from it"},
+    {"--load-partial", "NPZ", STRING, T, 0, 0, 0, AT(o.load_partial),
+     "start from the tensors of an .npz (nncc weights export) that match a parameter by name and "
+     "shape"},
     {"--images", "FILE", STRING, P, 0, 0, 0, AT(images),
      "the samples: IDX, CSV (no label column) or a PGM/PPM image"},
     {"--out", "FILE.csv", STRING, P, 0, 0, 0, AT(out_csv),

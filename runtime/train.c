@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "nnrt_train.h"
+#include "npz.h"
 
 #include <errno.h>
 #include <math.h>
@@ -468,6 +469,8 @@ typedef struct Run {
   Data data;
   size_t *order;           /* training samples [0, ntrain), then the held-out */
   size_t ntrain, nval;
+  size_t drop_last;        /* 1: the last sample of each epoch's order is left
+                              out (a batch of 1 a batchnorm cannot train on) */
   void *m;
   float *x, *scratch;      /* a batch of inputs; one augmentation's scratch  */
   int32_t *y;              /* a batch of class ids, or                     */
@@ -485,6 +488,65 @@ typedef struct Epoch {
   double lr, seconds;
   size_t seen;             /* samples of the accepted steps                */
 } Epoch;
+
+/* --load-partial: each parameter (nnrt_model.param_table) whose name and
+ * shape an array of the .npz has takes its values; the others keep their
+ * initial values and are named, as are the arrays no parameter took
+ * (decision 314).  Running statistics are not parameters: they start
+ * afresh. */
+static nnrt_status load_partial(Run *r, const char *path) {
+  const nnrt_model *api = r->api;
+  if (r->opt->load)
+    return nnrt_fail(NNRT_ERR_ARG, "--load resumes a run and --load-partial starts one: give one");
+  if (!api->param_table)
+    return nnrt_fail(NNRT_ERR_ARG, "model %s: no parameter table (rebuild it with this nncc)",
+                     api->name);
+  nnrt_npz z;
+  nnrt_status s = nnrt_npz_read(path, &z);
+  if (s != NNRT_OK)
+    return s;
+  char *used = calloc((size_t)z.n + 1, 1);
+  if (!used) {
+    nnrt_npz_free(&z);
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory", path);
+  }
+  int loaded = 0, total = 0;
+  for (const char *const *t = api->param_table; *t; t++, total++) {
+    char name[256], shape[256], got[256] = "";
+    long offset;
+    if (sscanf(*t, "%255s %ld %255s", name, &offset, shape) != 3)
+      continue;
+    const nnrt_npy *a = nnrt_npz_find(&z, name);
+    for (int d = 0; a && d < a->rank; d++)
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "",
+               (long long)a->dims[d]);
+    if (a)
+      used[a - z.arrays] = 1;  /* reported here if it is not taken */
+    if (a && !strcmp(got, shape) && a->descr[0] == 'f') {
+      for (int64_t i = 0; i < a->numel; i++)
+        if (api->elem_size == 4)
+          ((float *)api->params(r->m))[offset + i] = (float)a->data[i];
+        else
+          ((double *)api->params(r->m))[offset + i] = a->data[i];
+      loaded++;
+    } else if (r->out) {
+      fprintf(r->out, "--load-partial: %s %s left initialised: %s%s%s\n", name, shape,
+              a ? "the .npz has it as " : "not in ", a ? (*got ? got : "a scalar") : path,
+              a && a->descr[0] != 'f' ? " integers" : "");
+    }
+  }
+  for (int i = 0; r->out && i < z.n; i++)
+    if (!used[i] && !strstr(z.arrays[i].name, "num_batches_tracked") &&
+        !strstr(z.arrays[i].name, "running_"))
+      fprintf(r->out, "--load-partial: %s in %s matches no parameter: ignored\n",
+              z.arrays[i].name, path);
+  if (r->out)
+    fprintf(r->out, "--load-partial: %d of %d parameter tensors loaded from %s\n", loaded, total,
+            path);
+  free(used);
+  nnrt_npz_free(&z);
+  return NNRT_OK;
+}
 
 /* The data, the validation split (a seeded shuffle, the last part held
  * out), the model (created, or loaded to resume), and every file the run
@@ -525,7 +587,17 @@ static nnrt_status start_run(Run *r) {
                      r->batch);
   if (opt->load && r->api->load(r->m, opt->load) != 0)
     return NNRT_ERR_IO;  /* the model's load left the message */
-  r->steps_per_epoch = (r->ntrain + (size_t)r->batch - 1) / (size_t)r->batch;
+  if (opt->load_partial && (s = load_partial(r, opt->load_partial)) != NNRT_OK)
+    return s;
+  /* A batchnorm with one value per channel cannot train on a batch of 1
+   * (the model refuses one, as PyTorch does): batch 1 is refused here, and
+   * a last batch of 1 left out of each epoch (decision 312). */
+  if (r->batch < r->api->min_train_batch || (r->api->min_train_batch > 1 && r->ntrain == 1))
+    return nnrt_fail(NNRT_ERR_ARG, "model %s cannot train on batches of 1: a batchnorm has one "
+                     "value per channel; use --batch 2 or more%s", r->api->name,
+                     r->ntrain == 1 ? ", and more than one training sample" : "");
+  r->drop_last = r->api->min_train_batch > 1 && r->ntrain % (size_t)r->batch == 1;
+  r->steps_per_epoch = (r->ntrain - r->drop_last + (size_t)r->batch - 1) / (size_t)r->batch;
   r->total_steps = r->steps_per_epoch * (uint64_t)r->epochs;
 
   if (opt->save)
@@ -637,7 +709,7 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   int refused = 0;  /* steps in a row whose loss or update was not finite */
   memset(e, 0, sizeof *e);
   e->lr = r->lr0;
-  for (size_t start = 0; start < r->ntrain; start += (size_t)r->batch) {
+  for (size_t start = 0; start < r->ntrain - r->drop_last; start += (size_t)r->batch) {
     int b = r->ntrain - start < (size_t)r->batch ? (int)(r->ntrain - start) : r->batch;
     fill_batch(r, &er, start, b);
     e->lr = learning_rate(r->cfg, r->lr0, api->step(r->m), r->steps_per_epoch, r->total_steps);
@@ -837,6 +909,9 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   int first_epoch = (int)(api->step(r.m) / r.steps_per_epoch);
   if (r.out)
     run_header(&r, first_epoch);
+  if (r.out && r.drop_last)
+    fprintf(r.out, "(each epoch leaves out its last sample: a batch of 1, which batchnorm cannot "
+                   "train on)\n");
 
   double best = NAN, start_time = now();
   int since_best = 0;

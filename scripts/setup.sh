@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 
-packages=(cmake make gcc clang libclang-rt-14-dev llvm-14-tools python3 python3-torch zlib1g-dev
+packages=(cmake make gcc clang libclang-rt-14-dev llvm-14-tools python3 python3-torch python3-numpy zlib1g-dev
           libopenblas-dev dataset-fashion-mnist universal-ctags pkgconf binutils graphviz)
 missing=()
 for p in "${packages[@]}"; do

@@ -281,6 +281,14 @@ typedef struct nnrt_model {
   /* The names of the classes, from the .nn's `classes [...]` line (as many
    * as output 0 has values), or NULL. */
   const char *const *class_names;
+  /* 2 if a batchnorm has one value per channel in each sample, so that a
+   * training batch of 1 is refused (NaN, nnrt_errmsg says which); else 1
+   * (0 from code before nncc 0.1 means 1). */
+  int min_train_batch;
+  /* The parameters as nncc --emit=params lists them, one string each:
+   * "fc1.weight 0 10x784" (name, offset in params, shape), then NULL; the
+   * trainer's --load-partial matches them by name and shape. */
+  const char *const *param_table;
 } nnrt_model;
 
 #ifdef __cplusplus

@@ -198,6 +198,9 @@ typedef struct nnrt_train_options {
   int patience;            /* < 0: the model's; 0: off                      */
   const char *save;        /* checkpoint, each epoch; the best as SAVE.best  */
   const char *load;        /* resume from this checkpoint                   */
+  const char *load_partial;  /* fine-tune: the .npz tensors (nncc weights
+                                export) matching a parameter by name and
+                                shape are loaded, the rest reported         */
   const char *log;         /* per-epoch metrics, CSV                        */
   const char *plot;        /* the curves, SVG                               */
   long limit;              /* use at most this many training samples (0: all) */

@@ -6,6 +6,9 @@
 #               of range, a NaN target) or whose update would overflow
 #               changes nothing; a NaN, infinite or negative learning rate
 #               is refused and the rate stays: every model
+#   batch_of_one.c  a batchnorm with one value per channel refuses to train
+#               on a batch of 1 (NaN, a message, nothing changed), one with
+#               more values trains on it
 # Usage: run.sh NNCC SOURCE_DIR WORKDIR NNRT_LIB [LIBS...]
 #   LIBS what libnnrt needs (default: -lopenblas -lm -lpthread); env CC (default cc)
 set -uo pipefail
@@ -49,4 +52,7 @@ for model in "$src"/models/*.nn; do
   grep -q '^loss ' "$model" || continue
   run nan_step "$model"
 done
+run batch_of_one "$src/models/fashion_mlp.nn" 2
+run batch_of_one "$src/tests/e2e/bn_1x1.nn" 2
+run batch_of_one "$src/tests/e2e/bn_spatial.nn" 1
 exit $status

@@ -133,6 +133,17 @@ for run in "1 --save $work/good.ckpt" "2 --load $work/good.ckpt --save $work/goo
   else bad "diverging run ($args): exit $rc: $msg"; fi
 done
 
+# fashion_mlp's batchnorms have one value per channel, so they cannot train
+# on a batch of 1 (as in PyTorch): --batch 1 is refused, and 33 samples in
+# batches of 16 leave out each epoch's last one, and say so.
+msg=$("$trainer" train "${small[@]}" --limit 33 --validation 0 --epochs 2 2>&1); rc=$?
+if [ $rc = 0 ] && echo "$msg" | grep -q "^(each epoch leaves out its last sample: a batch of 1" &&
+   ! echo "$msg" | grep -qi "nan\|diverged"; then ok "last batch of 1 left out"
+else bad "33 samples in batches of 16: exit $rc: $msg"; fi
+msg=$("$trainer" train "${small[@]}" --batch 1 --epochs 1 2>&1); rc=$?
+if [ $rc = 1 ] && echo "$msg" | grep -q "model fashion_mlp cannot train on batches of 1: a batchnorm has one value per channel; use --batch 2 or more"; then ok "batch 1 refused: $msg"
+else bad "--batch 1: exit $rc: $msg"; fi
+
 if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
   echo "skipped the training runs: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist)"
   echo "trainer: $pass passed, $fail failed"
