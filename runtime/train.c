@@ -248,7 +248,7 @@ static void progress(FILE *out, int tty, int epoch, int epochs, double frac, dou
   bar[30] = '\0';
   fprintf(out, "\repoch %d/%d [%s] %3.0f%%  loss %.4f", epoch, epochs, bar, 100 * frac, loss);
   if (!isnan(acc))
-    fprintf(out, "  acc %.2f%%", acc);
+    fprintf(out, "  accuracy %.2f%%", acc);
   fprintf(out, "  %.0f samples/s ", rate);
   fflush(out);
 }
@@ -324,9 +324,12 @@ static nnrt_status check_diverged(const nnrt_model *api, void *m, int epoch, int
                    what, lr0);
 }
 
+/* The curves: per epoch, loss and accuracy (a fraction) of the training
+ * steps, the validation split and the test data; NAN where unknown (epochs
+ * before a resumed run's first). */
 typedef struct History {
   int n;
-  double *train_loss, *val_loss, *train_acc, *val_acc;
+  double *loss[3], *acc[3];  /* train, validation, test */
 } History;
 
 /* One run of nnrt_train: what it was asked, what it holds, where it is. */
@@ -340,14 +343,19 @@ typedef struct Run {
   FILE *out;               /* progress, or NULL (--quiet)                  */
   int tty;
   Data data;
+  nnrt_train_report *rep;  /* the best epoch so far, and the rest      */
   size_t *order;           /* training samples [0, ntrain), then the held-out */
+  size_t *epoch_order;     /* an epoch's order of the training samples      */
   size_t ntrain, nval;
+  int stopping;            /* early stopping: patience > 0 and a validation split */
+  double best;             /* the watched metric's best (lower is better), or NAN */
+  int since_best;          /* epochs since the best                         */
   void *m;
   float *x, *scratch;      /* a batch of inputs; one augmentation's scratch  */
   int32_t *y;
   History h;
   nnrt_file log;
-  char best_path[1100];    /* the best epoch's checkpoint, or ""           */
+  char best_path[1100];    /* early stopping: the best epoch's checkpoint, or "" */
 } Run;
 
 /* What one epoch's training steps did. */
@@ -388,6 +396,9 @@ static nnrt_status start_run(Run *r) {
   if (r->ntrain == 0)
     return nnrt_fail(NNRT_ERR_ARG, "%s: no training samples left after holding out %.0f%% "
                      "for validation", d->train_name, 100 * validation);
+  if (!(r->epoch_order = malloc(sizeof(size_t) * r->ntrain)))
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for %zu samples", d->train_name, total);
+  r->stopping = r->patience > 0 && r->nval;
 
   if (!(r->m = r->api->create(r->batch, r->seed)))
     return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", r->api->name,
@@ -397,14 +408,13 @@ static nnrt_status start_run(Run *r) {
   r->steps_per_epoch = (r->ntrain + (size_t)r->batch - 1) / (size_t)r->batch;
   r->total_steps = r->steps_per_epoch * (uint64_t)r->epochs;
 
-  if (opt->save)
+  if (r->stopping && opt->save)
     snprintf(r->best_path, sizeof r->best_path, "%s.best", opt->save);
-  else if (r->patience > 0 && r->nval)
+  else if (r->stopping)
     snprintf(r->best_path, sizeof r->best_path, "%s/nnrt-%s-%ld.best.ckpt",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", r->api->name, (long)getpid());
   nnrt_file probe;
-  const char *replaced[3] = {opt->save, r->nval && r->best_path[0] ? r->best_path : NULL,
-                             opt->plot};
+  const char *replaced[3] = {opt->save, r->best_path[0] ? r->best_path : NULL, opt->plot};
   for (int i = 0; i < 3; i++)
     if (replaced[i] && nnrt_file_probe(&probe, replaced[i]) != 0)
       return nnrt_file_failed(&probe);
@@ -412,7 +422,7 @@ static nnrt_status start_run(Run *r) {
   if (opt->log && nnrt_file_append(&r->log, opt->log, !resumed) != 0)
     return nnrt_file_failed(&r->log);
   if (opt->log && !resumed &&
-      (s = log_line(&r->log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,"
+      (s = log_line(&r->log, "epoch,lr,loss,accuracy,val_loss,val_accuracy,"
                              "test_loss,test_accuracy,seconds,samples_per_second\n")) != NNRT_OK)
     return s;
 
@@ -420,12 +430,15 @@ static nnrt_status start_run(Run *r) {
   r->x = malloc(sizeof(float) * in * (size_t)r->batch);
   r->scratch = malloc(sizeof(float) * in);
   r->y = malloc(sizeof(int32_t) * (size_t)r->batch);
-  r->h.train_loss = calloc((size_t)r->epochs, sizeof(double));
-  r->h.val_loss = calloc((size_t)r->epochs, sizeof(double));
-  r->h.train_acc = calloc((size_t)r->epochs, sizeof(double));
-  r->h.val_acc = calloc((size_t)r->epochs, sizeof(double));
-  if (!r->x || !r->scratch || !r->y || !r->h.train_loss || !r->h.val_loss || !r->h.train_acc ||
-      !r->h.val_acc)
+  int missing = !r->x || !r->scratch || !r->y;
+  for (int k = 0; k < 3; k++) {
+    r->h.loss[k] = malloc(sizeof(double) * (size_t)r->epochs);
+    r->h.acc[k] = malloc(sizeof(double) * (size_t)r->epochs);
+    missing |= !r->h.loss[k] || !r->h.acc[k];
+    for (int i = 0; !missing && i < r->epochs; i++)
+      r->h.loss[k][i] = r->h.acc[k][i] = NAN;
+  }
+  if (missing)
     return nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory for batch %d", r->api->name,
                      r->batch);
   return NNRT_OK;
@@ -433,14 +446,15 @@ static nnrt_status start_run(Run *r) {
 
 static void end_run(Run *r, nnrt_status *s) {
   free(r->x), free(r->scratch), free(r->y);
-  free(r->h.train_loss), free(r->h.val_loss), free(r->h.train_acc), free(r->h.val_acc);
+  for (int k = 0; k < 3; k++)
+    free(r->h.loss[k]), free(r->h.acc[k]);
   if (!r->opt->save && r->best_path[0])
     remove(r->best_path);
   if (r->log.fd >= 0 && nnrt_file_close(&r->log, 0) != 0 && *s == NNRT_OK)
     *s = nnrt_file_failed(&r->log);
   if (r->m)
     r->api->destroy(r->m);
-  free(r->order);
+  free(r->order), free(r->epoch_order);
   free_data(&r->data);
 }
 
@@ -450,7 +464,7 @@ static void fill_batch(Run *r, nnrt_rng *er, size_t start, int b) {
   const nnrt_dataset *d = &r->data.train;
   size_t in = d->sample_size;
   for (int i = 0; i < b; i++) {
-    size_t k = r->order[start + (size_t)i];
+    size_t k = r->epoch_order[start + (size_t)i];
     float *dst = r->x + (size_t)i * in;
     nnrt_dataset_get(d, k, 1, dst);
     if (r->naug)  /* in place */
@@ -480,13 +494,16 @@ static long count_correct(const Run *r, int b) {
 }
 
 /* The training steps of one epoch, in an order and with augmentations
- * drawn from the seed and the epoch. */
+ * drawn from the seed and the epoch alone: a shuffle of the training
+ * samples in their first order (not of the last epoch's), so a resumed run
+ * trains as the run it continues would have. */
 static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   const nnrt_model *api = r->api;
   double t0 = now(), loss_sum = 0;
-  nnrt_rng er;
-  nnrt_rng_seed(&er, r->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch + 1);
-  shuffle(r->order, r->ntrain, &er);
+  nnrt_rng er;  /* (the model's dropout streams are (seed, step): kept apart) */
+  nnrt_rng_seed_stream(&er, r->seed ^ 0xda7a0de5ULL, (uint64_t)epoch);
+  memcpy(r->epoch_order, r->order, sizeof(size_t) * r->ntrain);
+  shuffle(r->epoch_order, r->ntrain, &er);
   size_t correct = 0, counted = 0;
   int refused = 0;  /* steps in a row whose loss or update was not finite */
   memset(e, 0, sizeof *e);
@@ -526,6 +543,109 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   return check_diverged(api, r->m, epoch, refused, r->lr0);
 }
 
+/* The curves so far, with the best epoch marked (if there is a validation
+ * split); the test curve when there is no validation split to show. */
+static nnrt_status plot(const Run *r, int best_epoch) {
+  if (!r->opt->plot)
+    return NNRT_OK;
+  const History *h = &r->h;
+  nnrt_curves c = {h->n, {h->loss[0], r->nval ? h->loss[1] : NULL, r->nval ? NULL : h->loss[2]},
+                   {h->acc[0], r->nval ? h->acc[1] : NULL, r->nval ? NULL : h->acc[2]},
+                   best_epoch};
+  return nnrt_plot_curves_ex(r->opt->plot, r->api->name, &c);
+}
+
+/* The watched metric of validation metrics v: lower is better. */
+static double watched(const Run *r, const Metrics *v) {
+  return r->cfg->monitor_accuracy ? -v->accuracy : v->loss;
+}
+
+/* Keeps track of the best epoch (by the watched metric); with early
+ * stopping its checkpoint is the best one; then the curves. */
+static nnrt_status watch_best(Run *r, int epoch, const Metrics *val) {
+  nnrt_train_report *rep = r->rep;
+  if (r->nval && (isnan(r->best) || watched(r, val) < r->best)) {
+    r->best = watched(r, val);
+    r->since_best = 0;
+    rep->best_epoch = epoch + 1;
+    rep->best_val_loss = val->loss;
+    rep->best_val_accuracy = val->accuracy;
+    if (r->best_path[0] && r->api->save(r->m, r->best_path) != 0)
+      return NNRT_ERR_IO;
+  } else if (r->nval) {
+    r->since_best++;
+  }
+  return plot(r, rep->best_epoch);
+}
+
+/* A run resumed with early stopping takes up where the one it continues
+ * was: the best so far is CKPT.best beside the loaded checkpoint if there
+ * is one (the run was interrupted), else the loaded checkpoint itself (a
+ * run that ended holds its best); its metric is measured again on the
+ * validation split, which gives the number that run had. */
+static nnrt_status resume_best(Run *r, int done) {
+  const nnrt_model *api = r->api;
+  char from[1100];
+  snprintf(from, sizeof from, "%s.best", r->opt->load);
+  void *m = r->m;
+  if (is_file(from)) {
+    if (!(m = api->create(r->batch, r->seed)))
+      return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", api->name,
+                       r->batch);
+    if (api->load(m, from) != 0) {
+      api->destroy(m);
+      return NNRT_ERR_IO;
+    }
+    if (api->step(m) > api->step(r->m)) {
+      api->destroy(m);
+      return nnrt_fail(NNRT_ERR_MISMATCH, "%s: a later step (%llu) than %s (%llu): not the best "
+                       "epoch of the run it resumes; remove it", from,
+                       (unsigned long long)api->step(m), r->opt->load,
+                       (unsigned long long)api->step(r->m));
+    }
+  }
+  Metrics v = evaluate(api, m, r->batch, &r->data.train, r->order + r->ntrain, r->nval, NULL);
+  nnrt_status s = v.status;
+  int epoch = (int)(api->step(m) / r->steps_per_epoch);
+  if (s == NNRT_OK && r->best_path[0] && strcmp(from, r->best_path) &&
+      api->save(m, r->best_path) != 0)
+    s = NNRT_ERR_IO;
+  if (m != r->m)
+    api->destroy(m);
+  if (s != NNRT_OK)
+    return s;
+  r->best = watched(r, &v);
+  r->since_best = done - epoch;
+  r->rep->best_epoch = epoch;
+  r->rep->best_val_loss = v.loss;
+  r->rep->best_val_accuracy = v.accuracy;
+  if (r->out)
+    fprintf(r->out, "early stopping: the best so far is epoch %d (val_loss %.4f, val_accuracy "
+            "%.2f%%), from %s\n", epoch, v.loss, v.accuracy, m == r->m ? r->opt->load : from);
+  return NNRT_OK;
+}
+
+/* At the end of a run with early stopping: the best epoch's weights back,
+ * said, and in the --save checkpoint (SAVE.best, then the same, removed). */
+static nnrt_status restore_best(Run *r, int last_epoch) {
+  const nnrt_train_report *rep = r->rep;
+  if (!r->stopping || !rep->best_epoch)
+    return NNRT_OK;
+  if (rep->best_epoch != last_epoch && r->api->load(r->m, r->best_path) != 0)
+    return NNRT_ERR_IO;
+  if (r->out)
+    fprintf(r->out, "%s epoch %d of %d: val_loss %.4f  val_accuracy %.2f%%%s%s\n",
+            rep->best_epoch != last_epoch ? "restored the best weights," : "kept the best weights,",
+            rep->best_epoch, last_epoch, rep->best_val_loss, rep->best_val_accuracy,
+            r->opt->save ? "; saved to " : "", r->opt->save ? r->opt->save : "");
+  if (r->opt->save) {
+    if (rep->best_epoch != last_epoch && r->api->save(r->m, r->opt->save) != 0)
+      return NNRT_ERR_IO;
+    remove(r->best_path);
+  }
+  return NNRT_OK;
+}
+
 /* After an epoch: validation and test metrics, the line on screen and in
  * the log, the checkpoint and the curves. */
 static nnrt_status record_epoch(Run *r, int epoch, const Epoch *e, Metrics *val) {
@@ -538,17 +658,18 @@ static nnrt_status record_epoch(Run *r, int epoch, const Epoch *e, Metrics *val)
   if ((s = val->status) != NNRT_OK || (s = test.status) != NNRT_OK)
     return s;
   History *h = &r->h;
-  h->train_loss[epoch] = e->loss;
-  h->train_acc[epoch] = e->accuracy / 100;  /* the plot takes fractions */
-  h->val_loss[epoch] = val->loss;
-  h->val_acc[epoch] = val->accuracy / 100;
+  const Metrics m[3] = {{e->loss, e->accuracy, NNRT_OK}, *val, test};
+  for (int k = 0; k < 3; k++) {
+    h->loss[k][epoch] = m[k].loss;
+    h->acc[k][epoch] = m[k].accuracy / 100;  /* the plot takes fractions */
+  }
   h->n = epoch + 1;
-  if (r->out) {
+  if (r->out) {  /* the names of the log's columns and of early_stopping's metric */
     char a[64], b[64], c[64], t[64];
-    fmt_metric(a, sizeof a, "acc", e->accuracy, 1);
+    fmt_metric(a, sizeof a, "accuracy", e->accuracy, 1);
     fmt_metric(b, sizeof b, "val_loss", val->loss, 0);
-    fmt_metric(c, sizeof c, "val_acc", val->accuracy, 1);
-    fmt_metric(t, sizeof t, "test_acc", test.accuracy, 1);
+    fmt_metric(c, sizeof c, "val_accuracy", val->accuracy, 1);
+    fmt_metric(t, sizeof t, "test_accuracy", test.accuracy, 1);
     fprintf(r->out, "%sepoch %d/%d  loss %.4f%s%s%s%s  lr %.4g  %.1fs  %.0f samples/s\n",
             r->tty ? "\r\033[K" : "", epoch + 1, r->epochs, e->loss, a, b, c, t, e->lr,
             e->seconds, (double)e->seen / e->seconds);
@@ -562,10 +683,7 @@ static nnrt_status record_epoch(Run *r, int epoch, const Epoch *e, Metrics *val)
     return s;
   if (opt->save && api->save(r->m, opt->save) != 0)
     return NNRT_ERR_IO;
-  if (opt->plot)
-    return nnrt_plot_curves(opt->plot, api->name, h->n, h->train_loss, h->val_loss,
-                            h->train_acc, h->val_acc);
-  return NNRT_OK;
+  return watch_best(r, epoch, val);
 }
 
 /* The test data after training, with test-time augmentation if asked. */
@@ -615,7 +733,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   const nnrt_train_config *cfg = api->config;
   Run r;
   memset(&r, 0, sizeof r);
-  r.api = api, r.cfg = cfg, r.opt = opt;
+  r.api = api, r.cfg = cfg, r.opt = opt, r.rep = rep;
+  r.best = NAN;
   r.log.fd = -1;
   r.batch = opt->batch > 0 ? opt->batch : cfg->batch;
   r.epochs = opt->epochs > 0 ? opt->epochs : cfg->epochs;
@@ -635,44 +754,28 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
             api->name, opt->data, r.ntrain, r.nval, r.batch, r.epochs,
             first_epoch ? " (resumed)" : "");
 
-  double best = NAN, start_time = now();
-  int since_best = 0;
+  double start_time = now();
+  if (first_epoch && r.stopping && (s = resume_best(&r, first_epoch)) != NNRT_OK)
+    goto stop;
+  int last = first_epoch;
   for (int epoch = first_epoch; epoch < r.epochs; epoch++) {
     Epoch e;
     Metrics val;
     if ((s = train_epoch(&r, epoch, &e)) != NNRT_OK ||
         (s = record_epoch(&r, epoch, &e, &val)) != NNRT_OK)
       goto stop;
-    rep->epochs_run = epoch + 1;
+    rep->epochs_run = last = epoch + 1;
     rep->final_train_loss = e.loss;
-    if (!r.nval)
-      continue;
-    /* the best epoch, by the metric early stopping watches */
-    double metric = cfg->monitor_accuracy ? -val.accuracy : val.loss;
-    if (isnan(best) || metric < best) {
-      best = metric;
-      since_best = 0;
-      rep->best_epoch = epoch + 1;
-      rep->best_val_loss = val.loss;
-      rep->best_val_accuracy = val.accuracy;
-      if (r.best_path[0] && api->save(r.m, r.best_path) != 0) {
-        s = NNRT_ERR_IO;
-        goto stop;
-      }
-    } else if (r.patience > 0 && ++since_best >= r.patience) {
+    if (r.stopping && r.since_best >= r.patience) {
       if (r.out)
-        fprintf(r.out, "early stopping: no better %s for %d epochs; restoring epoch %d\n",
-                cfg->monitor_accuracy ? "validation accuracy" : "validation loss", r.patience,
+        fprintf(r.out, "early stopping: no better %s for %d epochs after epoch %d\n",
+                cfg->monitor_accuracy ? "val_accuracy" : "val_loss", r.patience,
                 rep->best_epoch);
       break;
     }
   }
-  /* Early stopping keeps the best weights. */
-  if (r.patience > 0 && r.nval && r.best_path[0] && rep->best_epoch &&
-      api->load(r.m, r.best_path) != 0) {
-    s = NNRT_ERR_IO;
+  if ((s = restore_best(&r, last)) != NNRT_OK)
     goto stop;
-  }
   if ((s = final_test(&r, rep)) == NNRT_OK)
     rep->seconds = now() - start_time;
 stop:

@@ -123,11 +123,23 @@ void nnrt_tta_view(const nnrt_tta *t, int k, const float *src, float *dst, float
 
 /* -------------------------------------------------------------- plot.c */
 
-/* An SVG file with two panels over the epochs: loss (train and validation)
- * and accuracy (train, validation; fractions in [0, 1], drawn in %).  Each
+/* The curves of a run: per epoch, loss and accuracy (a fraction in [0, 1])
+ * of the training steps, the validation split and the test data.  Each
  * array has `epochs` values, value i for epoch i + 1; NAN marks a missing
- * value (a gap in the line), and a NULL array a missing series.  Written as
- * checkpoints are: through a temporary file renamed over path. */
+ * value (a gap in the line), and a NULL array a missing series. */
+typedef struct nnrt_curves {
+  int epochs;
+  const double *loss[3];      /* train, validation, test                    */
+  const double *accuracy[3];  /* the same                                   */
+  int best_epoch;             /* marked on both panels (1..epochs); 0: none */
+} nnrt_curves;
+
+/* An SVG file with two panels over the epochs, loss and accuracy (drawn in
+ * %), a line per series given, a legend, and the best epoch marked by a
+ * dashed line labelled "best epoch N".  Written as checkpoints are: through
+ * a temporary file renamed over path. */
+nnrt_status nnrt_plot_curves_ex(const char *path, const char *title, const nnrt_curves *c);
+/* The same with train and validation series only, and no best epoch. */
 nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
                              const double *train_loss, const double *val_loss,
                              const double *train_acc, const double *val_acc);
