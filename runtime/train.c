@@ -458,6 +458,32 @@ static void end_run(Run *r, nnrt_status *s) {
   free_data(&r->data);
 }
 
+/* A resumed run's curves start with the epochs before it, as the log it
+ * appends to has them (its rows for epochs 1..done; a row that does not
+ * read as one is skipped: the curves then have a gap). */
+static void past_epochs(Run *r, int done) {
+  FILE *f = r->opt->log ? fopen(r->opt->log, "r") : NULL;
+  if (!f)
+    return;
+  char line[4096];
+  while (fgets(line, sizeof line, f)) {
+    double v[8];
+    char *p = line, *end;
+    int n = 0;
+    for (; n < 8; n++, p = end + 1) {
+      v[n] = strtod(p, &end);
+      if (end == p || *end != ',')
+        break;
+    }
+    int epoch = n == 8 && v[0] >= 1 && v[0] <= done ? (int)v[0] : 0;
+    for (int k = 0; epoch && k < 3; k++) {  /* (loss, accuracy) from column 2 */
+      r->h.loss[k][epoch - 1] = v[2 + 2 * k];
+      r->h.acc[k][epoch - 1] = v[3 + 2 * k] / 100;
+    }
+  }
+  fclose(f);
+}
+
 /* The b samples from `start` of the epoch's order into r->x (converted to
  * floats here, a batch at a time) and r->y, augmented. */
 static void fill_batch(Run *r, nnrt_rng *er, size_t start, int b) {
@@ -757,6 +783,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   double start_time = now();
   if (first_epoch && r.stopping && (s = resume_best(&r, first_epoch)) != NNRT_OK)
     goto stop;
+  if (first_epoch)
+    past_epochs(&r, first_epoch < r.epochs ? first_epoch : r.epochs);
   int last = first_epoch;
   for (int epoch = first_epoch; epoch < r.epochs; epoch++) {
     Epoch e;

@@ -159,8 +159,10 @@ typedef struct nnrt_train_options {
   int no_augment;
   int tta;                 /* evaluate with test-time augmentation          */
   int patience;            /* < 0: the model's; 0: off                      */
-  const char *save;        /* checkpoint, each epoch; the best as SAVE.best  */
-  const char *load;        /* resume from this checkpoint                   */
+  const char *save;        /* checkpoint, each epoch; with early stopping the
+                              best so far in SAVE.best, and at the end the
+                              best in SAVE (SAVE.best removed)              */
+  const char *load;        /* resume from this checkpoint (and LOAD.best)   */
   const char *log;         /* per-epoch metrics, CSV                        */
   const char *plot;        /* the curves, SVG                               */
   long limit;              /* use at most this many training samples (0: all) */
@@ -178,7 +180,11 @@ typedef struct nnrt_train_report {
 
 /* Trains a model on a data set as its train block says (options override),
  * then evaluates it on the test data (without test data it says so on out,
- * and the report's test metrics are NAN).  Before the first epoch it checks
+ * and the report's test metrics are NAN).  With early stopping it ends
+ * with the best epoch's weights, says which, and evaluates those.  Epoch
+ * k's order and augmentations depend only on the seed and k (the model's
+ * dropout on the seed and the step), so a run resumed from its checkpoint
+ * (load) ends as the run it continues would have, byte for byte.  Before the first epoch it checks
  * that the checkpoints (save, SAVE.best) and the plot can be written and
  * opens the log, so a bad path fails at once; any of them failing later
  * fails the run.  An epoch that ends in refused steps (train_step's loss

@@ -5,7 +5,7 @@
 # IDX data:
 # - runs are repeatable: the same command gives the same checkpoint;
 # - 1 epoch, then resumed (--load) to 4, gives the checkpoint of 4 epochs
-#   straight, byte for byte; so does a run interrupted after epoch 5 (its
+#   straight, byte for byte (its plot has all 4 epochs); so does a run interrupted after epoch 5 (its
 #   checkpoint and CKPT.best as an interrupted run leaves them) resumed;
 # - early stopping stops, names the restored epoch and its metric, and
 #   leaves in --save the best epoch's weights: byte for byte the checkpoint
@@ -37,13 +37,22 @@ train() { timeout 60 ./resume train --data data "$@"; }
 # Repeatable, and resumed exactly.
 train --epochs 4 --save straight.ckpt --quiet > /dev/null &&
   train --epochs 4 --save again.ckpt --quiet > /dev/null &&
-  train --epochs 1 --save resumed.ckpt --quiet > /dev/null &&
-  out=$(train --epochs 4 --load resumed.ckpt --save resumed.ckpt 2>&1) || bad "a run failed: $out"
+  train --epochs 1 --save resumed.ckpt --log resumed.csv --quiet > /dev/null &&
+  out=$(train --epochs 4 --load resumed.ckpt --save resumed.ckpt --log resumed.csv \
+        --plot resumed.svg 2>&1) || bad "a run failed: $out"
 cmp -s straight.ckpt again.ckpt && ok "the same run twice: the same checkpoint" ||
   bad "the same run twice gave two checkpoints"
 if cmp -s straight.ckpt resumed.ckpt && echo "$out" | grep -q "(resumed)" &&
    ! echo "$out" | grep -q "^epoch 1/4"; then ok "1 epoch + resume to 4 == 4 epochs, byte for byte"
 else bad "1 epoch + resume to 4 differs from 4 epochs: $(cmp straight.ckpt resumed.ckpt); $out"; fi
+
+# The resumed run's curves start at epoch 1 (the log's rows before it).
+python3 - resumed.svg <<'EOF' && ok "the resumed run's plot has all 4 epochs" || bad "the resumed plot"
+import sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+lines = list(ET.parse(sys.argv[1]).getroot().iter(ns + "polyline"))
+sys.exit(0 if len(lines) == 4 and all(len(p.get("points").split()) == 4 for p in lines) else 1)
+EOF
 
 # Early stopping: on 20 epochs it stops; the epoch it restores is named
 # with its metric, and the checkpoint is that epoch's.
