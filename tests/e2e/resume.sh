@@ -70,8 +70,10 @@ cmp -s es.ckpt best.ckpt && ok "--save holds epoch $best's weights (a $best-epoc
 [ ! -e es.ckpt.best ] && ok "es.ckpt.best removed at the end" || bad "es.ckpt.best left"
 final=$(echo "$out" | sed -n 's/^test accuracy \([0-9.]*%\).*/\1/p')
 tested=$(./resume test --load es.ckpt --data data 2>&1 | sed -n 's/^test accuracy \([0-9.]*%\).*/\1/p')
-[ -n "$final" ] && [ "$final" = "$tested" ] && ok "test on the checkpoint: $tested, as the run said" ||
-  bad "the run said '$final', test on its checkpoint '$tested'"
+at_best=$(echo "$out" | sed -n "s/^epoch ${best:-0}\/[0-9]* .* test_accuracy \([0-9.]*%\).*/\1/p")
+[ -n "$final" ] && [ "$final" = "$tested" ] && [ "$final" = "$at_best" ] &&
+  ok "test on the checkpoint: $tested, as the run said, as epoch $best had" ||
+  bad "the run said '$final', test on its checkpoint '$tested', epoch $best had '$at_best'"
 
 # Interrupted after epoch 5: the checkpoint holds epoch 5, CKPT.best the
 # best of epochs 1..5 (runs without early stopping make both); resumed, the
