@@ -365,7 +365,7 @@ static void progress(FILE *out, int epoch, int epochs, uint64_t step, uint64_t s
   fprintf(out, "\repoch %d/%d [%s] %llu/%llu  loss %.4f", epoch, epochs, bar,
           (unsigned long long)step, (unsigned long long)steps, loss);
   if (!isnan(metric))
-    fprintf(out, real ? "  mae %.4f" : "  acc %.2f%%", metric);
+    fprintf(out, real ? "  mae %.4f" : "  accuracy %.2f%%", metric);
   fprintf(out, "  %.0f samples/s  ETA %s ", rate, left);
   fflush(out);
 }
