@@ -611,7 +611,11 @@ static void emit_struct(FILE *f, const Emitter *e) {
   if (e->train_code)
     fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)optimizer_values(g));
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
-  fprintf(f, "%s};\n\n", e->train_code ? "  nnrt_rng rng;\n" : "");
+  if (e->train_code)
+    fprintf(f, "  nnrt_rng rng;        /* initialisation, then dropout's masks */\n"
+               "  uint64_t seed;       /* step k's masks: the stream (seed, k) */\n"
+               "  uint64_t rng_step;   /* the step rng was last set for */\n");
+  fprintf(f, "};\n\n");
 }
 
 /* create's arena: for each plan (only the inference one without training
@@ -676,6 +680,8 @@ static void emit_create(FILE *f, const Emitter *e) {
   emit_layout(f, e);
   const char *rng = e->train_code ? "&m->rng" : "&rng";
   fprintf(f, e->train_code ? "  nnrt_rng_seed(&m->rng, seed);\n"
+                             "  m->seed = seed;\n"
+                             "  m->rng_step = UINT64_MAX;  /* the first training pass sets it */\n"
                            : "  nnrt_rng rng;\n  nnrt_rng_seed(&rng, seed);\n");
   const PtrVec *lists[2] = {&g->params, &g->buffers};
   for (int l = 0; l < 2; l++)
@@ -708,6 +714,17 @@ static void emit_create(FILE *f, const Emitter *e) {
 static void emit_forward(FILE *f, const Emitter *e) {
   const Graph *g = e->g;
   const char *N = g->name, *T = e->T, *training = e->train_code ? ", int training" : "";
+  static const char *const args[4] = {"m", "n", "in", NULL};
+  const char *train = run_call(e, ENTRY_TRAIN_FORWARD, args), *infer = run_call(e, ENTRY_INFER, args);
+  if (e->train_code && (train || g->nlosses > 0))  /* (else nothing calls it) */
+    fprintf(f, "/* The random numbers of a training pass (dropout's masks) at optimizer\n"
+             " * step k come from the stream (seed, k), so a run resumed from a checkpoint\n"
+             " * draws what the run it continues would have drawn; passes at one step\n"
+             " * continue the stream. */\n"
+             "static void random_stream(struct %s *m) {\n"
+             "  if (m->rng_step != m->step) {\n"
+             "    nnrt_rng_seed_stream(&m->rng, m->seed, m->step);\n"
+             "    m->rng_step = m->step;\n  }\n}\n\n", N);
   fprintf(f, "void %s_forward_ex(struct %s *m, int batch, const %s *const *inputs,\n"
              "    %s *const *outputs%s) {\n", N, N, T, T, training);
   fprintf(f, "  static const size_t in_size[%d] = {", g->inputs.len);
@@ -723,8 +740,6 @@ static void emit_forward(FILE *f, const Emitter *e) {
   fprintf(f, "    int n = batch - done < m->max_batch ? batch - done : m->max_batch;\n");
   fprintf(f, "    for (int i = 0; i < %d; i++)\n", g->inputs.len);
   fprintf(f, "      in[i] = inputs[i] + (size_t)done * in_size[i];\n");
-  static const char *const args[4] = {"m", "n", "in", NULL};
-  const char *train = run_call(e, ENTRY_TRAIN_FORWARD, args), *infer = run_call(e, ENTRY_INFER, args);
   if (e->train_code && train && g->nlosses && single_value_batchnorm(g))
     fprintf(f, "    if (training && n == 1) {  /* NaN out, the running statistics unchanged */\n"
                "      const %s nan = (%s)refuse_batch_of_one();\n"
@@ -735,9 +750,12 @@ static void emit_forward(FILE *f, const Emitter *e) {
   if (!e->train_code && infer)
     fprintf(f, "    %s;\n", infer);
   else if (train && infer)
-    fprintf(f, "    if (training)\n      %s;\n    else\n      %s;\n", train, infer);
-  else if (train || infer)
-    fprintf(f, "    if (%straining)\n      %s;\n", train ? "" : "!", train ? train : infer);
+    fprintf(f, "    if (training) {\n      random_stream(m);\n      %s;\n    } else {\n      %s;\n"
+               "    }\n", train, infer);
+  else if (train)
+    fprintf(f, "    if (training) {\n      random_stream(m);\n      %s;\n    }\n", train);
+  else if (infer)
+    fprintf(f, "    if (!training)\n      %s;\n", infer);
   else if (e->train_code)
     fprintf(f, "    (void)training;  /* the same in both modes: the outputs are inputs */\n");
   for (int i = 0; i < g->outputs.len; i++) {
@@ -795,8 +813,8 @@ static void emit_training(FILE *f, const Emitter *e) {
     fprintf(f, "  if (batch == 1)\n    return (%s)refuse_batch_of_one();\n", T);
   static const char *const args[4] = {"m", "batch", "inputs", "labels"};
   const char *train = run_call(e, ENTRY_TRAIN, args);
-  fprintf(f, "  m->last_batch = batch;\n%s%s%s", train ? "  " : "", train ? train : "",
-          train ? ";\n" : "");
+  fprintf(f, "  m->last_batch = batch;\n  random_stream(m);\n%s%s%s", train ? "  " : "",
+          train ? train : "", train ? ";\n" : "");
   fprintf(f, "  const %s *A = m->arena;\n", T);
   fprintf(f, "  const size_t mb = (size_t)m->max_batch;\n");
   /* the weighted sum of the losses (a weight of 1 not written) */
@@ -856,8 +874,10 @@ static void emit_checkpoints(FILE *f, const Emitter *e) {
   fprintf(f, "  return (int)nnrt_ckpt_save(path, nnrt_fnv1a64_parts(structure), sizeof(%s), m->step, "
              "s, 3);\n}\n\n", T);
   fprintf(f, "int %s_load(struct %s *m, const char *path) {\n%s", N, N, sections);
-  fprintf(f, "  return (int)nnrt_ckpt_load(path, nnrt_fnv1a64_parts(structure), sizeof(%s), &m->step, "
-             "s, 3);\n}\n\n", T);
+  fprintf(f, "  int rc = (int)nnrt_ckpt_load(path, nnrt_fnv1a64_parts(structure), sizeof(%s), &m->step, "
+             "s, 3);\n", T);
+  fprintf(f, "  if (rc == 0)\n    m->rng_step = UINT64_MAX;  /* the next training pass resets it */\n"
+             "  return rc;\n}\n\n");
   fprintf(f, "int %s_set_learning_rate(struct %s *m, float lr) {\n"
              "  if (!(lr >= 0 && isfinite(lr)))\n"
              "    return (int)nnrt_fail(NNRT_ERR_ARG,\n"

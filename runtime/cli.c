@@ -42,7 +42,8 @@ typedef struct Option {
 static const Option options[] = {
     {"--data", "DIR", STRING, T | E, 0, 0, 0, AT(o.data), "the data set (see below)"},
     {"--load", "CKPT", STRING, T | E | P, 0, 0, 0, AT(o.load),
-     "the checkpoint to evaluate or use; train: resume from it"},
+     "the checkpoint to evaluate or use; train: resume from it (exactly, with the same "
+     "--seed and --epochs)"},
     {"--load-partial", "NPZ", STRING, T, 0, 0, 0, AT(o.load_partial),
      "start from the tensors of an .npz (nncc weights export) that match a parameter by name and "
      "shape"},
@@ -63,7 +64,8 @@ static const Option options[] = {
     {"--tta", NULL, SWITCH, T | E | P, 0, 0, 0, AT(o.tta),
      "with the test block's test-time augmentation"},
     {"--save", "PATH", STRING, T, 0, 0, 0, AT(o.save),
-     "checkpoint after each epoch (and the best as PATH.best)"},
+     "checkpoint after each epoch; with early stopping, the best epoch's at the end "
+     "(PATH.best holds it during the run)"},
     {"--log", "FILE.csv", STRING, T, 0, 0, 0, AT(o.log), "per-epoch metrics"},
     {"--plot", "FILE.svg", STRING, T, 0, 0, 0, AT(o.plot), "loss and accuracy curves"},
     {"--limit", "N", LONG, T, 1, 2147483647, 0, AT(o.limit),

@@ -20,8 +20,9 @@
 /* The page, and the plot area of each panel (pixels). */
 enum { PAGE_W = 960, PAGE_H = 372, TOP = 60, BOTTOM = 320, PANEL_W = 380 };
 static const int panel_left[2] = {80, 560};
-static const char *const color[2] = {"#1f77b4", "#ff7f0e"}; /* train, validation */
-static const char *const series_name[2] = {"train", "validation"};
+enum { SERIES = 3 };
+static const char *const color[SERIES] = {"#1f77b4", "#ff7f0e", "#2ca02c"};
+static const char *const series_name[SERIES] = {"train", "validation", "test"};
 
 /* v with dec decimals, by integer arithmetic (locale-independent). */
 static const char *fixed(char buf[40], double v, int dec) {
@@ -112,17 +113,31 @@ static double map(const axis *a, double v, double from, double to) {
 
 static int finite_at(const double *v, int i, int n) { return v && i >= 0 && i < n && isfinite(v[i]); }
 
-/* One panel: frame, grid, ticks, labels, the two series and a legend.
+/* The best epoch's mark: a dashed line across the plot area, labelled at
+ * the end away from the legend (top with legend_low, else bottom). */
+static void best_mark(FILE *f, const axis *xa, int left, int best, int legend_low) {
+  double x = map(xa, best, left, left + PANEL_W);
+  out(f, "<g class=\"best-epoch\">\n<line x1=\"%v\" y1=\"%d\" x2=\"%v\" y2=\"%d\" "
+         "stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"5,4\"/>\n", x, TOP, x, BOTTOM);
+  /* the label inside the plot, on the side with room */
+  int right_side = x < left + PANEL_W / 2.0;
+  out(f, "<text x=\"%v\" y=\"%d\" text-anchor=\"%s\" font-size=\"12\" fill=\"#333\">"
+         "best epoch %d</text>\n</g>\n", right_side ? x + 4 : x - 4,
+      legend_low ? TOP + 14 : BOTTOM - 8, right_side ? "start" : "end", best);
+}
+
+/* One panel: frame, grid, ticks, labels, the series, a legend and the best
+ * epoch's mark (best > 0).
  * scale turns values into what the axis shows (100 for accuracy in %).  The
  * legend goes top right, or bottom right with legend_low (rising curves end
  * at the top right). */
 static void panel(FILE *f, int left, const char *name, const char *ylabel, int epochs,
-                  const double *series[2], double scale, double min_lo, double max_hi,
-                  int legend_low) {
+                  const double *const series[SERIES], double scale, double min_lo,
+                  double max_hi, int legend_low, int best) {
   const int right = left + PANEL_W;
   char buf[40];
   double lo = HUGE_VAL, hi = -HUGE_VAL;
-  for (int s = 0; s < 2; s++)
+  for (int s = 0; s < SERIES; s++)
     for (int i = 0; i < epochs; i++)
       if (finite_at(series[s], i, epochs)) {
         lo = fmin(lo, series[s][i] * scale);
@@ -163,8 +178,10 @@ static void panel(FILE *f, int left, const char *name, const char *ylabel, int e
   out(f, "<text transform=\"translate(%d %d) rotate(-90)\" text-anchor=\"middle\" "
          "font-size=\"13\">%x</text>\n", left - 55, (TOP + BOTTOM) / 2, ylabel);
 
-  int present[2] = {0, 0};
-  for (int s = 0; s < 2; s++) {
+  if (best >= 1 && best <= epochs)
+    best_mark(f, &xa, left, best, legend_low);
+  int present[SERIES] = {0, 0, 0};
+  for (int s = 0; s < SERIES; s++) {
     /* Each run of finite values is one polyline... */
     for (int i = 0; i < epochs; i++) {
       if (!finite_at(series[s], i, epochs))
@@ -191,12 +208,12 @@ static void panel(FILE *f, int left, const char *name, const char *ylabel, int e
     }
   }
   /* The legend: one row per series drawn, on a white box. */
-  int rows = present[0] + present[1];
+  int rows = present[0] + present[1] + present[2];
   if (rows > 0) {
     int box_top = legend_low ? BOTTOM - 10 - 18 * rows : TOP + 8;
     out(f, "<rect x=\"%d\" y=\"%d\" width=\"112\" height=\"%d\" fill=\"white\" "
            "fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n", right - 120, box_top, 18 * rows + 4);
-    for (int s = 0, row = 0; s < 2; s++) {
+    for (int s = 0, row = 0; s < SERIES; s++) {
       if (!present[s])
         continue;
       int ly = box_top + 11 + 18 * row++;
@@ -212,12 +229,13 @@ static void panel(FILE *f, int left, const char *name, const char *ylabel, int e
 nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
                              const double *train_loss, const double *val_loss,
                              const double *train_acc, const double *val_acc) {
-  return nnrt_plot_metric(path, title, epochs, train_loss, val_loss, NULL, train_acc, val_acc);
+  const nnrt_curves c = {epochs, {train_loss, val_loss, NULL}, {train_acc, val_acc, NULL}, 0,
+                         NULL};
+  return nnrt_plot_curves_ex(path, title, &c);
 }
 
-nnrt_status nnrt_plot_metric(const char *path, const char *title, int epochs,
-                             const double *train_loss, const double *val_loss,
-                             const char *metric, const double *train_m, const double *val_m) {
+nnrt_status nnrt_plot_curves_ex(const char *path, const char *title, const nnrt_curves *c) {
+  int epochs = c ? c->epochs : -1;
   if (!path || epochs < 0)
     return nnrt_fail(NNRT_ERR_ARG, "plot: bad arguments (%d epochs)", epochs);
   /* Made in memory, then written whole. */
@@ -234,12 +252,13 @@ nnrt_status nnrt_plot_metric(const char *path, const char *title, int epochs,
          "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
          "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"17\">%x</text>\n",
       PAGE_W, PAGE_H, PAGE_W, PAGE_H, t, PAGE_W / 2, t);
-  const double *loss[2] = {train_loss, val_loss}, *acc[2] = {train_m, val_m};
-  panel(f, panel_left[0], "Loss", "loss", epochs, loss, 1, 0, HUGE_VAL, 0);
-  if (metric)  /* an error: from 0 up, falling like the loss */
-    panel(f, panel_left[1], metric, metric, epochs, acc, 1, 0, HUGE_VAL, 0);
+  panel(f, panel_left[0], "Loss", "loss", epochs, c->loss, 1, 0, HUGE_VAL, 0, c->best_epoch);
+  if (c->metric)  /* an error: from 0 up, falling like the loss */
+    panel(f, panel_left[1], c->metric, c->metric, epochs, c->accuracy, 1, 0, HUGE_VAL, 0,
+          c->best_epoch);
   else
-    panel(f, panel_left[1], "Accuracy", "accuracy (%)", epochs, acc, 100, 0, 100, 1);
+    panel(f, panel_left[1], "Accuracy", "accuracy (%)", epochs, c->accuracy, 100, 0, 100, 1,
+          c->best_epoch);
   out(f, "</svg>\n");
   int bad = ferror(f);
   if (fclose(f) != 0 || bad) {

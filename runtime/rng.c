@@ -17,6 +17,11 @@ void nnrt_rng_seed(nnrt_rng *r, uint64_t seed) {
     r->s[i] = splitmix64(&seed);
 }
 
+void nnrt_rng_seed_stream(nnrt_rng *r, uint64_t seed, uint64_t stream) {
+  uint64_t x = seed, y = splitmix64(&x) ^ stream;
+  nnrt_rng_seed(r, splitmix64(&y));
+}
+
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 /* static, so the loops below inline it (an exported function in a shared

@@ -366,7 +366,7 @@ static void progress(FILE *out, int epoch, int epochs, uint64_t step, uint64_t s
   fprintf(out, "\repoch %d/%d [%s] %llu/%llu  loss %.4f", epoch, epochs, bar,
           (unsigned long long)step, (unsigned long long)steps, loss);
   if (!isnan(metric))
-    fprintf(out, real ? "  mae %.4f" : "  acc %.2f%%", metric);
+    fprintf(out, real ? "  mae %.4f" : "  accuracy %.2f%%", metric);
   fprintf(out, "  %.0f samples/s  ETA %s ", rate, left);
   fflush(out);
 }
@@ -381,9 +381,9 @@ static void fmt_metric(char *buf, size_t cap, const char *name, double v, int pc
 /* ------------------------------------------------------------- training */
 
 /* The metrics CSV's columns. */
-#define LOG_HEAD_CLASSES "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,test_loss," \
+#define LOG_HEAD_CLASSES "epoch,lr,loss,accuracy,val_loss,val_accuracy,test_loss," \
                          "test_accuracy,seconds,samples_per_second\n"
-#define LOG_HEAD_REAL "epoch,lr,train_loss,train_mse,train_mae,val_loss,val_mse,val_mae," \
+#define LOG_HEAD_REAL "epoch,lr,loss,mse,mae,val_loss,val_mse,val_mae," \
                       "test_loss,test_mse,test_mae,seconds,samples_per_second\n"
 
 /* One line of the metrics CSV. */
@@ -451,9 +451,12 @@ static nnrt_status check_diverged(const nnrt_model *api, void *m, int epoch, int
                    what, lr0);
 }
 
+/* The curves: per epoch, loss and accuracy (a fraction; for real-valued
+ * labels the MAE) of the training steps, the validation split and the test
+ * data; NAN where unknown (epochs before a resumed run's first). */
 typedef struct History {
   int n;
-  double *train_loss, *val_loss, *train_acc, *val_acc;  /* acc: the MAE for real labels */
+  double *loss[3], *acc[3];  /* train, validation, test; acc: the MAE for real labels */
 } History;
 
 /* One run of nnrt_train: what it was asked, what it holds, where it is. */
@@ -467,10 +470,15 @@ typedef struct Run {
   FILE *out;               /* progress, or NULL (--quiet)                  */
   int tty;
   Data data;
+  nnrt_train_report *rep;  /* the best epoch so far, and the rest      */
   size_t *order;           /* training samples [0, ntrain), then the held-out */
+  size_t *epoch_order;     /* an epoch's order of the training samples      */
   size_t ntrain, nval;
   size_t drop_last;        /* 1: the last sample of each epoch's order is left
                               out (a batch of 1 a batchnorm cannot train on) */
+  int stopping;            /* early stopping: patience > 0 and a validation split */
+  double best;             /* the watched metric's best (lower is better), or NAN */
+  int since_best;          /* epochs since the best                         */
   void *m;
   float *x, *scratch;      /* a batch of inputs; one augmentation's scratch  */
   int32_t *y;              /* a batch of class ids, or                     */
@@ -478,7 +486,7 @@ typedef struct Run {
   int real;
   History h;
   nnrt_file log;
-  char best_path[1100];    /* the best epoch's checkpoint, or ""           */
+  char best_path[1100];    /* early stopping: the best epoch's checkpoint, or "" */
 } Run;
 
 /* What one epoch's training steps did. */
@@ -581,6 +589,9 @@ static nnrt_status start_run(Run *r) {
   if (r->ntrain == 0)
     return nnrt_fail(NNRT_ERR_ARG, "%s: no training samples left after holding out %.0f%% "
                      "for validation", d->train_name, 100 * validation);
+  if (!(r->epoch_order = malloc(sizeof(size_t) * r->ntrain)))
+    return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for %zu samples", d->train_name, total);
+  r->stopping = r->patience > 0 && r->nval;
 
   if (!(r->m = r->api->create(r->batch, r->seed)))
     return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", r->api->name,
@@ -600,14 +611,13 @@ static nnrt_status start_run(Run *r) {
   r->steps_per_epoch = (r->ntrain - r->drop_last + (size_t)r->batch - 1) / (size_t)r->batch;
   r->total_steps = r->steps_per_epoch * (uint64_t)r->epochs;
 
-  if (opt->save)
+  if (r->stopping && opt->save)
     snprintf(r->best_path, sizeof r->best_path, "%s.best", opt->save);
-  else if (r->patience > 0 && r->nval)
+  else if (r->stopping)
     snprintf(r->best_path, sizeof r->best_path, "%s/nnrt-%s-%ld.best.ckpt",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", r->api->name, (long)getpid());
   nnrt_file probe;
-  const char *replaced[3] = {opt->save, r->nval && r->best_path[0] ? r->best_path : NULL,
-                             opt->plot};
+  const char *replaced[3] = {opt->save, r->best_path[0] ? r->best_path : NULL, opt->plot};
   for (int i = 0; i < 3; i++)
     if (replaced[i] && nnrt_file_probe(&probe, replaced[i]) != 0)
       return nnrt_file_failed(&probe);
@@ -623,12 +633,15 @@ static nnrt_status start_run(Run *r) {
   r->scratch = malloc(sizeof(float) * in);
   r->y = malloc(sizeof(int32_t) * (size_t)r->batch);
   r->t = r->real ? malloc(sizeof(float) * d->train.target_size * (size_t)r->batch) : NULL;
-  r->h.train_loss = calloc((size_t)r->epochs, sizeof(double));
-  r->h.val_loss = calloc((size_t)r->epochs, sizeof(double));
-  r->h.train_acc = calloc((size_t)r->epochs, sizeof(double));
-  r->h.val_acc = calloc((size_t)r->epochs, sizeof(double));
-  if (!r->x || !r->scratch || !r->y || (r->real && !r->t) || !r->h.train_loss || !r->h.val_loss || !r->h.train_acc ||
-      !r->h.val_acc)
+  int missing = !r->x || !r->scratch || !r->y || (r->real && !r->t);
+  for (int k = 0; k < 3; k++) {
+    r->h.loss[k] = malloc(sizeof(double) * (size_t)r->epochs);
+    r->h.acc[k] = malloc(sizeof(double) * (size_t)r->epochs);
+    missing |= !r->h.loss[k] || !r->h.acc[k];
+    for (int i = 0; !missing && i < r->epochs; i++)
+      r->h.loss[k][i] = r->h.acc[k][i] = NAN;
+  }
+  if (missing)
     return nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory for batch %d", r->api->name,
                      r->batch);
   return NNRT_OK;
@@ -636,15 +649,44 @@ static nnrt_status start_run(Run *r) {
 
 static void end_run(Run *r, nnrt_status *s) {
   free(r->x), free(r->scratch), free(r->y), free(r->t);
-  free(r->h.train_loss), free(r->h.val_loss), free(r->h.train_acc), free(r->h.val_acc);
+  for (int k = 0; k < 3; k++)
+    free(r->h.loss[k]), free(r->h.acc[k]);
   if (!r->opt->save && r->best_path[0])
     remove(r->best_path);
   if (r->log.fd >= 0 && nnrt_file_close(&r->log, 0) != 0 && *s == NNRT_OK)
     *s = nnrt_file_failed(&r->log);
   if (r->m)
     r->api->destroy(r->m);
-  free(r->order);
+  free(r->order), free(r->epoch_order);
   free_data(&r->data);
+}
+
+/* A resumed run's curves start with the epochs before it, as the log it
+ * appends to has them (its rows for epochs 1..done; a row that does not
+ * read as one is skipped: the curves then have a gap).  A split's columns
+ * are loss and accuracy, or for real-valued labels loss, mse and mae. */
+static void past_epochs(Run *r, int done) {
+  FILE *f = r->opt->log ? fopen(r->opt->log, "r") : NULL;
+  if (!f)
+    return;
+  const int w = r->real ? 3 : 2, cols = 2 + 3 * w;
+  char line[4096];
+  while (fgets(line, sizeof line, f)) {
+    double v[11];
+    char *p = line, *end;
+    int n = 0;
+    for (; n < cols; n++, p = end + 1) {
+      v[n] = strtod(p, &end);
+      if (end == p || *end != ',')
+        break;
+    }
+    int epoch = n == cols && v[0] >= 1 && v[0] <= done ? (int)v[0] : 0;
+    for (int k = 0; epoch && k < 3; k++) {  /* the splits' columns from column 2 */
+      r->h.loss[k][epoch - 1] = v[2 + w * k];
+      r->h.acc[k][epoch - 1] = r->real ? v[2 + w * k + 2] : v[3 + w * k] / 100;
+    }
+  }
+  fclose(f);
 }
 
 /* The b samples from `start` of the epoch's order into r->x (converted to
@@ -653,7 +695,7 @@ static void fill_batch(Run *r, nnrt_rng *er, size_t start, int b) {
   const nnrt_dataset *d = &r->data.train;
   size_t in = d->sample_size;
   for (int i = 0; i < b; i++) {
-    size_t k = r->order[start + (size_t)i];
+    size_t k = r->epoch_order[start + (size_t)i];
     float *dst = r->x + (size_t)i * in;
     nnrt_dataset_get(d, k, 1, dst);
     if (r->naug)  /* in place */
@@ -697,13 +739,16 @@ static int train_score(const Run *r, int b, Score *sc) {
 }
 
 /* The training steps of one epoch, in an order and with augmentations
- * drawn from the seed and the epoch. */
+ * drawn from the seed and the epoch alone: a shuffle of the training
+ * samples in their first order (not of the last epoch's), so a resumed run
+ * trains as the run it continues would have. */
 static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   const nnrt_model *api = r->api;
   double t0 = now(), loss_sum = 0;
-  nnrt_rng er;
-  nnrt_rng_seed(&er, r->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch + 1);
-  shuffle(r->order, r->ntrain, &er);
+  nnrt_rng er;  /* (the model's dropout streams are (seed, step): kept apart) */
+  nnrt_rng_seed_stream(&er, r->seed ^ 0xda7a0de5ULL, (uint64_t)epoch);
+  memcpy(r->epoch_order, r->order, sizeof(size_t) * r->ntrain);
+  shuffle(r->epoch_order, r->ntrain, &er);
   Score sc = {0, 0, 0, 0};
   size_t counted = 0, tsize = r->real ? r->data.train.target_size : 1;
   int refused = 0;  /* steps in a row whose loss or update was not finite */
@@ -746,8 +791,8 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   return check_diverged(api, r->m, epoch, refused, r->lr0);
 }
 
-/* The epoch's line on screen: accuracies, or for real-valued labels the
- * errors. */
+/* The epoch's line on screen, its metrics named as the log's columns and
+ * early_stopping's metric: accuracies, or for real-valued labels the errors. */
 static void epoch_line(const Run *r, int epoch, const Epoch *e, const Metrics *val,
                        const Metrics *test) {
   char m[6][64];
@@ -759,10 +804,10 @@ static void epoch_line(const Run *r, int epoch, const Epoch *e, const Metrics *v
     fmt_metric(m[4], sizeof m[4], "test_mse", test->mse, 0);
     fmt_metric(m[5], sizeof m[5], "test_mae", test->mae, 0);
   } else {
-    fmt_metric(m[0], sizeof m[0], "acc", e->accuracy, 1);
+    fmt_metric(m[0], sizeof m[0], "accuracy", e->accuracy, 1);
     fmt_metric(m[1], sizeof m[1], "val_loss", val->loss, 0);
-    fmt_metric(m[2], sizeof m[2], "val_acc", val->accuracy, 1);
-    fmt_metric(m[3], sizeof m[3], "test_acc", test->accuracy, 1);
+    fmt_metric(m[2], sizeof m[2], "val_accuracy", val->accuracy, 1);
+    fmt_metric(m[3], sizeof m[3], "test_accuracy", test->accuracy, 1);
     m[4][0] = m[5][0] = '\0';
   }
   fprintf(r->out, "%sepoch %d/%d  loss %.4f%s%s%s%s%s%s  lr %.4g  %.1fs  %.0f samples/s\n",
@@ -783,6 +828,134 @@ static nnrt_status epoch_log(Run *r, int epoch, const Epoch *e, const Metrics *v
                   secs, rate);
 }
 
+/* The curves so far, with the best epoch marked (if there is a validation
+ * split); the test curve when there is no validation split to show. */
+static nnrt_status plot(const Run *r, int best_epoch) {
+  if (!r->opt->plot)
+    return NNRT_OK;
+  const History *h = &r->h;
+  nnrt_curves c = {h->n, {h->loss[0], r->nval ? h->loss[1] : NULL, r->nval ? NULL : h->loss[2]},
+                   {h->acc[0], r->nval ? h->acc[1] : NULL, r->nval ? NULL : h->acc[2]},
+                   best_epoch, r->real ? "MAE" : NULL};
+  return nnrt_plot_curves_ex(r->opt->plot, r->api->name, &c);
+}
+
+/* The watched metric of validation metrics v: lower is better (real-valued
+ * labels have no accuracy: their loss, the MSE). */
+static double watched(const Run *r, const Metrics *v) {
+  return r->cfg->monitor_accuracy && !r->real ? -v->accuracy : v->loss;
+}
+
+/* The watched metric's name. */
+static const char *watched_name(const Run *r) {
+  return r->cfg->monitor_accuracy && !r->real ? "val_accuracy" : "val_loss";
+}
+
+/* The best epoch's validation metrics, for messages: "val_loss 0.3012
+ * val_accuracy 89.10%", for real-valued labels "val_loss 0.0191  val_mae
+ * 0.1090"; sep between them. */
+static const char *best_text(char *buf, size_t cap, const Run *r, const char *sep) {
+  const nnrt_train_report *rep = r->rep;
+  if (r->real)
+    snprintf(buf, cap, "val_loss %.4f%sval_mae %.4f", rep->best_val_loss, sep, rep->best_val_mae);
+  else
+    snprintf(buf, cap, "val_loss %.4f%sval_accuracy %.2f%%", rep->best_val_loss, sep,
+             rep->best_val_accuracy);
+  return buf;
+}
+
+/* v is the best epoch's (epoch, 1-based). */
+static void set_best(Run *r, int epoch, const Metrics *v) {
+  r->best = watched(r, v);
+  r->rep->best_epoch = epoch;
+  r->rep->best_val_loss = v->loss;
+  r->rep->best_val_accuracy = v->accuracy;
+  r->rep->best_val_mse = v->mse;
+  r->rep->best_val_mae = v->mae;
+}
+
+/* Keeps track of the best epoch (by the watched metric); with early
+ * stopping its checkpoint is the best one; then the curves. */
+static nnrt_status watch_best(Run *r, int epoch, const Metrics *val) {
+  nnrt_train_report *rep = r->rep;
+  if (r->nval && (isnan(r->best) || watched(r, val) < r->best)) {
+    set_best(r, epoch + 1, val);
+    r->since_best = 0;
+    if (r->best_path[0] && r->api->save(r->m, r->best_path) != 0)
+      return NNRT_ERR_IO;
+  } else if (r->nval) {
+    r->since_best++;
+  }
+  return plot(r, rep->best_epoch);
+}
+
+/* A run resumed with early stopping takes up where the one it continues
+ * was: the best so far is CKPT.best beside the loaded checkpoint if there
+ * is one (the run was interrupted), else the loaded checkpoint itself (a
+ * run that ended holds its best); its metric is measured again on the
+ * validation split, which gives the number that run had. */
+static nnrt_status resume_best(Run *r, int done) {
+  const nnrt_model *api = r->api;
+  char from[1100];
+  snprintf(from, sizeof from, "%s.best", r->opt->load);
+  void *m = r->m;
+  if (is_file(from)) {
+    if (!(m = api->create(r->batch, r->seed)))
+      return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", api->name,
+                       r->batch);
+    if (api->load(m, from) != 0) {
+      api->destroy(m);
+      return NNRT_ERR_IO;
+    }
+    if (api->step(m) > api->step(r->m)) {
+      api->destroy(m);
+      return nnrt_fail(NNRT_ERR_MISMATCH, "%s: a later step (%llu) than %s (%llu): not the best "
+                       "epoch of the run it resumes; remove it", from,
+                       (unsigned long long)api->step(m), r->opt->load,
+                       (unsigned long long)api->step(r->m));
+    }
+  }
+  Metrics v = evaluate(api, m, r->batch, &r->data.train, r->order + r->ntrain, r->nval, NULL);
+  nnrt_status s = v.status;
+  int epoch = (int)(api->step(m) / r->steps_per_epoch);
+  if (s == NNRT_OK && r->best_path[0] && strcmp(from, r->best_path) &&
+      api->save(m, r->best_path) != 0)
+    s = NNRT_ERR_IO;
+  if (m != r->m)
+    api->destroy(m);
+  if (s != NNRT_OK)
+    return s;
+  set_best(r, epoch, &v);
+  r->since_best = done - epoch;
+  char text[128];
+  if (r->out)
+    fprintf(r->out, "early stopping: the best so far is epoch %d (%s), from %s\n", epoch,
+            best_text(text, sizeof text, r, ", "), m == r->m ? r->opt->load : from);
+  return NNRT_OK;
+}
+
+/* At the end of a run with early stopping: the best epoch's weights back,
+ * said, and in the --save checkpoint (SAVE.best, then the same, removed). */
+static nnrt_status restore_best(Run *r, int last_epoch) {
+  const nnrt_train_report *rep = r->rep;
+  if (!r->stopping || !rep->best_epoch)
+    return NNRT_OK;
+  if (rep->best_epoch != last_epoch && r->api->load(r->m, r->best_path) != 0)
+    return NNRT_ERR_IO;
+  char text[128];
+  if (r->out)
+    fprintf(r->out, "%s epoch %d of %d: %s%s%s\n",
+            rep->best_epoch != last_epoch ? "restored the best weights," : "kept the best weights,",
+            rep->best_epoch, last_epoch, best_text(text, sizeof text, r, "  "),
+            r->opt->save ? "; saved to " : "", r->opt->save ? r->opt->save : "");
+  if (r->opt->save) {
+    if (rep->best_epoch != last_epoch && r->api->save(r->m, r->opt->save) != 0)
+      return NNRT_ERR_IO;
+    remove(r->best_path);
+  }
+  return NNRT_OK;
+}
+
 /* After an epoch: validation and test metrics, the line on screen and in
  * the log, the checkpoint and the curves. */
 static nnrt_status record_epoch(Run *r, int epoch, const Epoch *e, Metrics *val) {
@@ -795,10 +968,11 @@ static nnrt_status record_epoch(Run *r, int epoch, const Epoch *e, Metrics *val)
   if ((s = val->status) != NNRT_OK || (s = test.status) != NNRT_OK)
     return s;
   History *h = &r->h;
-  h->train_loss[epoch] = e->loss;
-  h->train_acc[epoch] = r->real ? e->mae : e->accuracy / 100;  /* the plot takes fractions */
-  h->val_loss[epoch] = val->loss;
-  h->val_acc[epoch] = r->real ? val->mae : val->accuracy / 100;
+  const Metrics m[3] = {{e->loss, e->accuracy, e->mse, e->mae, NNRT_OK}, *val, test};
+  for (int k = 0; k < 3; k++) {
+    h->loss[k][epoch] = m[k].loss;
+    h->acc[k][epoch] = r->real ? m[k].mae : m[k].accuracy / 100;  /* the plot takes fractions */
+  }
   h->n = epoch + 1;
   if (r->out)
     epoch_line(r, epoch, e, val, &test);
@@ -807,10 +981,7 @@ static nnrt_status record_epoch(Run *r, int epoch, const Epoch *e, Metrics *val)
     return s;
   if (opt->save && api->save(r->m, opt->save) != 0)
     return NNRT_ERR_IO;
-  if (opt->plot)
-    return nnrt_plot_metric(opt->plot, api->name, h->n, h->train_loss, h->val_loss,
-                            r->real ? "MAE" : NULL, h->train_acc, h->val_acc);
-  return NNRT_OK;
+  return watch_best(r, epoch, val);
 }
 
 /* The test result: "test accuracy 84.12% (loss 0.4412, 10000 samples)",
@@ -891,7 +1062,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   const nnrt_train_config *cfg = api->config;
   Run r;
   memset(&r, 0, sizeof r);
-  r.api = api, r.cfg = cfg, r.opt = opt;
+  r.api = api, r.cfg = cfg, r.opt = opt, r.rep = rep;
+  r.best = NAN;
   r.log.fd = -1;
   r.batch = opt->batch > 0 ? opt->batch : cfg->batch;
   r.epochs = opt->epochs > 0 ? opt->epochs : cfg->epochs;
@@ -913,47 +1085,30 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
     fprintf(r.out, "(each epoch leaves out its last sample: a batch of 1, which batchnorm cannot "
                    "train on)\n");
 
-  double best = NAN, start_time = now();
-  int since_best = 0;
+  double start_time = now();
+  if (first_epoch && r.stopping && (s = resume_best(&r, first_epoch)) != NNRT_OK)
+    goto stop;
+  if (first_epoch)
+    past_epochs(&r, first_epoch < r.epochs ? first_epoch : r.epochs);
+  int last = first_epoch;
   for (int epoch = first_epoch; epoch < r.epochs; epoch++) {
     Epoch e;
     Metrics val;
     if ((s = train_epoch(&r, epoch, &e)) != NNRT_OK ||
         (s = record_epoch(&r, epoch, &e, &val)) != NNRT_OK)
       goto stop;
-    rep->epochs_run = epoch + 1;
+    rep->epochs_run = last = epoch + 1;
     rep->final_train_loss = e.loss;
-    if (!r.nval)
-      continue;
-    /* the best epoch, by the metric early stopping watches (real-valued
-     * labels have no accuracy: their loss) */
-    double metric = cfg->monitor_accuracy && !r.real ? -val.accuracy : val.loss;
-    if (isnan(best) || metric < best) {
-      best = metric;
-      since_best = 0;
-      rep->best_epoch = epoch + 1;
-      rep->best_val_loss = val.loss;
-      rep->best_val_accuracy = val.accuracy;
-      rep->best_val_mse = val.mse;
-      rep->best_val_mae = val.mae;
-      if (r.best_path[0] && api->save(r.m, r.best_path) != 0) {
-        s = NNRT_ERR_IO;
-        goto stop;
-      }
-    } else if (r.patience > 0 && ++since_best >= r.patience) {
+    if (r.stopping && r.since_best >= r.patience) {
       if (r.out)
-        fprintf(r.out, "early stopping: no better %s for %d epochs; restoring epoch %d\n",
-                cfg->monitor_accuracy && !r.real ? "validation accuracy" : "validation loss",
-                r.patience, rep->best_epoch);
+        fprintf(r.out, "early stopping: no better %s for %d epochs after epoch %d\n",
+                watched_name(&r), r.patience,
+                rep->best_epoch);
       break;
     }
   }
-  /* Early stopping keeps the best weights. */
-  if (r.patience > 0 && r.nval && r.best_path[0] && rep->best_epoch &&
-      api->load(r.m, r.best_path) != 0) {
-    s = NNRT_ERR_IO;
+  if ((s = restore_best(&r, last)) != NNRT_OK)
     goto stop;
-  }
   if ((s = final_test(&r, rep)) == NNRT_OK)
     rep->seconds = now() - start_time;
 stop:

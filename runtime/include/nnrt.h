@@ -102,6 +102,11 @@ typedef struct nnrt_rng {
 } nnrt_rng;
 
 void nnrt_rng_seed(nnrt_rng *r, uint64_t seed);
+/* Stream number `stream` of a seed: a generator that depends only on the two
+ * (the generated training step draws step k's dropout masks from (seed, k),
+ * the trainer epoch k's order from its seed and k), so a resumed run draws
+ * what an uninterrupted one would have. */
+void nnrt_rng_seed_stream(nnrt_rng *r, uint64_t seed, uint64_t stream);
 uint64_t nnrt_rng_next(nnrt_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
 double nnrt_rng_uniform(nnrt_rng *r);

@@ -151,21 +151,31 @@ void nnrt_tta_view(const nnrt_tta *t, int k, const float *src, float *dst, float
 
 /* -------------------------------------------------------------- plot.c */
 
-/* An SVG file with two panels over the epochs: loss (train and validation)
- * and accuracy (train, validation; fractions in [0, 1], drawn in %).  Each
- * array has `epochs` values, value i for epoch i + 1; NAN marks a missing
- * value (a gap in the line), and a NULL array a missing series.  Written as
- * checkpoints are: through a temporary file renamed over path. */
+/* The curves of a run: per epoch, loss and accuracy (a fraction in [0, 1])
+ * of the training steps, the validation split and the test data, or with
+ * metric another metric than the accuracy in its place.  Each array has
+ * `epochs` values, value i for epoch i + 1; NAN marks a missing value (a
+ * gap in the line), and a NULL array a missing series. */
+typedef struct nnrt_curves {
+  int epochs;
+  const double *loss[3];      /* train, validation, test                    */
+  const double *accuracy[3];  /* the same (metric's values with metric)     */
+  int best_epoch;             /* marked on both panels (1..epochs); 0: none */
+  const char *metric;         /* the second panel's metric ("MAE"), its values
+                                 drawn as they are, from 0 up; NULL: the
+                                 accuracy, drawn in %                       */
+} nnrt_curves;
+
+/* An SVG file with two panels over the epochs, loss and accuracy (drawn in
+ * %) or c->metric, a line per series given, a legend, and the best epoch
+ * marked by a dashed line labelled "best epoch N".  Written as checkpoints
+ * are: through a temporary file renamed over path. */
+nnrt_status nnrt_plot_curves_ex(const char *path, const char *title, const nnrt_curves *c);
+/* The same with train and validation series only, the accuracy, and no
+ * best epoch. */
 nnrt_status nnrt_plot_curves(const char *path, const char *title, int epochs,
                              const double *train_loss, const double *val_loss,
                              const double *train_acc, const double *val_acc);
-
-/* The same with the second panel for another metric than the accuracy:
- * metric names it ("MAE") and its values are drawn as they are, from 0 up;
- * NULL: the accuracy, as nnrt_plot_curves. */
-nnrt_status nnrt_plot_metric(const char *path, const char *title, int epochs,
-                             const double *train_loss, const double *val_loss,
-                             const char *metric, const double *train_m, const double *val_m);
 
 /* ------------------------------------------------------------- train.c */
 
@@ -196,8 +206,10 @@ typedef struct nnrt_train_options {
   int no_augment;
   int tta;                 /* evaluate with test-time augmentation          */
   int patience;            /* < 0: the model's; 0: off                      */
-  const char *save;        /* checkpoint, each epoch; the best as SAVE.best  */
-  const char *load;        /* resume from this checkpoint                   */
+  const char *save;        /* checkpoint, each epoch; with early stopping the
+                              best so far in SAVE.best, and at the end the
+                              best in SAVE (SAVE.best removed)              */
+  const char *load;        /* resume from this checkpoint (and LOAD.best)   */
   const char *load_partial;  /* fine-tune: the .npz tensors (nncc weights
                                 export) matching a parameter by name and
                                 shape are loaded, the rest reported         */
@@ -225,7 +237,11 @@ typedef struct nnrt_train_report {
 
 /* Trains a model on a data set as its train block says (options override),
  * then evaluates it on the test data (without test data it says so on out,
- * and the report's test metrics are NAN).  Before the first epoch it checks
+ * and the report's test metrics are NAN).  With early stopping it ends
+ * with the best epoch's weights, says which, and evaluates those.  Epoch
+ * k's order and augmentations depend only on the seed and k (the model's
+ * dropout on the seed and the step), so a run resumed from its checkpoint
+ * (load) ends as the run it continues would have, byte for byte.  Before the first epoch it checks
  * that the checkpoints (save, SAVE.best) and the plot can be written and
  * opens the log, so a bad path fails at once; any of them failing later
  * fails the run.  An epoch that ends in refused steps (train_step's loss

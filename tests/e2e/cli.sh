@@ -231,7 +231,7 @@ grep -Eq '^0: 2 [0-9.]+%$' p3 && ok "no classes line: $(cat p3)" || bad "no clas
 
 # --- progress on a terminal, the header at once ------------------------------
 script -qec "./img train --data data --epochs 1" /dev/null > tty.out 2>&1
-if grep -aEq $'\repoch 1/1 \\[#+\\] 8/8  loss [0-9.]+  acc [0-9.]+%  [0-9]+ samples/s  ETA 0:00 ' tty.out
+if grep -aEq $'\repoch 1/1 \\[#+\\] 8/8  loss [0-9.]+  accuracy [0-9.]+%  [0-9]+ samples/s  ETA 0:00 ' tty.out
 then ok "the progress bar: a step count and an ETA"
 else bad "progress bar: $(tr '\r' '|' < tty.out)"; fi
 ./img train --data data --epochs 1 > notty.out 2>&1

@@ -77,7 +77,7 @@ epochs=$(echo "$out" | grep -c "^epoch .* loss .* mse .* mae .* val_mse .* val_m
 if [ "$epochs" = 40 ] && ! echo "$out" | grep -q "acc"
 then ok "every epoch's line has mse and mae (40 lines), none an accuracy"
 else bad "epoch lines ($epochs): $out"; fi
-if [ "$(head -1 "$work/log.csv")" = "epoch,lr,train_loss,train_mse,train_mae,val_loss,val_mse,val_mae,test_loss,test_mse,test_mae,seconds,samples_per_second" ] &&
+if [ "$(head -1 "$work/log.csv")" = "epoch,lr,loss,mse,mae,val_loss,val_mse,val_mae,test_loss,test_mse,test_mae,seconds,samples_per_second" ] &&
    [ "$(wc -l < "$work/log.csv")" = 41 ] && ! grep -qi nan "$work/log.csv"
 then ok "the log has the errors' columns, a line per epoch, no nan"
 else bad "log: $(head -3 "$work/log.csv")"; fi
