@@ -30,3 +30,9 @@ link_driver() {
     -DMODEL_API="$(model_name "$header")_model" "$driver" "$model" "$nnrt" "${libs[@]}" \
     -o "$output"
 }
+
+# The checks' count: ok MESSAGE and bad MESSAGE print a line each and count
+# it in pass and fail (a script ends with `[ $fail = 0 ]`).
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fail=$((fail + 1)); echo "FAILED: $*"; }

@@ -20,9 +20,6 @@ set -uo pipefail
 driver_args "$@"
 rm -rf "$work" && mkdir -p "$work/data" "$work/tmp"
 export XDG_CACHE_HOME=$work/cache TMPDIR=$work/tmp
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $*"; }
 cd "$work" || exit 1
 
 cat > img.nn <<'EOF'

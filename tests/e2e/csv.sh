@@ -18,9 +18,6 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 driver_args "$@"
 rm -rf "$work" && mkdir -p "$work"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $*"; }
 
 # build NAME: NAME.nn in $work -> the trainer $work/NAME (--main)
 build() {

@@ -9,9 +9,6 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 driver_args "$@"
 rm -rf "$work" && mkdir -p "$work/data"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $*"; }
 
 cat > "$work/tiny.nn" <<'EOF'
 model tiny

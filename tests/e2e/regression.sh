@@ -14,9 +14,6 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 driver_args "$@"
 rm -rf "$work" && mkdir -p "$work/data"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $*"; }
 
 python3 - "$work/data" <<'PY'
 import math, random, sys

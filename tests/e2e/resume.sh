@@ -21,9 +21,6 @@ set -uo pipefail
 driver_args "$@"
 rm -rf "$work" && mkdir -p "$work/made" "$work/data"
 cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $*"; }
 
 "$nncc" "$src/tests/e2e/resume.nn" --main -o resume.c &&
   "$cc" -std=c99 -O2 -I"$src/runtime/include" resume.c "$nnrt" "${libs[@]}" -o resume || { echo "FAILED: cannot build the trainer"; exit 1; }

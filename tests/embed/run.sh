@@ -38,9 +38,6 @@ strict="-std=c99 -Wall -Wextra -pedantic -Werror"
 forbidden='^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|f?open|f?printf|puts|fputs|putchar|fputc|fwrite|fread|fclose|fflush|read|write|close|exit|abort|cblas_.*|.*gemm_?|.*gemv_?|openblas.*|nnrt_.*)$'
 # the runtime's files inference code needs (docs/embedded.md)
 core="ckpt gemm init pool replace rng status"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $*"; }
 
 if [ "$what" != sweep ] && [ ! -e "$data/train-images-idx3-ubyte.gz" ]; then  # (Debian's dataset-fashion-mnist)
   data=$work/data
