@@ -233,8 +233,15 @@ static const char *training_decls(const Emitter *e) {
             " * Likewise if the update would make a parameter or optimizer state\n"
             " * value NaN or infinite: then the result is +infinity. */\n"
             "%s %s_train_step_ex(%s *m, int batch, const %s *const *inputs,\n"
-            "    const void *const *labels);\n\n",
-            T, T, N, N, T, T, N, N, T);
+            "    const void *const *labels);\n\n"
+            "/* A function train_step calls between the backward pass and the\n"
+            " * update, with the gradients (%s_NUM_PARAMS values, writable) and\n"
+            " * the loss; the step goes on with the gradients as the hook leaves\n"
+            " * them and is judged by the loss it returns (not finite: refused, as\n"
+            " * above).  Data-parallel trainers average the gradients there (as\n"
+            " * libnnrt_train does under mpirun).  NULL (the default): none. */\n"
+            "void %s_set_gradient_hook(%s *m, nnrt_gradient_hook hook, void *ctx);\n\n",
+            T, T, N, N, T, T, N, N, T, N, N, N);
   if (mixed_labels(g))
     sb_printf(&sb, "/* (The labels are of two types, class ids and real values: there is\n"
                    " * no %s_label_t, so no loss_and_grad or train_step on one flat y,\n"
@@ -610,6 +617,9 @@ static void emit_struct(FILE *f, const Emitter *e) {
     fprintf(f, "  %s *saved_buffers;  /* buffers before a train step, for a refused one */\n", T);
   if (e->train_code)
     fprintf(f, "  %s *opt;      /* %lld values: optimizer state */\n", T, (long long)optimizer_values(g));
+  if (e->train_code && g->nlosses)
+    fprintf(f, "  nnrt_gradient_hook gradient_hook;  /* set_gradient_hook's, or NULL */\n"
+               "  void *hook_ctx;\n");
   fprintf(f, "  %s *arena;    /* activations: nncc --emit=plan */\n", T);
   if (e->train_code)
     fprintf(f, "  nnrt_rng rng;        /* initialisation, then dropout's masks */\n"
@@ -836,6 +846,9 @@ static void emit_training(FILE *f, const Emitter *e) {
                "  memcpy(m->saved_buffers, m->buffers, %lld * sizeof(%s));\n",
             (long long)g->num_buffers, T);
   fprintf(f, "  %s loss = %s_loss_and_grad_ex(m, batch, inputs, labels);\n", T, N);
+  fprintf(f, "  if (m->gradient_hook)\n"
+             "    loss = (%s)m->gradient_hook(m->hook_ctx, m->grads, %lld, (double)loss);\n", T,
+          (long long)g->num_params);
   fprintf(f, "  if (isfinite(loss)) {\n    m->step++;\n    if (run_update(%s))\n"
              "      return loss;\n    m->step--;\n    loss = (%s)INFINITY;  /* the update "
              "overflowed */\n  }\n", e->run_uses[ENTRY_UPDATE][0] ? "m" : "", T);
@@ -844,6 +857,8 @@ static void emit_training(FILE *f, const Emitter *e) {
                "    memcpy(m->buffers, m->saved_buffers, %lld * sizeof(%s));\n",
             (long long)g->num_buffers, T);
   fprintf(f, "  return loss;\n}\n\n");
+  fprintf(f, "void %s_set_gradient_hook(struct %s *m, nnrt_gradient_hook hook, void *ctx) {\n"
+             "  m->gradient_hook = hook;\n  m->hook_ctx = ctx;\n}\n\n", N, N);
   if (!mixed_labels(g)) {
     emit_flat(f, e, "loss_and_grad");
     emit_flat(f, e, "train_step");
@@ -897,6 +912,10 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
   fprintf(f, "static void model_destroy(void *m) { %s_destroy(m); }\n", N);
   fprintf(f, "static void *model_params(void *m) { return %s_params(m); }\n", N);
   fprintf(f, "static void *model_grads(void *m) { return %s_grads(m); }\n", N);
+  fprintf(f, "static void *model_buffers(void *m) { return ((struct %s *)m)->buffers; }\n", N);
+  if (trains)
+    fprintf(f, "static void model_set_gradient_hook(void *m, nnrt_gradient_hook hook, void *ctx) "
+               "{\n  %s_set_gradient_hook(m, hook, ctx);\n}\n", N);
   fprintf(f, "static void model_forward(void *m, int batch, const void *x, void *out, int "
              "training) {\n  %s_forward(m, batch, x, out, training);\n}\n", N);
   fprintf(f, "static int model_save(const void *m, const char *path) { return %s_save(m, path); "
@@ -956,11 +975,13 @@ static void emit_trainer_view(FILE *f, const Emitter *e, const EmitOptions *opt)
              "      .set_learning_rate = model_set_learning_rate, .step = model_step,\n"
              "      .train_output = %s, .config = %s,\n"
              "      .source = \"%s\", .output_kind = %d, .class_names = %s,\n"
-             "      .min_train_batch = %d, .param_table = param_table};\n",
+             "      .min_train_batch = %d, .param_table = param_table,\n"
+             "      .buffers = model_buffers, .num_buffers = %lld, .set_gradient_hook = %s};\n",
           flat ? "model_loss_and_grad" : "NULL", flat ? "model_train_step" : "NULL",
           out_in_train ? "model_train_output" : "NULL", trains ? "&train_config" : "NULL",
           c_string_text(base_name(g->file->name)), output_class_kind(g),
-          g->nclass_names ? "class_names" : "NULL", trains && single_value_batchnorm(g) ? 2 : 1);
+          g->nclass_names ? "class_names" : "NULL", trains && single_value_batchnorm(g) ? 2 : 1,
+          (long long)g->num_buffers, trains ? "model_set_gradient_hook" : "NULL");
   fprintf(f, "  return &model;\n}\n");
   if (opt->with_main)
     fprintf(f, "\n/* nncc --main: the model as a command-line trainer (see nnrt_main). */\n"

@@ -8,6 +8,7 @@
  * program's main: it returns the exit status (0 ok, 1 failure, 2 usage). */
 #include "cli.h"
 #include "internal.h"
+#include "dist.h"
 #include "nnrt_train.h"
 
 #include <stdlib.h>
@@ -278,8 +279,14 @@ int nnrt_main(const nnrt_model *api, int argc, char **argv) {
   nnrt_status s = cmd == NNRT_CMD_TEST ? nnrt_evaluate(api, o, &r) : nnrt_train(api, o, &r);
   if (s != NNRT_OK) {
     fflush(stdout);
-    fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
-    return 1;
+    /* under mpirun: the (lowest) failing rank's message, and rank 0's
+     * "stopped" if that is another */
+    if (!nnrt_dist_rank())
+      fprintf(stderr, "%s: %s\n", prog, nnrt_errmsg());
+    else if (!nnrt_dist_follower_failure())
+      fprintf(stderr, "%s: rank %d of %d: %s\n", prog, nnrt_dist_rank(), nnrt_dist_size(),
+              nnrt_errmsg());
   }
-  return 0;
+  nnrt_dist_finish(s);
+  return s != NNRT_OK;
 }

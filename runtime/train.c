@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "dist.h"
 #include "nnrt_train.h"
 #include "npz.h"
 
@@ -273,7 +274,9 @@ static void score(const nnrt_model *api, const nnrt_dataset *d, size_t s, const 
 
 /* Inference over samples idx[0..n) (all if idx is NULL), in batches of
  * max_batch; with tta, softmax probabilities (or, for real-valued labels,
- * the outputs) averaged over the views. */
+ * the outputs) averaged over the views.  In a data-parallel run each rank
+ * scores a part of them and the sums are added up (collective: every rank
+ * calls it with the same samples, and learns of any rank's failure). */
 static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnrt_dataset *d,
                         const size_t *idx, size_t n, const nnrt_tta *tta) {
   Metrics r = NO_METRICS;
@@ -282,19 +285,20 @@ static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnr
     return r;
   size_t in = d->sample_size, out = (size_t)api->output_size;
   int views = tta ? nnrt_tta_views(tta) : 1;
+  size_t ranks = (size_t)nnrt_dist_size(), rank = (size_t)nnrt_dist_rank();
+  size_t first = n * rank / ranks, last = n * (rank + 1) / ranks;  /* this rank's part */
   float *x = malloc(sizeof(float) * in * (size_t)max_batch);
   float *y = malloc(sizeof(float) * out * (size_t)max_batch);
   double *avg = malloc(sizeof(double) * out * (size_t)max_batch);
   float *scratch = malloc(sizeof(float) * in), *one = malloc(sizeof(float) * in);
   Score sc = {0, 0, 0, 0};
   if (!x || !y || !avg || !scratch || !one) {
-    free(x), free(y), free(avg), free(scratch), free(one);
     r.status = nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory to evaluate in batches of %d",
                          api->name, max_batch);
-    return r;
+    last = first;
   }
-  for (size_t start = 0; start < n; start += (size_t)max_batch) {
-    int b = n - start < (size_t)max_batch ? (int)(n - start) : max_batch;
+  for (size_t start = first; start < last; start += (size_t)max_batch) {
+    int b = last - start < (size_t)max_batch ? (int)(last - start) : max_batch;
     memset(avg, 0, sizeof(double) * out * (size_t)b);
     for (int v = 0; v < views; v++) {
       for (int i = 0; i < b; i++) {
@@ -316,12 +320,16 @@ static Metrics evaluate(const nnrt_model *api, void *m, int max_batch, const nnr
             tta || real ? avg + (size_t)i * out : NULL, &sc);
   }
   free(x), free(y), free(avg), free(scratch), free(one);
+  double sums[4] = {sc.loss, sc.se, sc.ae, (double)sc.correct};
+  if ((r.status = nnrt_dist_agree(r.status)) != NNRT_OK)
+    return r;
+  nnrt_dist_sum_f64(sums, 4);
   if (real) {
-    r.loss = r.mse = sc.se / (double)n / (double)d->target_size;
-    r.mae = sc.ae / (double)n / (double)d->target_size;
+    r.loss = r.mse = sums[1] / (double)n / (double)d->target_size;
+    r.mae = sums[2] / (double)n / (double)d->target_size;
   } else {
-    r.loss = sc.loss / (double)n;
-    r.accuracy = 100.0 * (double)sc.correct / (double)n;
+    r.loss = sums[0] / (double)n;
+    r.accuracy = 100.0 * sums[3] / (double)n;
   }
   return r;
 }
@@ -487,6 +495,15 @@ typedef struct Run {
   History h;
   nnrt_file log;
   char best_path[1100];    /* early stopping: the best epoch's checkpoint, or "" */
+  /* Data-parallel (docs/distributed.md): this process is rank `rank` of
+   * `ranks`; rank 0 (lead) alone writes files and prints.  Each step, the
+   * gradient hook weights this rank's gradients by its share of the batch
+   * (weight) and sums them over the ranks. */
+  int rank, ranks, lead;
+  float weight;
+  FILE *results;           /* opt->out on rank 0, else NULL                */
+  double step_seconds;     /* the training steps' time, and their number    */
+  uint64_t steps_run;
 } Run;
 
 /* What one epoch's training steps did. */
@@ -504,13 +521,18 @@ typedef struct Epoch {
  * afresh. */
 static nnrt_status load_partial(Run *r, const char *path) {
   const nnrt_model *api = r->api;
-  if (r->opt->load)
-    return nnrt_fail(NNRT_ERR_ARG, "--load resumes a run and --load-partial starts one: give one");
   if (!api->param_table)
     return nnrt_fail(NNRT_ERR_ARG, "model %s: no parameter table (rebuild it with this nncc)",
                      api->name);
   nnrt_npz z;
-  nnrt_status s = nnrt_npz_read(path, &z);
+  char local[1100];
+  int absent;
+  nnrt_status s = nnrt_dist_fetch(path, local, sizeof local, &absent);
+  if (s == NNRT_OK) {
+    s = nnrt_npz_read(local, &z);
+    if (strcmp(local, path))
+      remove(local);
+  }
   if (s != NNRT_OK)
     return s;
   char *used = calloc((size_t)z.n + 1, 1);
@@ -556,11 +578,23 @@ static nnrt_status load_partial(Run *r, const char *path) {
   return NNRT_OK;
 }
 
+/* The model loads the checkpoint at rank 0's path (each rank a copy of
+ * rank 0's file: collective). */
+static nnrt_status load_checkpoint(const nnrt_model *api, void *m, const char *path) {
+  char local[1100];
+  int absent;
+  nnrt_status s = nnrt_dist_fetch(path, local, sizeof local, &absent);
+  if (s == NNRT_OK && api->load(m, local) != 0)
+    s = NNRT_ERR_IO;  /* the model's load left the message */
+  if (strcmp(local, path))
+    remove(local);
+  return nnrt_dist_agree(s);
+}
+
 /* The data, the validation split (a seeded shuffle, the last part held
- * out), the model (created, or loaded to resume), and every file the run
- * writes, checked before it starts rather than after an epoch: the
- * checkpoints and the curves can be replaced, the log opened. */
-static nnrt_status start_run(Run *r) {
+ * out) and the model, created (each rank in its own process; start_model
+ * makes them one). */
+static nnrt_status start_data(Run *r) {
   const nnrt_train_options *opt = r->opt;
   nnrt_status s = load_data(r->api, opt->data, 1, opt->scale, &r->data);
   if (s != NNRT_OK)
@@ -592,28 +626,67 @@ static nnrt_status start_run(Run *r) {
   if (!(r->epoch_order = malloc(sizeof(size_t) * r->ntrain)))
     return nnrt_fail(NNRT_ERR_NOMEM, "%s: out of memory for %zu samples", d->train_name, total);
   r->stopping = r->patience > 0 && r->nval;
-
-  if (!(r->m = r->api->create(r->batch, r->seed)))
+  /* Rank k > 0 gets a seed of its own, so that its dropout masks are not
+   * rank 0's (the stream is the model's seed and step); its initial
+   * parameters are then replaced by rank 0's (start_model). */
+  uint64_t seed = r->rank ? r->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)r->rank) : r->seed;
+  if (!(r->m = r->api->create(r->batch, seed)))
     return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", r->api->name,
                      r->batch);
-  if (opt->load && r->api->load(r->m, opt->load) != 0)
-    return NNRT_ERR_IO;  /* the model's load left the message */
-  if (opt->load_partial && (s = load_partial(r, opt->load_partial)) != NNRT_OK)
-    return s;
+  return NNRT_OK;
+}
+
+/* Collective: every rank's model as rank 0's, its initial values (a sum
+ * with the others' zeros), or the checkpoint it resumes from. */
+static nnrt_status start_model(Run *r) {
+  const nnrt_model *api = r->api;
+  const nnrt_train_options *opt = r->opt;
+  if (opt->load && opt->load_partial)
+    return nnrt_fail(NNRT_ERR_ARG, "--load resumes a run and --load-partial starts one: give one");
+  if (opt->load)
+    return load_checkpoint(api, r->m, opt->load);
+  if (r->ranks > 1) {
+    float *p = api->params(r->m), *b = api->buffers ? api->buffers(r->m) : NULL;
+    if (r->rank) {
+      memset(p, 0, sizeof(float) * (size_t)api->num_params);
+      if (b)
+        memset(b, 0, sizeof(float) * (size_t)api->num_buffers);
+    }
+    nnrt_dist_sum_f32(p, api->num_params);
+    if (b)
+      nnrt_dist_sum_f32(b, api->num_buffers);
+  }
+  nnrt_status s = opt->load_partial ? load_partial(r, opt->load_partial) : NNRT_OK;
+  return nnrt_dist_agree(s);
+}
+
+/* The batch a step takes and how the ranks share it, and every file the
+ * run writes, checked before it starts rather than after an epoch: the
+ * checkpoints and the curves can be replaced, the log opened. */
+static nnrt_status start_files(Run *r) {
+  const nnrt_train_options *opt = r->opt;
+  const Data *d = &r->data;
   /* A batchnorm with one value per channel cannot train on a batch of 1
    * (the model refuses one, as PyTorch does): batch 1 is refused here, and
-   * a last batch of 1 left out of each epoch (decision 312). */
-  if (r->batch < r->api->min_train_batch || (r->api->min_train_batch > 1 && r->ntrain == 1))
+   * a last batch of 1 left out of each epoch (decision 312); over several
+   * ranks, each takes at least that many samples of every batch. */
+  int least = r->api->min_train_batch > 1 ? r->api->min_train_batch : 1;
+  if (r->batch < least || (least > 1 && r->ntrain == 1))
     return nnrt_fail(NNRT_ERR_ARG, "model %s cannot train on batches of 1: a batchnorm has one "
                      "value per channel; use --batch 2 or more%s", r->api->name,
                      r->ntrain == 1 ? ", and more than one training sample" : "");
-  r->drop_last = r->api->min_train_batch > 1 && r->ntrain % (size_t)r->batch == 1;
+  if (r->batch < least * r->ranks)
+    return nnrt_fail(NNRT_ERR_ARG, "batch %d cannot be shared by %d ranks%s: use --batch %d or "
+                     "more", r->batch, r->ranks, least > 1 ? ", two samples each (batchnorm)" : "",
+                     least * r->ranks);
+  size_t tail = r->ntrain % (size_t)r->batch;
+  r->drop_last = tail && tail < (size_t)(least * r->ranks) ? tail : 0;
   r->steps_per_epoch = (r->ntrain - r->drop_last + (size_t)r->batch - 1) / (size_t)r->batch;
   r->total_steps = r->steps_per_epoch * (uint64_t)r->epochs;
 
-  if (r->stopping && opt->save)
+  if (r->stopping && opt->save)  /* (on rank 0: the others' opt has no files) */
     snprintf(r->best_path, sizeof r->best_path, "%s.best", opt->save);
-  else if (r->stopping)
+  else if (r->stopping && r->lead)
     snprintf(r->best_path, sizeof r->best_path, "%s/nnrt-%s-%ld.best.ckpt",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", r->api->name, (long)getpid());
   nnrt_file probe;
@@ -622,6 +695,7 @@ static nnrt_status start_run(Run *r) {
     if (replaced[i] && nnrt_file_probe(&probe, replaced[i]) != 0)
       return nnrt_file_failed(&probe);
   int resumed = r->api->step(r->m) >= r->steps_per_epoch;
+  nnrt_status s;
   if (opt->log && nnrt_file_append(&r->log, opt->log, !resumed) != 0)
     return nnrt_file_failed(&r->log);
   if (opt->log && !resumed &&
@@ -645,6 +719,15 @@ static nnrt_status start_run(Run *r) {
     return nnrt_fail(NNRT_ERR_NOMEM, "model %s: out of memory for batch %d", r->api->name,
                      r->batch);
   return NNRT_OK;
+}
+
+/* Everything a run needs before its first epoch, each part's failures
+ * known to every rank before the next. */
+static nnrt_status start_run(Run *r) {
+  nnrt_status s;
+  if ((s = nnrt_dist_agree(start_data(r))) != NNRT_OK || (s = start_model(r)) != NNRT_OK)
+    return s;
+  return nnrt_dist_agree(start_files(r));
 }
 
 static void end_run(Run *r, nnrt_status *s) {
@@ -689,18 +772,24 @@ static void past_epochs(Run *r, int done) {
   fclose(f);
 }
 
-/* The b samples from `start` of the epoch's order into r->x (converted to
- * floats here, a batch at a time) and r->y, augmented. */
-static void fill_batch(Run *r, nnrt_rng *er, size_t start, int b) {
+/* The b samples from `start` of epoch's order into r->x (converted to
+ * floats here, a batch at a time) and r->y, augmented: the sample at place
+ * p of epoch e with the random stream (seed, e * ntrain + p), so that it is
+ * augmented alike whichever rank takes it (decision 330). */
+static void fill_batch(Run *r, int epoch, size_t start, int b) {
   const nnrt_dataset *d = &r->data.train;
   size_t in = d->sample_size;
   for (int i = 0; i < b; i++) {
     size_t k = r->epoch_order[start + (size_t)i];
     float *dst = r->x + (size_t)i * in;
     nnrt_dataset_get(d, k, 1, dst);
-    if (r->naug)  /* in place */
-      nnrt_augment_image(r->cfg->augment, r->naug, er, dst, dst, r->scratch, d->channels,
+    nnrt_rng ar;
+    if (r->naug) {  /* in place */
+      nnrt_rng_seed_stream(&ar, r->seed ^ 0xa0a0a0a0a06e4e47ULL,
+                           (uint64_t)epoch * r->ntrain + start + (size_t)i);
+      nnrt_augment_image(r->cfg->augment, r->naug, &ar, dst, dst, r->scratch, d->channels,
                          d->height, d->width);
+    }
     if (r->real)
       memcpy(r->t + (size_t)i * d->target_size, d->targets + k * d->target_size,
              sizeof(float) * d->target_size);
@@ -738,10 +827,59 @@ static int train_score(const Run *r, int b, Score *sc) {
   return 1;
 }
 
+/* The gradient hook of a data-parallel run (nnrt_gradient_hook): this
+ * rank's gradients weighted by its share of the batch, summed over the
+ * ranks, so every rank updates with the gradient of the whole batch.  A
+ * rank whose loss is not finite makes the sum's first value NaN, so every
+ * rank refuses the step. */
+static double average_gradients(void *ctx, void *grads, long n, double loss) {
+  const Run *r = ctx;
+  float *g = grads, w = r->weight;
+  for (long i = 0; i < n; i++)
+    g[i] *= w;
+  if (n && !isfinite(loss))
+    g[0] = NAN;
+  nnrt_dist_sum_f32(g, n);
+  return n && !isfinite(g[0]) ? NAN : loss;
+}
+
+/* The ranks' sums of an epoch's training steps, added up. */
+static void sum_epoch(Epoch *e, double *loss_sum, size_t *counted, Score *sc) {
+  double v[6] = {*loss_sum, (double)e->seen, (double)*counted, (double)sc->correct, sc->se,
+                 sc->ae};
+  nnrt_dist_sum_f64(v, 6);
+  *loss_sum = v[0], e->seen = (size_t)v[1], *counted = (size_t)v[2];
+  sc->correct = (size_t)v[3], sc->se = v[4], sc->ae = v[5];
+}
+
+/* After an epoch over several ranks: the running statistics, which each
+ * rank kept of its own samples, averaged (as the checkpoint has them), and
+ * a check that the parameters are still the same on every rank. */
+static nnrt_status join_ranks(Run *r, int epoch) {
+  const nnrt_model *api = r->api;
+  if (r->ranks == 1)
+    return NNRT_OK;
+  if (api->buffers && api->num_buffers) {
+    float *b = api->buffers(r->m);
+    nnrt_dist_sum_f32(b, api->num_buffers);
+    for (long i = 0; i < api->num_buffers; i++)
+      b[i] /= (float)r->ranks;
+  }
+  const unsigned char *p = api->params(r->m);
+  uint64_t h = 0xcbf29ce484222325ULL;  /* FNV-1a of the parameters' bytes */
+  for (size_t i = 0; i < sizeof(float) * (size_t)api->num_params; i++)
+    h = (h ^ p[i]) * 0x100000001b3ULL;
+  if (!nnrt_dist_same(h))
+    return nnrt_fail(NNRT_ERR_NUMERIC, "epoch %d: the ranks' parameters differ (the MPI "
+                     "library's allreduce did not give every rank the same sums)", epoch + 1);
+  return NNRT_OK;
+}
+
 /* The training steps of one epoch, in an order and with augmentations
  * drawn from the seed and the epoch alone: a shuffle of the training
  * samples in their first order (not of the last epoch's), so a resumed run
- * trains as the run it continues would have. */
+ * trains as the run it continues would have.  Over several ranks, each
+ * takes its part of every batch (as even as can be, in rank order). */
 static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   const nnrt_model *api = r->api;
   double t0 = now(), loss_sum = 0;
@@ -755,8 +893,11 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
   memset(e, 0, sizeof *e);
   e->lr = r->lr0;
   for (size_t start = 0; start < r->ntrain - r->drop_last; start += (size_t)r->batch) {
-    int b = r->ntrain - start < (size_t)r->batch ? (int)(r->ntrain - start) : r->batch;
-    fill_batch(r, &er, start, b);
+    int all = r->ntrain - start < (size_t)r->batch ? (int)(r->ntrain - start) : r->batch;
+    size_t from = start + (size_t)all * (size_t)r->rank / (size_t)r->ranks;
+    int b = (int)(start + (size_t)all * (size_t)(r->rank + 1) / (size_t)r->ranks - from);
+    r->weight = (float)b / (float)all;
+    fill_batch(r, epoch, from, b);
     e->lr = learning_rate(r->cfg, r->lr0, api->step(r->m), r->steps_per_epoch, r->total_steps);
     if (api->set_learning_rate(r->m, e->lr) != 0) {
       char why[512];
@@ -764,7 +905,7 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
       return nnrt_fail(NNRT_ERR_ARG, "epoch %d: the schedule's rate: %s", epoch + 1, why);
     }
     double loss = api->train_step(r->m, b, r->x, r->real ? (const void *)r->t : r->y);
-    if (!isfinite(loss)) {  /* the step changed nothing */
+    if (!isfinite(loss)) {  /* the step changed nothing (on every rank) */
       if (++refused >= 20)
         return check_diverged(api, r->m, epoch, refused, r->lr0);
       continue;
@@ -777,18 +918,22 @@ static nnrt_status train_epoch(Run *r, int epoch, Epoch *e) {
                                              : 100.0 * (double)sc.correct / (double)counted;
     uint64_t step = start / (size_t)r->batch + 1;
     if (r->out && r->tty && (step % 16 == 1 || step == r->steps_per_epoch)) {
-      double spent = now() - t0;
+      double spent = now() - t0;  /* (over several ranks: rank 0's samples) */
       progress(r->out, epoch + 1, r->epochs, step, r->steps_per_epoch, loss_sum / (double)e->seen,
-               metric, r->real, (double)e->seen / spent,
+               metric, r->real, (double)e->seen * r->ranks / spent,
                spent / (double)step * (double)(r->steps_per_epoch - step));
     }
   }
+  e->seconds = now() - t0;
+  r->step_seconds += e->seconds;
+  r->steps_run += r->steps_per_epoch;
+  sum_epoch(e, &loss_sum, &counted, &sc);
   e->loss = e->seen ? loss_sum / (double)e->seen : NAN;
   e->accuracy = counted && !r->real ? 100.0 * (double)sc.correct / (double)counted : NAN;
   e->mse = counted && r->real ? sc.se / (double)(counted * tsize) : NAN;
   e->mae = counted && r->real ? sc.ae / (double)(counted * tsize) : NAN;
-  e->seconds = now() - t0;
-  return check_diverged(api, r->m, epoch, refused, r->lr0);
+  nnrt_status s = join_ranks(r, epoch);
+  return s != NNRT_OK ? s : check_diverged(api, r->m, epoch, refused, r->lr0);
 }
 
 /* The epoch's line on screen, its metrics named as the log's columns and
@@ -896,33 +1041,41 @@ static nnrt_status watch_best(Run *r, int epoch, const Metrics *val) {
  * validation split, which gives the number that run had. */
 static nnrt_status resume_best(Run *r, int done) {
   const nnrt_model *api = r->api;
-  char from[1100];
+  char from[1100], local[1100];
   snprintf(from, sizeof from, "%s.best", r->opt->load);
   void *m = r->m;
-  if (is_file(from)) {
+  int absent;
+  nnrt_status s = nnrt_dist_fetch(from, local, sizeof local, &absent);
+  if (s != NNRT_OK)
+    return s;
+  if (!absent) {
     if (!(m = api->create(r->batch, r->seed)))
-      return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", api->name,
-                       r->batch);
-    if (api->load(m, from) != 0) {
-      api->destroy(m);
-      return NNRT_ERR_IO;
-    }
-    if (api->step(m) > api->step(r->m)) {
-      api->destroy(m);
-      return nnrt_fail(NNRT_ERR_MISMATCH, "%s: a later step (%llu) than %s (%llu): not the best "
-                       "epoch of the run it resumes; remove it", from,
-                       (unsigned long long)api->step(m), r->opt->load,
-                       (unsigned long long)api->step(r->m));
+      s = nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate for batch %d", api->name,
+                    r->batch);
+    else if (api->load(m, local) != 0)
+      s = NNRT_ERR_IO;
+    else if (api->step(m) > api->step(r->m))
+      s = nnrt_fail(NNRT_ERR_MISMATCH, "%s: a later step (%llu) than %s (%llu): not the best "
+                    "epoch of the run it resumes; remove it", from,
+                    (unsigned long long)api->step(m), r->opt->load,
+                    (unsigned long long)api->step(r->m));
+    if (strcmp(local, from))
+      remove(local);
+    if ((s = nnrt_dist_agree(s)) != NNRT_OK) {
+      if (m)
+        api->destroy(m);
+      return s;
     }
   }
   Metrics v = evaluate(api, m, r->batch, &r->data.train, r->order + r->ntrain, r->nval, NULL);
-  nnrt_status s = v.status;
+  s = v.status;
   int epoch = (int)(api->step(m) / r->steps_per_epoch);
   if (s == NNRT_OK && r->best_path[0] && strcmp(from, r->best_path) &&
       api->save(m, r->best_path) != 0)
     s = NNRT_ERR_IO;
   if (m != r->m)
     api->destroy(m);
+  s = nnrt_dist_agree(s);
   if (s != NNRT_OK)
     return s;
   set_best(r, epoch, &v);
@@ -930,7 +1083,7 @@ static nnrt_status resume_best(Run *r, int done) {
   char text[128];
   if (r->out)
     fprintf(r->out, "early stopping: the best so far is epoch %d (%s), from %s\n", epoch,
-            best_text(text, sizeof text, r, ", "), m == r->m ? r->opt->load : from);
+            best_text(text, sizeof text, r, ", "), absent ? r->opt->load : from);
   return NNRT_OK;
 }
 
@@ -940,8 +1093,9 @@ static nnrt_status restore_best(Run *r, int last_epoch) {
   const nnrt_train_report *rep = r->rep;
   if (!r->stopping || !rep->best_epoch)
     return NNRT_OK;
-  if (rep->best_epoch != last_epoch && r->api->load(r->m, r->best_path) != 0)
-    return NNRT_ERR_IO;
+  nnrt_status s;
+  if (rep->best_epoch != last_epoch && (s = load_checkpoint(r->api, r->m, r->best_path)) != NNRT_OK)
+    return s;
   char text[128];
   if (r->out)
     fprintf(r->out, "%s epoch %d of %d: %s%s%s\n",
@@ -1012,8 +1166,8 @@ static nnrt_status final_test(Run *r, nnrt_train_report *rep) {
   const nnrt_train_options *opt = r->opt;
   const Data *d = &r->data;
   if (!d->has_test) {
-    if (opt->out)
-      fprintf(opt->out, "no test data in %s: " NO_TEST_FILES "; trained without a test "
+    if (r->results)
+      fprintf(r->results, "no test data in %s: " NO_TEST_FILES "; trained without a test "
               "evaluation\n", opt->data);
     return NNRT_OK;
   }
@@ -1034,10 +1188,10 @@ static nnrt_status final_test(Run *r, nnrt_train_report *rep) {
   } else if (opt->tta && r->out) {
     fprintf(r->out, "(no test block with tta in %s: evaluated without TTA)\n", r->api->source);
   }
-  if (opt->quiet && opt->out && r->real)
-    fprintf(opt->out, "test mse %.6g  mae %.6g\n", rep->test_mse, rep->test_mae);
-  else if (opt->quiet && opt->out)
-    fprintf(opt->out, "test accuracy %.2f%%\n", rep->test_accuracy);
+  if (opt->quiet && r->results && r->real)
+    fprintf(r->results, "test mse %.6g  mae %.6g\n", rep->test_mse, rep->test_mae);
+  else if (opt->quiet && r->results)
+    fprintf(r->results, "test accuracy %.2f%%\n", rep->test_accuracy);
   return NNRT_OK;
 }
 
@@ -1057,11 +1211,18 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   rep->test_loss = rep->test_accuracy = rep->test_mse = rep->test_mae = NAN;
   rep->best_val_loss = rep->best_val_accuracy = rep->best_val_mse = rep->best_val_mae = NAN;
   nnrt_status s = check_model(api);
-  if (s != NNRT_OK)
+  if (s != NNRT_OK || (s = nnrt_dist_start()) != NNRT_OK)
     return s;
   const nnrt_train_config *cfg = api->config;
   Run r;
   memset(&r, 0, sizeof r);
+  r.rank = nnrt_dist_rank(), r.ranks = nnrt_dist_size(), r.lead = r.rank == 0;
+  nnrt_train_options follower = *opt;  /* ranks > 0 write nothing, print nothing */
+  follower.save = follower.log = follower.plot = NULL;
+  follower.out = NULL;
+  if (!r.lead)
+    opt = &follower;
+  r.results = opt->out;
   r.api = api, r.cfg = cfg, r.opt = opt, r.rep = rep;
   r.best = NAN;
   r.log.fd = -1;
@@ -1073,20 +1234,28 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   r.naug = opt->no_augment ? 0 : cfg->naugment;
   r.real = api->label_is_float;
   r.out = opt->quiet ? NULL : opt->out;  /* progress; results go to opt->out */
-  r.tty = r.out && isatty(fileno(r.out));
+  /* (under mpirun a rank's stdout is a terminal of mpirun's, whatever
+   * mpirun's own is: no progress bar there) */
+  r.tty = r.out && isatty(fileno(r.out)) && !nnrt_dist_launched();
   if ((s = start_run(&r)) != NNRT_OK) {
     end_run(&r, &s);
     return s;
   }
+  if (r.ranks > 1)
+    api->set_gradient_hook(r.m, average_gradients, &r);
   int first_epoch = (int)(api->step(r.m) / r.steps_per_epoch);
   if (r.out)
     run_header(&r, first_epoch);
-  if (r.out && r.drop_last)
+  if (r.out && r.drop_last == 1 && r.ranks == 1)
     fprintf(r.out, "(each epoch leaves out its last sample: a batch of 1, which batchnorm cannot "
                    "train on)\n");
+  else if (r.out && r.drop_last)
+    fprintf(r.out, "(each epoch leaves out its last %zu sample%s: too few for %d ranks to share%s)"
+                   "\n", r.drop_last, r.drop_last == 1 ? "" : "s", r.ranks,
+            api->min_train_batch > 1 ? ", two each (batchnorm)" : "");
 
   double start_time = now();
-  if (first_epoch && r.stopping && (s = resume_best(&r, first_epoch)) != NNRT_OK)
+  if (first_epoch && r.stopping && (s = nnrt_dist_agree(resume_best(&r, first_epoch))) != NNRT_OK)
     goto stop;
   if (first_epoch)
     past_epochs(&r, first_epoch < r.epochs ? first_epoch : r.epochs);
@@ -1094,8 +1263,8 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
   for (int epoch = first_epoch; epoch < r.epochs; epoch++) {
     Epoch e;
     Metrics val;
-    if ((s = train_epoch(&r, epoch, &e)) != NNRT_OK ||
-        (s = record_epoch(&r, epoch, &e, &val)) != NNRT_OK)
+    if ((s = nnrt_dist_agree(train_epoch(&r, epoch, &e))) != NNRT_OK ||
+        (s = nnrt_dist_agree(record_epoch(&r, epoch, &e, &val))) != NNRT_OK)
       goto stop;
     rep->epochs_run = last = epoch + 1;
     rep->final_train_loss = e.loss;
@@ -1107,10 +1276,16 @@ nnrt_status nnrt_train(const nnrt_model *api, const nnrt_train_options *opt,
       break;
     }
   }
-  if ((s = restore_best(&r, last)) != NNRT_OK)
+  if ((s = nnrt_dist_agree(restore_best(&r, last))) != NNRT_OK)
     goto stop;
-  if ((s = final_test(&r, rep)) == NNRT_OK)
+  if ((s = nnrt_dist_agree(final_test(&r, rep))) == NNRT_OK)
     rep->seconds = now() - start_time;
+  if (s == NNRT_OK && r.out && r.ranks > 1 && r.steps_run)
+    fprintf(r.out, "data-parallel over %d ranks: the gradients' allreduce took %.3f ms a step, "
+                   "%.1f%% of a %.3f ms step\n", r.ranks,
+            1e3 * nnrt_dist_reduce_seconds() / (double)r.steps_run,
+            100 * nnrt_dist_reduce_seconds() / r.step_seconds,
+            1e3 * r.step_seconds / (double)r.steps_run);
 stop:
   end_run(&r, &s);
   return s;
@@ -1143,33 +1318,34 @@ nnrt_status nnrt_evaluate(const nnrt_model *api, const nnrt_train_options *opt,
   if (api->elem_size != 4)
     return nnrt_fail(NNRT_ERR_ARG, "model %s uses %d-byte numbers; the trainer runs f32 models",
                      api->name, api->elem_size);
+  nnrt_status s = nnrt_dist_start();
+  if (s != NNRT_OK)
+    return s;
+  nnrt_train_options follower = *opt;  /* under mpirun, rank 0 alone prints */
+  follower.out = NULL;
+  if (nnrt_dist_rank())
+    opt = &follower;
   const nnrt_train_config *cfg = api->config;
   const nnrt_tta *tta = opt->tta && cfg && cfg->has_tta ? &cfg->tta : NULL;
   Data data;
-  nnrt_status s = test_data(api, opt, &data, tta);
-  if (s != NNRT_OK) {
-    free_data(&data);
-    return s;
-  }
   int batch = opt->batch > 0 ? opt->batch : 256;
-  void *m = api->create(batch, 0);
-  if (!m) {
-    free_data(&data);
-    return nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate", api->name);
-  }
-  if (opt->load && api->load(m, opt->load) != 0) {
-    api->destroy(m);
-    free_data(&data);
-    return NNRT_ERR_IO;
-  }
-  Metrics r = evaluate(api, m, batch, &data.test, NULL, data.test.count, tta);
+  void *m = NULL;
+  s = test_data(api, opt, &data, tta);
+  if (s == NNRT_OK && !(m = api->create(batch, 0)))
+    s = nnrt_fail(NNRT_ERR_NOMEM, "model %s: cannot allocate", api->name);
+  if ((s = nnrt_dist_agree(s)) == NNRT_OK && opt->load)
+    s = load_checkpoint(api, m, opt->load);
+  Metrics r = {.status = s};
+  if (s == NNRT_OK)
+    r = evaluate(api, m, batch, &data.test, NULL, data.test.count, tta);
   if (r.status == NNRT_OK) {
     report_test(rep, &r);
     if (opt->out)
       result_line(opt->out, &r, api->label_is_float, tta ? nnrt_tta_views(tta) : 0,
                   data.test.count);
   }
-  api->destroy(m);
+  if (m)
+    api->destroy(m);
   free_data(&data);
   return r.status;
 }

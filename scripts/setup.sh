@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 
 packages=(cmake make gcc clang libclang-rt-14-dev llvm-14-tools python3 python3-torch python3-numpy zlib1g-dev
-          libopenblas-dev dataset-fashion-mnist universal-ctags pkgconf binutils graphviz)
+          libopenblas-dev dataset-fashion-mnist universal-ctags pkgconf binutils graphviz
+          libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,5 +20,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# NNRT_MPI: the trainer runs under mpirun (docs/distributed.md)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNRT_MPI=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"

@@ -239,6 +239,13 @@ typedef struct nnrt_train_config {
   nnrt_tta tta;
 } nnrt_train_config;
 
+/* Called by a model's train_step between the backward pass and the
+ * optimizer update (NAME_set_gradient_hook): grads holds n values (float,
+ * or double for --dtype f64 models) that the hook may change, and the
+ * step's loss; it returns the loss the step is judged by (not finite: the
+ * step is refused and changes nothing). */
+typedef double (*nnrt_gradient_hook)(void *ctx, void *grads, long n, double loss);
+
 /* How output 0 of a classifier reads as classes (nnrt_model.output_kind). */
 typedef enum nnrt_output_kind {
   NNRT_OUTPUT_VALUES = 0,        /* plain values (regression, several outputs) */
@@ -294,6 +301,14 @@ typedef struct nnrt_model {
    * "fc1.weight 0 10x784" (name, offset in params, shape), then NULL; the
    * trainer's --load-partial matches them by name and shape. */
   const char *const *param_table;
+  /* The running statistics (batchnorm's means and variances), num_buffers
+   * values of elem_size bytes in the checkpoint's order; what
+   * data-parallel training averages over its processes. */
+  void *(*buffers)(void *m);
+  long num_buffers;
+  /* NAME_set_gradient_hook (NULL without a loss): the hook train_step
+   * calls with the gradients before the update. */
+  void (*set_gradient_hook)(void *m, nnrt_gradient_hook hook, void *ctx);
 } nnrt_model;
 
 #ifdef __cplusplus
