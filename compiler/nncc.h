@@ -1072,6 +1072,10 @@ Graph *compile_ir(const SrcFile *file, const Options *opt);
 
 /* weights.c: nncc weights export|import ... */
 int weights_command(int argc, char **argv);
+/* nncc import and nncc export (compiler/onnx/, docs/onnx.md): ONNX models in
+ * and out; argv[1] is "import" or "export".  The exit status. */
+int onnx_import_command(int argc, char **argv);
+int onnx_export_command(int argc, char **argv);
 
 /* ------------------------------------------------------------- ir_read.c */
 
