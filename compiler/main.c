@@ -61,20 +61,6 @@ static void usage(FILE *out) {
           "trainer's options.\n");
 }
 
-static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
-  size_t n = strlen(flag);
-  if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=')
-    return argv[*i] + n + 1;
-  if (!strcmp(argv[*i], flag)) {
-    if (*i + 1 >= argc) {
-      error_plain("%s needs a value", flag);
-      return NULL;
-    }
-    return argv[++*i];
-  }
-  return NULL;
-}
-
 /* The registered pass of that name, or NULL after an error that suggests
  * the nearest (for --print-after and --passes). */
 static const Pass *known_pass(const char *name) {
