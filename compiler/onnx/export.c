@@ -333,7 +333,10 @@ static Onnx__ModelProto *export_model(const ModelTensors *w, const char *model, 
   const char **out_name = arena_alloc(sizeof(char *) * (size_t)(g->outputs.len + 1));
   for (int i = 0; i < g->outputs.len; i++) {
     const Value *v = g->outputs.data[i];
-    out_name[i] = unique_name(&x, v->name ? v->name : arena_printf("output%d", i));
+    if (v->def->op == OP_INPUT && v->name && !strcmp(v->name, x.tensor[v->id]))
+      out_name[i] = x.tensor[v->id];  /* an input returned as it is, as ONNX allows */
+    else
+      out_name[i] = unique_name(&x, v->name ? v->name : arena_printf("output%d", i));
     vec_push(&outs, value_info(out_name[i], &v->ty));
   }
   const PtrVec *lists[2] = {&g->params, &g->buffers};
