@@ -229,6 +229,21 @@ def export_checks(args, work, path):
                if n.op_type in ("Gemm", "Conv", "BatchNormalization")]
     check(all(a == b for a, b in layered), "%s: layers' nodes named by their layers" % stem)
 
+    # Attributes that do not change the numbers: ONNX's batchnorm momentum
+    # weighs the running value (1 - nncc's), epsilon is nncc's eps.
+    if stem == "export_ops":
+        bn = {n.name: {a.name: a.f for a in n.attribute} for n in m.graph.node
+              if n.op_type == "BatchNormalization"}
+        check(sorted(bn) == ["batchnorm0", "f"] and abs(bn["batchnorm0"]["momentum"] - 0.8) < 1e-7
+              and abs(bn["f"]["momentum"] - 0.9) < 1e-7 and abs(bn["f"]["epsilon"] - 1e-3) < 1e-10
+              and abs(bn["batchnorm0"]["epsilon"] - 1e-5) < 1e-12,
+              "export_ops: BatchNormalization momentum 1 - nncc's, epsilon nncc's: %s" % bn)
+        ops = sorted({n.op_type for n in m.graph.node})
+        check(ops == sorted(["Sub", "Div", "Conv", "BatchNormalization", "LeakyRelu", "Tanh", "MaxPool",
+                             "Concat", "AveragePool", "Sigmoid", "Softmax", "GlobalAveragePool", "Flatten",
+                             "Gemm", "Relu", "Add", "LogSoftmax"]),
+              "export_ops: every mapping (no Dropout): %s" % ops)
+
     # What the graph computes is what the generated C computes.
     # (several inputs, or outputs, one after another: all of the first for
     # the batch, then the next: docs/generated-c.md)
