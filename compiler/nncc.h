@@ -1091,6 +1091,10 @@ bool model_tensors(const char *path, ModelTensors *w);
  * truncated or corrupt file gets the errors NAME_load gives; false after
  * an error naming the file. */
 bool model_tensors_load(ModelTensors *w, const char *ckpt);
+/* Both for a command that reads a model's checkpoint into out (nncc
+ * weights export, nncc export): refuses an out that names the model or the
+ * checkpoint, then compiles and loads; false after an error (w freed). */
+bool model_checkpoint(const char *model, const char *ckpt, const char *out, ModelTensors *w);
 void model_tensors_free(ModelTensors *w);
 /* nncc import and nncc export (compiler/onnx/, docs/onnx.md): ONNX models in
  * and out; argv[1] is "import" or "export".  The exit status. */

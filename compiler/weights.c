@@ -83,6 +83,18 @@ static bool model_tensors_save(const ModelTensors *w, const char *ckpt) {
   return true;
 }
 
+bool model_checkpoint(const char *model, const char *ckpt, const char *out, ModelTensors *w) {
+  const char *outs[] = {out};
+  if (!outputs_distinct(model, outs, 1) || !outputs_distinct(ckpt, outs, 1) ||
+      !model_tensors(model, w))
+    return false;
+  if (!model_tensors_load(w, ckpt)) {
+    model_tensors_free(w);
+    return false;
+  }
+  return true;
+}
+
 void model_tensors_free(ModelTensors *w) {
   free(w->params);
   free(w->buffers);
@@ -109,16 +121,9 @@ static const char *tracked_name(const Param *p) {
 
 static int export_command(char **argv) {
   const char *model = argv[3], *ckpt = argv[4], *out = argv[5];
-  const char *outs[] = {out};
-  if (!outputs_distinct(model, outs, 1) || !outputs_distinct(ckpt, outs, 1))
-    return 1;
   ModelTensors w = {0};
-  if (!model_tensors(model, &w))
+  if (!model_checkpoint(model, ckpt, out, &w))
     return 1;
-  if (!model_tensors_load(&w, ckpt)) {
-    model_tensors_free(&w);
-    return 1;
-  }
   const Graph *g = w.g;
   nnrt_npy_out *arrays = arena_alloc(sizeof *arrays * (size_t)(2 * (g->params.len + g->buffers.len)));
   int n = 0;

@@ -442,24 +442,18 @@ int onnx_export_command(int argc, char **argv) {
     export_usage(stderr);
     return 1;
   }
-  const char *outs[] = {out};
-  if (!outputs_distinct(model, outs, 1) || !outputs_distinct(ckpt, outs, 1))
-    return 1;
   ModelTensors w = {0};
-  if (!model_tensors(model, &w))
+  if (!model_checkpoint(model, ckpt, out, &w))
     return 1;
-  bool ok = model_tensors_load(&w, ckpt);
-  if (ok) {
-    Onnx__ModelProto *m = export_model(&w, model, ckpt);
-    size_t len = onnx__model_proto__get_packed_size(m);
-    char *bytes = malloc(len ? len : 1);
-    if (!bytes)
-      internal_error("out of memory");
-    onnx__model_proto__pack(m, (uint8_t *)bytes);
-    OutputFile file = {out, bytes, len};
-    ok = write_outputs(&file, 1);
-    free(bytes);
-  }
+  Onnx__ModelProto *m = export_model(&w, model, ckpt);
+  size_t len = onnx__model_proto__get_packed_size(m);
+  char *bytes = malloc(len ? len : 1);
+  if (!bytes)
+    internal_error("out of memory");
+  onnx__model_proto__pack(m, (uint8_t *)bytes);
+  OutputFile file = {out, bytes, len};
+  bool ok = write_outputs(&file, 1);
+  free(bytes);
   model_tensors_free(&w);
   return ok ? 0 : 1;
 }

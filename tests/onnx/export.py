@@ -181,13 +181,20 @@ def interface(path):
     return ins, outs
 
 
-def export_checks(args, work, path):
+def exported(args, work, path):
+    """The model built, its checkpoint, inputs and outputs made (stem.ckpt,
+    .in, .out), and exported (stem.onnx): (stem, path helper)."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    name, drv = build(args, work, path)
+    build(args, work, path)
     p = lambda f: os.path.join(work, stem + "." + f)
-    run([drv, "make", p("ckpt"), p("in")])
-    run([drv, "run", p("ckpt"), p("in"), p("out")])
+    run([p("fwd"), "make", p("ckpt"), p("in")])
+    run([p("fwd"), "run", p("ckpt"), p("in"), p("out")])
     run([args.nncc, "export", path, "--load", p("ckpt"), "-o", p("onnx")])
+    return stem, p
+
+
+def export_checks(args, work, path):
+    stem, p = exported(args, work, path)
 
     m = onnx.load(p("onnx"))
     try:
@@ -276,7 +283,7 @@ def refusal_checks(args, work, a, b):
     """a, b: two exported models' path helpers (b another model)."""
     model_a = a("nn")
     # The model's own message for a wrong checkpoint: what its NAME_load says.
-    drv = a("fwd") if os.path.exists(a("fwd")) else None
+    drv = a("fwd")
     out = a("refused.onnx")
     with open(a("onnx"), "rb") as f:
         existing = f.read()
@@ -311,12 +318,7 @@ def refusal_checks(args, work, a, b):
 def roundtrip(args, work, path):
     """Exports, imports back, and compares the forward passes: 'skip' while
     nncc import is the stub."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    name, drv = build(args, work, path)
-    p = lambda f: os.path.join(work, stem + "." + f)
-    run([drv, "make", p("ckpt"), p("in")])
-    run([drv, "run", p("ckpt"), p("in"), p("out")])
-    run([args.nncc, "export", path, "--load", p("ckpt"), "-o", p("onnx")])
+    stem, p = exported(args, work, path)
     back = os.path.join(work, stem + "_back.nn")
     r = subprocess.run([args.nncc, "import", p("onnx"), "-o", back], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
