@@ -26,7 +26,7 @@ enum { EXPORT_OPSET = 13, EXPORT_IR_VERSION = 7 };
 
 static void export_usage(FILE *out) {
   fprintf(out,
-          "usage: nncc export <model.nn> --load CKPT -o <out.onnx>\n"
+          "usage: nncc export <model.nn> --load CKPT -o <out.onnx | ->\n"
           "\n"
           "Write the model's inference graph (forward with training=0: batchnorm with\n"
           "its running statistics, no dropout) with the checkpoint's weights as an\n"
@@ -452,7 +452,14 @@ int onnx_export_command(int argc, char **argv) {
     internal_error("out of memory");
   onnx__model_proto__pack(m, (uint8_t *)bytes);
   OutputFile file = {out, bytes, len};
-  bool ok = write_outputs(&file, 1);
+  bool ok;
+  if (!strcmp(out, "-")) {  /* standard output, as nncc -o - */
+    ok = fwrite(bytes, 1, len, stdout) == len && fflush(stdout) == 0;
+    if (!ok)
+      error_plain("<stdout>: cannot write the ONNX model");
+  } else {
+    ok = write_outputs(&file, 1);
+  }
   free(bytes);
   model_tensors_free(&w);
   return ok ? 0 : 1;

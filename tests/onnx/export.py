@@ -313,6 +313,15 @@ def refusal_checks(args, work, a, b):
     refused([args.nncc, "export", model_a, "--load", a("ckpt"), "-o", a("link")], "is the same as output file",
             [(a("ckpt"), ckpt_bytes)])
     refused([args.nncc, "export", model_a, "-o", out], "--load CKPT is required", [(out, None)])
+    refused([args.nncc, "export", model_a, "--load", a("ckpt")], "-o OUT.onnx is required", [(out, None)])
+    refused([args.nncc, "export", model_a, "--lod", a("ckpt"), "-o", out], "did you mean '--load'?",
+            [(out, None)])
+    os.mkdir(a("dir"))
+    refused([args.nncc, "export", model_a, "--load", a("ckpt"), "-o", a("dir")], a("dir"), [(out, None)])
+    # -o - writes the same bytes to standard output.
+    r = subprocess.run([args.nncc, "export", model_a, "--load", a("ckpt"), "-o", "-"], stdout=subprocess.PIPE)
+    with open(a("onnx"), "rb") as f:
+        check(r.returncode == 0 and r.stdout == f.read(), "-o - writes the file to standard output")
 
 
 def roundtrip(args, work, path):
