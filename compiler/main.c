@@ -30,6 +30,8 @@ static void usage(FILE *out) {
           "       nncc test <model.nn> --load CKPT --data DIR [options]\n"
           "       nncc predict <model.nn> --load CKPT --images FILE [options]\n"
           "       nncc weights export|import ... (see nncc weights --help)\n"
+          "       nncc import <model.onnx> -o <out.nn> [--name NAME]   (see nncc import --help)\n"
+          "       nncc export <model.nn> --load CKPT -o <out.onnx>   (see nncc export --help)\n"
           "\n"
           "Compile a .nn model to C: a forward pass and a training step.\n"
           "\n"
@@ -57,20 +59,6 @@ static void usage(FILE *out) {
           "\n"
           "'-' reads the model from standard input.  nncc train --help lists the\n"
           "trainer's options.\n");
-}
-
-static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
-  size_t n = strlen(flag);
-  if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=')
-    return argv[*i] + n + 1;
-  if (!strcmp(argv[*i], flag)) {
-    if (*i + 1 >= argc) {
-      error_plain("%s needs a value", flag);
-      return NULL;
-    }
-    return argv[++*i];
-  }
-  return NULL;
 }
 
 /* The registered pass of that name, or NULL after an error that suggests
@@ -318,6 +306,10 @@ int main(int argc, char **argv) {
     return trainer_command(argc, argv);
   if (argc > 1 && !strcmp(argv[1], "weights"))
     return weights_command(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "import"))  /* ONNX (compiler/onnx/) */
+    return onnx_import_command(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "export"))
+    return onnx_export_command(argc, argv);
   CommandLine cl = {0};
   int status = parse_command_line(argc, argv, &cl);
   if (status >= 0)

@@ -46,6 +46,10 @@ const char *base_name(const char *path);
 /* A command line as generated files record it: argv[1..argc) after "nncc",
  * each argument (or the value of a --flag=value) without its directories. */
 const char *recorded_command(const char *head, int argc, char *const *argv);
+/* argv[*i] as `flag value` (then *i moves past the value) or `flag=value`:
+ * the value, or NULL if argv[*i] is not that flag (or, after an error
+ * saying so, lacks its value: check diag_error_count()). */
+const char *flag_value(int argc, char **argv, int *i, const char *flag);
 
 /* A growable array of pointers, living in the arena. */
 typedef struct PtrVec {
@@ -1072,6 +1076,30 @@ Graph *compile_ir(const SrcFile *file, const Options *opt);
 
 /* weights.c: nncc weights export|import ... */
 int weights_command(int argc, char **argv);
+/* A model's tensors as its checkpoint holds them: the .nn compiled (f32),
+ * and its params, buffers (batchnorm running statistics) and optimizer
+ * state, laid out as the checkpoint's three sections. */
+typedef struct ModelTensors {
+  Graph *g;
+  float *params, *buffers, *opt;
+  uint64_t step;              /* the checkpoint's optimizer steps          */
+} ModelTensors;
+/* Compiles the model at path and allocates its tensors (zeros); false
+ * after an error. */
+bool model_tensors(const char *path, ModelTensors *w);
+/* Fills w from checkpoint ckpt with libnnrt's loader, so a wrong,
+ * truncated or corrupt file gets the errors NAME_load gives; false after
+ * an error naming the file. */
+bool model_tensors_load(ModelTensors *w, const char *ckpt);
+/* Both for a command that reads a model's checkpoint into out (nncc
+ * weights export, nncc export): refuses an out that names the model or the
+ * checkpoint, then compiles and loads; false after an error (w freed). */
+bool model_checkpoint(const char *model, const char *ckpt, const char *out, ModelTensors *w);
+void model_tensors_free(ModelTensors *w);
+/* nncc import and nncc export (compiler/onnx/, docs/onnx.md): ONNX models in
+ * and out; argv[1] is "import" or "export".  The exit status. */
+int onnx_import_command(int argc, char **argv);
+int onnx_export_command(int argc, char **argv);
 
 /* ------------------------------------------------------------- ir_read.c */
 

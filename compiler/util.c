@@ -265,3 +265,17 @@ const char *fmt_float(float v) { return shortest_text((double)v, true); }
 const char *closest_word(const char *word, const char *const *cands, int n) {
   return nnrt_closest_word(word, cands, n);
 }
+
+const char *flag_value(int argc, char **argv, int *i, const char *flag) {
+  size_t n = strlen(flag);
+  if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=')
+    return argv[*i] + n + 1;
+  if (!strcmp(argv[*i], flag)) {
+    if (*i + 1 >= argc) {
+      error_plain("%s needs a value", flag);
+      return NULL;
+    }
+    return argv[++*i];
+  }
+  return NULL;
+}

@@ -35,17 +35,16 @@ static void weights_usage(FILE *out) {
           "checkpoint: step 0, no optimizer state.\n");
 }
 
-/* A model's tensors in memory, laid out as its checkpoint's sections. */
-typedef struct Weights {
-  Graph *g;
-  float *params, *buffers, *opt;
-  nnrt_ckpt_section s[3];
-  uint64_t fingerprint;
-} Weights;
+/* The sections of w's checkpoint, pointing at its arrays. */
+static void sections(const ModelTensors *w, nnrt_ckpt_section s[3]) {
+  const Graph *g = w->g;
+  int64_t n[3] = {g->num_params, g->num_buffers, optimizer_values(g)};
+  float *p[3] = {w->params, w->buffers, w->opt};
+  for (int i = 0; i < 3; i++)
+    s[i] = (nnrt_ckpt_section){p[i], (uint64_t)n[i] * sizeof(float)};
+}
 
-/* Compiles the model and allocates its tensors (zeros); false after an
- * error. */
-static bool weights_model(const char *path, Weights *w) {
+bool model_tensors(const char *path, ModelTensors *w) {
   SrcFile *file = arena_alloc(sizeof *file);
   if (!load_file(path, file))
     return false;
@@ -55,17 +54,48 @@ static bool weights_model(const char *path, Weights *w) {
   const Graph *g = w->g;
   int64_t n[3] = {g->num_params, g->num_buffers, optimizer_values(g)};
   float **p[3] = {&w->params, &w->buffers, &w->opt};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 3; i++)
     if (!(*p[i] = calloc((size_t)(n[i] ? n[i] : 1), sizeof(float))))
       internal_error("out of memory");
-    w->s[i].data = *p[i];
-    w->s[i].bytes = (uint64_t)n[i] * sizeof(float);
-  }
-  w->fingerprint = nnrt_fnv1a64(checkpoint_structure(g));
   return true;
 }
 
-static void weights_free(Weights *w) {
+bool model_tensors_load(ModelTensors *w, const char *ckpt) {
+  nnrt_ckpt_section s[3];
+  sections(w, s);
+  if (nnrt_ckpt_load(ckpt, nnrt_fnv1a64(checkpoint_structure(w->g)), sizeof(float), &w->step, s,
+                     3) != NNRT_OK) {
+    error_plain("%s", nnrt_errmsg());
+    return false;
+  }
+  return true;
+}
+
+/* Writes w as a fresh checkpoint (its step); false after an error. */
+static bool model_tensors_save(const ModelTensors *w, const char *ckpt) {
+  nnrt_ckpt_section s[3];
+  sections(w, s);
+  if (nnrt_ckpt_save(ckpt, nnrt_fnv1a64(checkpoint_structure(w->g)), sizeof(float), w->step, s,
+                     3) != NNRT_OK) {
+    error_plain("%s", nnrt_errmsg());
+    return false;
+  }
+  return true;
+}
+
+bool model_checkpoint(const char *model, const char *ckpt, const char *out, ModelTensors *w) {
+  const char *outs[] = {out};
+  if (!outputs_distinct(model, outs, 1) || !outputs_distinct(ckpt, outs, 1) ||
+      !model_tensors(model, w))
+    return false;
+  if (!model_tensors_load(w, ckpt)) {
+    model_tensors_free(w);
+    return false;
+  }
+  return true;
+}
+
+void model_tensors_free(ModelTensors *w) {
   free(w->params);
   free(w->buffers);
   free(w->opt);
@@ -91,18 +121,9 @@ static const char *tracked_name(const Param *p) {
 
 static int export_command(char **argv) {
   const char *model = argv[3], *ckpt = argv[4], *out = argv[5];
-  const char *outs[] = {out};
-  if (!outputs_distinct(model, outs, 1) || !outputs_distinct(ckpt, outs, 1))
+  ModelTensors w = {0};
+  if (!model_checkpoint(model, ckpt, out, &w))
     return 1;
-  Weights w = {0};
-  if (!weights_model(model, &w))
-    return 1;
-  uint64_t step = 0;
-  if (nnrt_ckpt_load(ckpt, w.fingerprint, sizeof(float), &step, w.s, 3) != NNRT_OK) {
-    error_plain("%s", nnrt_errmsg());
-    weights_free(&w);
-    return 1;
-  }
   const Graph *g = w.g;
   nnrt_npy_out *arrays = arena_alloc(sizeof *arrays * (size_t)(2 * (g->params.len + g->buffers.len)));
   int n = 0;
@@ -112,12 +133,12 @@ static int export_command(char **argv) {
       const Param *p = lists[l]->data[i];
       arrays[n++] = (nnrt_npy_out){p->name, p->rank, p->dims, (l ? w.buffers : w.params) + p->offset, 0};
       if (tracked_name(p))  /* PyTorch counts the batches a BN saw: the steps here */
-        arrays[n++] = (nnrt_npy_out){tracked_name(p), 0, NULL, NULL, (int64_t)step};
+        arrays[n++] = (nnrt_npy_out){tracked_name(p), 0, NULL, NULL, (int64_t)w.step};
     }
   nnrt_status s = nnrt_npz_write(out, arrays, n);
   if (s != NNRT_OK)
     error_plain("%s", nnrt_errmsg());
-  weights_free(&w);
+  model_tensors_free(&w);
   return s == NNRT_OK ? 0 : 1;
 }
 
@@ -172,13 +193,13 @@ static int import_command(char **argv) {
   const char *outs[] = {ckpt};
   if (!outputs_distinct(model, outs, 1) || !outputs_distinct(npz, outs, 1))
     return 1;
-  Weights w = {0};
-  if (!weights_model(model, &w))
+  ModelTensors w = {0};
+  if (!model_tensors(model, &w))
     return 1;
   nnrt_npz z;
   if (nnrt_npz_read(npz, &z) != NNRT_OK) {
     error_plain("%s", nnrt_errmsg());
-    weights_free(&w);
+    model_tensors_free(&w);
     return 1;
   }
   const Graph *g = w.g;
@@ -196,11 +217,8 @@ static int import_command(char **argv) {
       ok = false;
     }
   nnrt_npz_free(&z);
-  if (ok && nnrt_ckpt_save(ckpt, w.fingerprint, sizeof(float), 0, w.s, 3) != NNRT_OK) {
-    error_plain("%s", nnrt_errmsg());
-    ok = false;
-  }
-  weights_free(&w);
+  ok = ok && model_tensors_save(&w, ckpt);
+  model_tensors_free(&w);
   return ok ? 0 : 1;
 }
 

@@ -7,7 +7,8 @@ build=${1:-build}
 
 packages=(cmake make gcc clang libclang-rt-14-dev llvm-14-tools python3 python3-torch python3-numpy zlib1g-dev
           libopenblas-dev dataset-fashion-mnist universal-ctags pkgconf binutils graphviz
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx
+          libonnx-testdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,7 +3,8 @@
  *
  *   ./forward make CKPT IN      a checkpoint after 3 training steps on
  *                               random data (running statistics moved),
- *                               and a batch of 7 random inputs
+ *                               and a batch of 7 random inputs (class
+ *                               labels or real ones in [0, 1))
  *   ./forward run CKPT IN OUT   NAME_load, then forward (training=0) on IN:
  *                               OUT, raw float32
  *
@@ -37,8 +38,9 @@ int main(int argc, char **argv) {
   void *m = api->create(BATCH, 42);
   float *x = calloc((size_t)(BATCH * api->input_size), sizeof(float));
   float *out = calloc((size_t)(BATCH * api->output_size), sizeof(float));
-  int32_t y[BATCH];
-  if (!m || !x || !out)
+  size_t ny = (size_t)(BATCH * api->label_size);
+  int32_t *y = calloc(ny, sizeof(int32_t));  /* (as many bytes as floats) */
+  if (!m || !x || !out || !y)
     die("create");
   nnrt_rng rng;
   nnrt_rng_seed(&rng, 7);
@@ -46,8 +48,13 @@ int main(int argc, char **argv) {
     for (int step = 0; step < 3; step++) {
       for (long i = 0; i < BATCH * api->input_size; i++)
         x[i] = (float)nnrt_rng_uniform(&rng);
-      for (int i = 0; i < BATCH; i++)
-        y[i] = (int32_t)nnrt_rng_below(&rng, (uint64_t)api->num_classes);
+      for (size_t i = 0; i < ny; i++) {
+        float t = api->label_is_float ? (float)nnrt_rng_uniform(&rng) : 0;
+        if (api->label_is_float)
+          memcpy(&y[i], &t, sizeof t);
+        else
+          y[i] = (int32_t)nnrt_rng_below(&rng, (uint64_t)api->num_classes);
+      }
       api->train_step(m, BATCH, x, y);
     }
     if (api->save(m, argv[2]) != 0)
@@ -63,5 +70,6 @@ int main(int argc, char **argv) {
   api->destroy(m);
   free(x);
   free(out);
+  free(y);
   return 0;
 }
