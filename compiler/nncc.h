@@ -1072,6 +1072,19 @@ Graph *compile_ir(const SrcFile *file, const Options *opt);
 
 /* weights.c: nncc weights export|import ... */
 int weights_command(int argc, char **argv);
+/* weights.c: a model's tensors in memory, as its checkpoint's sections
+ * (parameters, buffers, optimizer state), zeros at first.  tensors_fill
+ * copies every tensor of the model from the array named as --emit=params
+ * names it (and refuses a missing or misshapen one, values that are not
+ * finite floats, and arrays the model has not), errors naming src;
+ * tensors_encode makes out->text the checkpoint (step 0) for
+ * write_outputs. */
+typedef struct ModelTensors ModelTensors;
+struct nnrt_npz;
+ModelTensors *tensors_new(Graph *g);
+bool tensors_fill(ModelTensors *t, const char *src, const struct nnrt_npz *z);
+bool tensors_encode(const ModelTensors *t, struct OutputFile *out);
+void tensors_free(ModelTensors *t);
 /* nncc import and nncc export (compiler/onnx/, docs/onnx.md): ONNX models in
  * and out; argv[1] is "import" or "export".  The exit status. */
 int onnx_import_command(int argc, char **argv);

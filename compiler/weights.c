@@ -36,23 +36,16 @@ static void weights_usage(FILE *out) {
 }
 
 /* A model's tensors in memory, laid out as its checkpoint's sections. */
-typedef struct Weights {
+struct ModelTensors {
   Graph *g;
   float *params, *buffers, *opt;
   nnrt_ckpt_section s[3];
   uint64_t fingerprint;
-} Weights;
+};
 
-/* Compiles the model and allocates its tensors (zeros); false after an
- * error. */
-static bool weights_model(const char *path, Weights *w) {
-  SrcFile *file = arena_alloc(sizeof *file);
-  if (!load_file(path, file))
-    return false;
-  Options opt = {0};
-  if (!(w->g = compile_source(file, &opt, NULL)))
-    return false;
-  const Graph *g = w->g;
+ModelTensors *tensors_new(Graph *g) {
+  ModelTensors *w = arena_alloc(sizeof *w);
+  w->g = g;
   int64_t n[3] = {g->num_params, g->num_buffers, optimizer_values(g)};
   float **p[3] = {&w->params, &w->buffers, &w->opt};
   for (int i = 0; i < 3; i++) {
@@ -62,13 +55,24 @@ static bool weights_model(const char *path, Weights *w) {
     w->s[i].bytes = (uint64_t)n[i] * sizeof(float);
   }
   w->fingerprint = nnrt_fnv1a64(checkpoint_structure(g));
-  return true;
+  return w;
 }
 
-static void weights_free(Weights *w) {
+void tensors_free(ModelTensors *w) {
   free(w->params);
   free(w->buffers);
   free(w->opt);
+}
+
+/* Compiles the model and allocates its tensors (zeros); NULL after an
+ * error. */
+static ModelTensors *weights_model(const char *path) {
+  SrcFile *file = arena_alloc(sizeof *file);
+  if (!load_file(path, file))
+    return NULL;
+  Options opt = {0};
+  Graph *g = compile_source(file, &opt, NULL);
+  return g ? tensors_new(g) : NULL;
 }
 
 /* "(10, 784)", "(10,)", "()": a shape as NumPy prints it. */
@@ -94,13 +98,14 @@ static int export_command(char **argv) {
   const char *outs[] = {out};
   if (!outputs_distinct(model, outs, 1) || !outputs_distinct(ckpt, outs, 1))
     return 1;
-  Weights w = {0};
-  if (!weights_model(model, &w))
+  ModelTensors *wp = weights_model(model);
+  if (!wp)
     return 1;
+  ModelTensors w = *wp;
   uint64_t step = 0;
   if (nnrt_ckpt_load(ckpt, w.fingerprint, sizeof(float), &step, w.s, 3) != NNRT_OK) {
     error_plain("%s", nnrt_errmsg());
-    weights_free(&w);
+    tensors_free(&w);
     return 1;
   }
   const Graph *g = w.g;
@@ -117,7 +122,7 @@ static int export_command(char **argv) {
   nnrt_status s = nnrt_npz_write(out, arrays, n);
   if (s != NNRT_OK)
     error_plain("%s", nnrt_errmsg());
-  weights_free(&w);
+  tensors_free(&w);
   return s == NNRT_OK ? 0 : 1;
 }
 
@@ -167,40 +172,52 @@ static bool model_has(const Graph *g, const char *name) {
   return false;
 }
 
-static int import_command(char **argv) {
-  const char *model = argv[3], *npz = argv[4], *ckpt = argv[5];
-  const char *outs[] = {ckpt};
-  if (!outputs_distinct(model, outs, 1) || !outputs_distinct(npz, outs, 1))
-    return 1;
-  Weights w = {0};
-  if (!weights_model(model, &w))
-    return 1;
-  nnrt_npz z;
-  if (nnrt_npz_read(npz, &z) != NNRT_OK) {
-    error_plain("%s", nnrt_errmsg());
-    weights_free(&w);
-    return 1;
-  }
-  const Graph *g = w.g;
+bool tensors_fill(ModelTensors *w, const char *src, const nnrt_npz *z) {
+  const Graph *g = w->g;
   bool ok = true;
   const PtrVec *lists[2] = {&g->params, &g->buffers};
   for (int l = 0; l < 2; l++)
     for (int i = 0; i < lists[l]->len; i++) {
       const Param *p = lists[l]->data[i];
-      ok &= import_tensor(npz, &z, p, (l ? w.buffers : w.params) + p->offset);
+      ok &= import_tensor(src, z, p, (l ? w->buffers : w->params) + p->offset);
     }
-  for (int i = 0; i < z.n; i++)
-    if (!model_has(g, z.arrays[i].name)) {
-      error_plain("%s: array '%s' is not a tensor of model %s (see nncc --emit=params)", npz,
-                  z.arrays[i].name, g->name);
+  for (int i = 0; i < z->n; i++)
+    if (!model_has(g, z->arrays[i].name)) {
+      error_plain("%s: array '%s' is not a tensor of model %s (see nncc --emit=params)", src,
+                  z->arrays[i].name, g->name);
       ok = false;
     }
+  return ok;
+}
+
+bool tensors_encode(const ModelTensors *w, OutputFile *out) {
+  out->text = nnrt_ckpt_encode(w->fingerprint, sizeof(float), 0, w->s, 3, &out->len);
+  if (!out->text)
+    error_plain("%s: %s", out->path, nnrt_errmsg());
+  return out->text != NULL;
+}
+
+static int import_command(char **argv) {
+  const char *model = argv[3], *npz = argv[4], *ckpt = argv[5];
+  const char *outs[] = {ckpt};
+  if (!outputs_distinct(model, outs, 1) || !outputs_distinct(npz, outs, 1))
+    return 1;
+  ModelTensors *w = weights_model(model);
+  if (!w)
+    return 1;
+  nnrt_npz z;
+  if (nnrt_npz_read(npz, &z) != NNRT_OK) {
+    error_plain("%s", nnrt_errmsg());
+    tensors_free(w);
+    return 1;
+  }
+  bool ok = tensors_fill(w, npz, &z);
   nnrt_npz_free(&z);
-  if (ok && nnrt_ckpt_save(ckpt, w.fingerprint, sizeof(float), 0, w.s, 3) != NNRT_OK) {
+  if (ok && nnrt_ckpt_save(ckpt, w->fingerprint, sizeof(float), 0, w->s, 3) != NNRT_OK) {
     error_plain("%s", nnrt_errmsg());
     ok = false;
   }
-  weights_free(&w);
+  tensors_free(w);
   return ok ? 0 : 1;
 }
 
