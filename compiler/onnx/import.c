@@ -384,7 +384,7 @@ static const char *dims_str(int rank, const int64_t *dims, bool batch) {
 /* Gemm(A, B, C) = alpha * A' B' + beta * C -> linear; MatMul(A, B) too
  * (alpha 1, no C), its bias from the Add after it (map_add). */
 static bool map_gemm(Importer *im, bool matmul) {
-  static const char *const names[] = {"alpha", "beta", "transA", "transB", NULL};
+  static const char *const names[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
   if (!known_attrs(im, names))
     return false;
   Val *a = value_input(im, 0, 1, 1);
