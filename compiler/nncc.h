@@ -1087,6 +1087,8 @@ typedef struct ModelTensors {
 /* Compiles the model at path and allocates its tensors (zeros); false
  * after an error. */
 bool model_tensors(const char *path, ModelTensors *w);
+/* The same for a model already compiled (g). */
+void model_tensors_of(Graph *g, ModelTensors *w);
 /* Fills w from checkpoint ckpt with libnnrt's loader, so a wrong,
  * truncated or corrupt file gets the errors NAME_load gives; false after
  * an error naming the file. */
@@ -1096,6 +1098,14 @@ bool model_tensors_load(ModelTensors *w, const char *ckpt);
  * checkpoint, then compiles and loads; false after an error (w freed). */
 bool model_checkpoint(const char *model, const char *ckpt, const char *out, ModelTensors *w);
 void model_tensors_free(ModelTensors *w);
+/* Copies every tensor of w's model from the array of z named as
+ * --emit=params names it (refusing a missing or misshapen one, values that
+ * are not finite floats, and arrays the model has not), errors naming src;
+ * tensors_encode makes out->text the checkpoint (w's step) for
+ * write_outputs. */
+struct nnrt_npz;
+bool tensors_fill(ModelTensors *w, const char *src, const struct nnrt_npz *z);
+bool tensors_encode(const ModelTensors *w, OutputFile *out);
 /* nncc import and nncc export (compiler/onnx/, docs/onnx.md): ONNX models in
  * and out; argv[1] is "import" or "export".  The exit status. */
 int onnx_import_command(int argc, char **argv);

@@ -44,20 +44,25 @@ static void sections(const ModelTensors *w, nnrt_ckpt_section s[3]) {
     s[i] = (nnrt_ckpt_section){p[i], (uint64_t)n[i] * sizeof(float)};
 }
 
-bool model_tensors(const char *path, ModelTensors *w) {
-  SrcFile *file = arena_alloc(sizeof *file);
-  if (!load_file(path, file))
-    return false;
-  Options opt = {0};
-  if (!(w->g = compile_source(file, &opt, NULL)))
-    return false;
-  const Graph *g = w->g;
+void model_tensors_of(Graph *g, ModelTensors *w) {
+  w->g = g;
+  w->step = 0;
   int64_t n[3] = {g->num_params, g->num_buffers, optimizer_values(g)};
   float **p[3] = {&w->params, &w->buffers, &w->opt};
   for (int i = 0; i < 3; i++)
     if (!(*p[i] = calloc((size_t)(n[i] ? n[i] : 1), sizeof(float))))
       internal_error("out of memory");
-  return true;
+}
+
+bool model_tensors(const char *path, ModelTensors *w) {
+  SrcFile *file = arena_alloc(sizeof *file);
+  if (!load_file(path, file))
+    return false;
+  Options opt = {0};
+  Graph *g = compile_source(file, &opt, NULL);
+  if (g)
+    model_tensors_of(g, w);
+  return g != NULL;
 }
 
 bool model_tensors_load(ModelTensors *w, const char *ckpt) {
@@ -188,6 +193,34 @@ static bool model_has(const Graph *g, const char *name) {
   return false;
 }
 
+bool tensors_fill(ModelTensors *w, const char *src, const nnrt_npz *z) {
+  const Graph *g = w->g;
+  bool ok = true;
+  const PtrVec *lists[2] = {&g->params, &g->buffers};
+  for (int l = 0; l < 2; l++)
+    for (int i = 0; i < lists[l]->len; i++) {
+      const Param *p = lists[l]->data[i];
+      ok &= import_tensor(src, z, p, (l ? w->buffers : w->params) + p->offset);
+    }
+  for (int i = 0; i < z->n; i++)
+    if (!model_has(g, z->arrays[i].name)) {
+      error_plain("%s: array '%s' is not a tensor of model %s (see nncc --emit=params)", src,
+                  z->arrays[i].name, g->name);
+      ok = false;
+    }
+  return ok;
+}
+
+bool tensors_encode(const ModelTensors *w, OutputFile *out) {
+  nnrt_ckpt_section s[3];
+  sections(w, s);
+  out->text = nnrt_ckpt_encode(nnrt_fnv1a64(checkpoint_structure(w->g)), sizeof(float), w->step,
+                               s, 3, &out->len);
+  if (!out->text)
+    error_plain("%s: %s", out->path, nnrt_errmsg());
+  return out->text != NULL;
+}
+
 static int import_command(char **argv) {
   const char *model = argv[3], *npz = argv[4], *ckpt = argv[5];
   const char *outs[] = {ckpt};
@@ -202,20 +235,7 @@ static int import_command(char **argv) {
     model_tensors_free(&w);
     return 1;
   }
-  const Graph *g = w.g;
-  bool ok = true;
-  const PtrVec *lists[2] = {&g->params, &g->buffers};
-  for (int l = 0; l < 2; l++)
-    for (int i = 0; i < lists[l]->len; i++) {
-      const Param *p = lists[l]->data[i];
-      ok &= import_tensor(npz, &z, p, (l ? w.buffers : w.params) + p->offset);
-    }
-  for (int i = 0; i < z.n; i++)
-    if (!model_has(g, z.arrays[i].name)) {
-      error_plain("%s: array '%s' is not a tensor of model %s (see nncc --emit=params)", npz,
-                  z.arrays[i].name, g->name);
-      ok = false;
-    }
+  bool ok = tensors_fill(&w, npz, &z);
   nnrt_npz_free(&z);
   ok = ok && model_tensors_save(&w, ckpt);
   model_tensors_free(&w);

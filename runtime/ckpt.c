@@ -122,12 +122,10 @@ static int write_all(nnrt_file *f, const void *data, size_t n, uint32_t *crc) {
   return nnrt_file_write(f, data, n);
 }
 
-nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem_size,
-                           uint64_t step, const nnrt_ckpt_section *sections, int nsections) {
-  if (!path || nsections < 0 || nsections > NNRT_CKPT_MAX_SECTIONS)
-    return nnrt_fail(NNRT_ERR_ARG, "checkpoint: bad arguments");
-  unsigned char head[HEADER_FIXED + 8 * NNRT_CKPT_MAX_SECTIONS];
-  memset(head, 0, sizeof head);
+/* The header of a checkpoint, into head; its size. */
+static size_t ckpt_header(unsigned char *head, uint64_t fingerprint, uint32_t elem_size,
+                          uint64_t step, const nnrt_ckpt_section *sections, int nsections) {
+  memset(head, 0, header_size(nsections));
   memcpy(head, magic, 8);
   put32(head + 8, NNRT_CKPT_VERSION);
   put32(head + 12, elem_size);
@@ -136,11 +134,20 @@ nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem
   put32(head + 32, (uint32_t)nsections);
   for (int i = 0; i < nsections; i++)
     put64(head + HEADER_FIXED + 8 * i, sections[i].bytes);
+  return header_size(nsections);
+}
+
+nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem_size,
+                           uint64_t step, const nnrt_ckpt_section *sections, int nsections) {
+  if (!path || nsections < 0 || nsections > NNRT_CKPT_MAX_SECTIONS)
+    return nnrt_fail(NNRT_ERR_ARG, "checkpoint: bad arguments");
+  unsigned char head[HEADER_FIXED + 8 * NNRT_CKPT_MAX_SECTIONS];
+  size_t nhead = ckpt_header(head, fingerprint, elem_size, step, sections, nsections);
   nnrt_file out;
   uint32_t crc = 0;
   int rc = nnrt_file_replace(&out, path);
   if (rc == 0)
-    rc = write_all(&out, head, header_size(nsections), &crc);
+    rc = write_all(&out, head, nhead, &crc);
   for (int i = 0; rc == 0 && i < nsections; i++)
     rc = write_all(&out, sections[i].data, (size_t)sections[i].bytes, &crc);
   if (rc == 0) {
@@ -151,6 +158,31 @@ nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem
   if (rc == 0)
     rc = nnrt_file_close(&out, 1);
   return rc == 0 ? NNRT_OK : nnrt_file_failed(&out);
+}
+
+void *nnrt_ckpt_encode(uint64_t fingerprint, uint32_t elem_size, uint64_t step,
+                       const nnrt_ckpt_section *sections, int nsections, size_t *len) {
+  if (nsections < 0 || nsections > NNRT_CKPT_MAX_SECTIONS) {
+    nnrt_fail(NNRT_ERR_ARG, "checkpoint: bad arguments");
+    return NULL;
+  }
+  size_t n = header_size(nsections) + 4;
+  for (int i = 0; i < nsections; i++)
+    n += (size_t)sections[i].bytes;
+  unsigned char *p = malloc(n), *at = p;
+  if (!p) {
+    nnrt_fail(NNRT_ERR_NOMEM, "checkpoint: out of memory (%zu bytes)", n);
+    return NULL;
+  }
+  at += ckpt_header(p, fingerprint, elem_size, step, sections, nsections);
+  for (int i = 0; i < nsections; i++) {
+    if (sections[i].bytes)
+      memcpy(at, sections[i].data, (size_t)sections[i].bytes);
+    at += sections[i].bytes;
+  }
+  put32(at, nnrt_crc32(0, p, (size_t)(at - p)));
+  *len = n;
+  return p;
 }
 
 nnrt_status nnrt_ckpt_load(const char *path, uint64_t fingerprint, uint32_t elem_size,

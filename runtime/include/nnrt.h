@@ -168,6 +168,11 @@ nnrt_status nnrt_ckpt_save(const char *path, uint64_t fingerprint, uint32_t elem
                            uint64_t step, const nnrt_ckpt_section *sections, int nsections);
 nnrt_status nnrt_ckpt_load(const char *path, uint64_t fingerprint, uint32_t elem_size,
                            uint64_t *step, const nnrt_ckpt_section *sections, int nsections);
+/* The bytes nnrt_ckpt_save would write, in memory (malloc'd, *len bytes),
+ * for a caller that writes the file together with others (nncc import);
+ * NULL after a failure. */
+void *nnrt_ckpt_encode(uint64_t fingerprint, uint32_t elem_size, uint64_t step,
+                       const nnrt_ckpt_section *sections, int nsections, size_t *len);
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32), continuing from crc (start with 0). */
 uint32_t nnrt_crc32(uint32_t crc, const void *data, size_t n);
