@@ -30,6 +30,16 @@ static long launched(void) {
   return getenv("PMIX_RANK") ? 1 : 0;  /* PMIx without a size: a job, of some size */
 }
 
+/* One process's fetch: the file itself, *absent if it does not exist. */
+static nnrt_status fetch_alone(const char *path, char *local, size_t cap, int *absent) {
+  FILE *f = fopen(path, "rb");
+  *absent = !f && errno == ENOENT;
+  if (f)
+    fclose(f);
+  snprintf(local, cap, "%s", path);
+  return NNRT_OK;
+}
+
 int nnrt_dist_launched(void) { return launched() > 0; }
 int nnrt_dist_rank(void) { return rank; }
 int nnrt_dist_size(void) { return size; }
@@ -53,12 +63,7 @@ void nnrt_dist_sum_f64(double *v, long n) { (void)v, (void)n; }
 int nnrt_dist_same(uint64_t h) { return (void)h, 1; }
 
 nnrt_status nnrt_dist_fetch(const char *path, char *local, size_t cap, int *absent) {
-  FILE *f = fopen(path, "rb");
-  *absent = !f && errno == ENOENT;
-  if (f)
-    fclose(f);
-  snprintf(local, cap, "%s", path);
-  return NNRT_OK;
+  return fetch_alone(path, local, cap, absent);
 }
 
 void nnrt_dist_finish(nnrt_status s) { (void)s; }
@@ -128,15 +133,10 @@ int nnrt_dist_same(uint64_t h) {
 /* Rank 0's bytes of path (the size first: -1 unreadable, -2 absent) to
  * every rank. */
 nnrt_status nnrt_dist_fetch(const char *path, char *local, size_t cap, int *absent) {
+  if (size == 1)
+    return fetch_alone(path, local, cap, absent);
   snprintf(local, cap, "%s", path);
   *absent = 0;
-  if (size == 1) {
-    FILE *f = fopen(path, "rb");
-    *absent = !f && errno == ENOENT;
-    if (f)
-      fclose(f);
-    return NNRT_OK;
-  }
   long long n = 0;
   char *bytes = NULL;
   nnrt_status s = NNRT_OK;
