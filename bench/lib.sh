@@ -13,3 +13,10 @@ for f in "$nncc" "$nnrt" "$nnrt_train"; do
 done
 cc=${CC:-cc}
 read -r -a cflags <<< "${CFLAGS:--O3 -march=native}"
+# What libnnrt_train needs beyond libnnrt: zlib, and MPI when it was built
+# with NNRT_MPI (its data-parallel trainer).
+train_libs=(-lz)
+if nm "$nnrt_train" 2>/dev/null | grep -q ' U MPI_Init'; then
+  read -r -a mpi_flags <<< "$(pkg-config --libs ompi-c)"
+  train_libs+=("${mpi_flags[@]}")
+fi

@@ -27,10 +27,9 @@ out=${OUT:-$src/bench/results/$(date -u +%Y-%m-%d)-$(hostname -s)-mpi.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 name=$(basename "$model" .nn)
-mpi_lib=$(mpicc -showme:link | tr ' ' '\n' | sed -n 's/^-L//p' | head -1)
 "$nncc" "$model" --main -o "$work/$name.c"
 "$cc" -O2 -std=c99 -I"$src/runtime/include" "$work/$name.c" "$nnrt_train" "$nnrt" \
-  -L"$mpi_lib" -lmpi -lopenblas -lz -lm -lpthread -o "$work/$name"
+  "${train_libs[@]}" -lopenblas -lm -lpthread -o "$work/$name"
 mpicc -O2 "$src/bench/allreduce.c" -o "$work/allreduce"
 params=$(sed -n "s/^#define ${name}_NUM_PARAMS *\([0-9]*\).*/\1/p" "$work/$name.h")
 

@@ -81,7 +81,7 @@ for m in "${models[@]}"; do
       "$src/bench/bench.c" "$d/$m.c" "$nnrt" "${libs[@]}" -o "$d/bench-$b"
   done
   bg "$d/build-train.log" gcc -std=c99 -O2 "${warn[@]}" "$inc" "$d/train.c" "$nnrt_train" "$nnrt" \
-    "${libs[@]}" -lz -o "$d/train-gcc-O2"
+    "${libs[@]}" "${train_libs[@]}" -o "$d/train-gcc-O2"
 done
 bg "$work/build-gemm_bound.log" gcc -std=c99 -O2 "${warn[@]}" "$inc" "$src/bench/gemm_bound.c" "$nnrt" \
   "${libs[@]}" -o "$work/gemm_bound"
